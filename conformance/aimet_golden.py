@@ -1,0 +1,71 @@
+"""Run every AIMET golden case (../shared/conformance/aimet) and print SNR and bit-identity per case.
+
+    python conformance/aimet_golden.py [--root ../shared/conformance/aimet] [--rounding half_to_even]
+
+Quantized outputs are compared with expected/*.quant.npz (AIMET QuantSim), float outputs (no
+encodings) with expected/*.float.npz (ONNX Runtime). Exit status 1 when a case is below the bar
+(75 dB quantized, 100 dB float).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from simulator.api import Simulator  # noqa: E402
+from simulator.schema.base import InferenceRunnerParameters  # noqa: E402
+
+DEFAULT_ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                            "shared", "conformance", "aimet")
+
+
+def compare(case_dir: str, quantized: bool, rounding: str) -> tuple[float, float, int]:
+    """(SNR dB over all samples and outputs, fraction of bit-identical elements, element count)."""
+    params = InferenceRunnerParameters(
+        input_model_path=os.path.join(case_dir, "model.onnx"),
+        input_encodings_path=os.path.join(case_dir, "model.encodings") if quantized else None,
+        input_data_path=os.path.join(case_dir, "data"), rounding=rounding)
+    session = Simulator.get_inference_session(params)
+    names = [o.name for o in session.get_outputs()]
+    signal = noise = 0.0
+    same = total = 0
+    for sample, outputs in Simulator.run_inference(params).items():
+        kind = "quant" if quantized else "float"
+        with np.load(os.path.join(case_dir, "expected", f"{sample}.{kind}.npz")) as ref:
+            for name, out in zip(names, outputs):
+                e = ref[name].astype(np.float64)
+                signal += float(np.sum(e ** 2))
+                noise += float(np.sum((out.astype(np.float64) - e) ** 2))
+                same += int(np.sum(out == ref[name]))
+                total += out.size
+    snr = float("inf") if noise == 0 else 10 * np.log10(signal / noise)
+    return snr, same / max(total, 1), total
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--root", default=DEFAULT_ROOT)
+    parser.add_argument("--rounding", default="half_away_from_zero")
+    args = parser.parse_args(argv)
+    if not os.path.isdir(args.root):
+        print(f"no golden cases at {args.root}", file=sys.stderr)
+        return 2
+    failed = 0
+    print(f"{'case':44} {'quant SNR':>10} {'identical':>10} {'float SNR':>10}")
+    for case in sorted(os.listdir(args.root)):
+        d = os.path.join(args.root, case)
+        q_snr, q_same, _ = compare(d, True, args.rounding)
+        f_snr, _, _ = compare(d, False, args.rounding)
+        ok = q_snr >= 75 and f_snr >= 100
+        failed += not ok
+        print(f"{case:44} {q_snr:>10.1f} {q_same:>10.2%} {f_snr:>10.1f}{'' if ok else '  FAIL'}")
+    print(f"{failed} case(s) below the bar" if failed else "all cases at or above the bar (75 dB quant, 100 dB float)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""Element-wise activations: Relu, Sigmoid, Tanh, LeakyRelu, PRelu, Elu, Selu, Gelu, ...
+
+Sigmoid, Tanh and Gelu reproduce ORT's MLAS kernels (MlasComputeLogisticF32KernelFma3,
+MlasComputeTanhF32KernelFma3, MlasErfKernelFma3) bit for bit; see elementwise.py for the fma
+emulation. The remaining formulas follow ORT's functors operation for operation.
+"""
+from __future__ import annotations
+
+from .elementwise import fma32, mlas_erf
+from .registry import register
+
+# MlasLogisticConstants (logistic.cpp).
+_LOGISTIC_RANGE = 18.0
+_LOGISTIC_ALPHA = (4.37031012579801e-11, 1.15627324459942e-07, 6.08574864600143e-05, 8.51377133304701e-03,
+                   2.48287947061529e-01)
+_LOGISTIC_BETA = (6.10247389755681e-13, 5.76102136993427e-09, 6.29106785017040e-06, 1.70198817374094e-03,
+                  1.16817656904453e-01, 9.93151921023180e-01)
+
+# MlasTanhConstants (tanh.cpp).
+_TANH_RANGE = 9.0
+_TANH_ALPHA = (-2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11, 5.12229709037114e-08,
+               1.48572235717979e-05, 6.37261928875436e-04, 4.89352455891786e-03)
+_TANH_BETA = (1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03, 4.89352518554385e-03)
+
+
+def _odd_rational(xp, x, bound, alpha, beta):
+    # Clamp, then p(x^2) * x / q(x^2) with Horner steps as fused multiply-adds.
+    f = xp.float32
+    v = xp.minimum(xp.maximum(x, f(-bound)), f(bound))
+    v2 = v * v
+    p = fma32(xp, v2, f(alpha[0]), f(alpha[1]))
+    for c in alpha[2:]:
+        p = fma32(xp, p, v2, f(c))
+    q = fma32(xp, v2, f(beta[0]), f(beta[1]))
+    for c in beta[2:]:
+        q = fma32(xp, q, v2, f(c))
+    return (v * p) / q
+
+
+def mlas_logistic(xp, x):
+    # The FMA3 kernel only clamps the lower end of the result.
+    return xp.maximum(_odd_rational(xp, x, _LOGISTIC_RANGE, _LOGISTIC_ALPHA, _LOGISTIC_BETA) + xp.float32(0.5),
+                      xp.float32(0))
+
+
+def mlas_tanh(xp, x):
+    return _odd_rational(xp, x, _TANH_RANGE, _TANH_ALPHA, _TANH_BETA)
+
+
+def _f32(x):
+    return x.dtype.kind == "f" and x.dtype.itemsize == 4
+
+
+@register("Relu", 1, 6, 13, 14)
+def Relu(xp, X, *, consumed_inputs=None):
+    return xp.maximum(X, X.dtype.type(0))
+
+
+@register("Sigmoid", 1, 6, 13)
+def Sigmoid(xp, X, *, consumed_inputs=None):
+    if _f32(X):
+        return mlas_logistic(xp, X)
+    # Other float types: 1 / (1 + exp(-x)) without overflow warnings for large |x|.
+    e = xp.exp(-xp.abs(X))
+    one = X.dtype.type(1)
+    return xp.where(X >= 0, one / (one + e), e / (one + e)).astype(X.dtype)
+
+
+@register("Tanh", 1, 6, 13)
+def Tanh(xp, X, *, consumed_inputs=None):
+    return mlas_tanh(xp, X) if _f32(X) else xp.tanh(X)
+
+
+@register("LeakyRelu", 1, 6, 16)
+def LeakyRelu(xp, X, *, alpha=0.01, consumed_inputs=None):
+    return xp.where(X >= 0, X, X.dtype.type(alpha) * X)
+
+
+@register("PRelu", 1, 6, 7, 9, 16)
+def PRelu(xp, X, slope, *, consumed_inputs=None):
+    # Opset < 7 allowed a slope of shape (C,) against (N, C, ...): align it to axis 1 then.
+    if slope.ndim == 1 and X.ndim > 2 and slope.shape[0] == X.shape[1] and slope.shape[0] != X.shape[-1]:
+        slope = slope.reshape((-1,) + (1,) * (X.ndim - 2))
+    return xp.where(X > 0, X, slope.astype(X.dtype) * X).astype(X.dtype)
+
+
+def _expm1_ort(xp, x):
+    # ORT's Elu/Selu/Celu/Softplus use Eigen's vectorised expf; float32 libm exp is within an ulp.
+    return xp.exp(x) - x.dtype.type(1)
+
+
+@register("Elu", 1, 6, 22)
+def Elu(xp, X, *, alpha=1.0, consumed_inputs=None):
+    t = X.dtype.type
+    return xp.where(X >= 0, X, t(alpha) * _expm1_ort(xp, xp.minimum(X, t(0))))
+
+
+@register("Selu", 1, 6, 22)
+def Selu(xp, X, *, alpha=1.67326319217681884765625, gamma=1.05070102214813232421875, consumed_inputs=None):
+    t = X.dtype.type
+    return t(gamma) * xp.where(X > 0, X, t(alpha) * _expm1_ort(xp, xp.minimum(X, t(0))))
+
+
+@register("Celu", 12, 28)
+def Celu(xp, X, *, alpha=1.0):
+    t = X.dtype.type
+    a = t(alpha)
+    return xp.maximum(t(0), X) + xp.minimum(t(0), a * _expm1_ort(xp, xp.minimum(X / a, t(0))))
+
+
+@register("HardSigmoid", 1, 6, 22)
+def HardSigmoid(xp, X, *, alpha=0.2, beta=0.5, consumed_inputs=None):
+    t = X.dtype.type
+    return xp.maximum(xp.minimum(t(alpha) * X + t(beta), t(1)), t(0))
+
+
+@register("HardSwish", 14, 22)
+def HardSwish(xp, X):
+    # x * HardSigmoid(x, alpha=1/6, beta=0.5), the ONNX function body ORT expands.
+    return X * HardSigmoid(xp, X, alpha=1.0 / 6, beta=0.5)
+
+
+@register("Gelu", 20)
+def Gelu(xp, X, *, approximate="none"):
+    t = X.dtype.type
+    if approximate == "tanh":
+        # ORT: tanh(x * (C*x*x + B)) with C = 0.044715 * sqrt(2/pi), B = sqrt(2/pi).
+        inner = X * ((t(0.035677408136300125) * X) * X + t(0.7978845608028654))
+        s = mlas_tanh(xp, inner) if _f32(X) else xp.tanh(inner)
+    elif approximate == "none":
+        inner = X * t(0.70710678118654752440)
+        if _f32(X):
+            s = mlas_erf(xp, inner)
+        else:
+            from .elementwise import Erf
+            s = Erf(xp, inner)
+    else:
+        raise ValueError(f"Gelu: approximate must be 'none' or 'tanh', not {approximate!r}")
+    return (t(0.5) * X) * (s + t(1))
+
+
+@register("Softplus", 1, 22)
+def Softplus(xp, X):
+    # ORT: x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)), evaluated without overflow.
+    e = xp.exp(-xp.abs(X))
+    return xp.where(X > 0, X + xp.log1p(e), xp.log1p(e)).astype(X.dtype)
+
+
+@register("Softsign", 1, 22)
+def Softsign(xp, input):
+    return input / (input.dtype.type(1) + xp.abs(input))
+
+
+@register("Mish", 18, 22)
+def Mish(xp, X):
+    # The ONNX function body: x * tanh(softplus(x)); ORT runs its Tanh (MLAS) kernel on it.
+    return X * Tanh(xp, Softplus(xp, X))
+
+
+@register("ThresholdedRelu", 10, 22)
+def ThresholdedRelu(xp, X, *, alpha=1.0):
+    return xp.where(X > X.dtype.type(alpha), X, X.dtype.type(0))
+
+
+@register("Shrink", 9)
+def Shrink(xp, input, *, bias=0.0, lambd=0.5):
+    # ORT compares and adds in float (int + float promotes), then casts back to the element type.
+    x = input if input.dtype.kind == "f" else input.astype(xp.float32)
+    t = x.dtype.type
+    b, lam = t(bias), t(lambd)
+    out = xp.where(x < -lam, x + b, xp.where(x > lam, x - b, t(0)))
+    return out.astype(input.dtype)

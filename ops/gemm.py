@@ -1,0 +1,43 @@
+"""Matrix products: Gemm, MatMul, Einsum."""
+from __future__ import annotations
+
+from .registry import register
+
+
+@register("Gemm", 1, 6, 7, 9, 11, 13)
+def Gemm(xp, A, B, C=None, *, alpha=1.0, beta=1.0, transA=0, transB=0, broadcast=0):
+    # `broadcast` (opsets 1 and 6) only allowed what unidirectional broadcasting does anyway.
+    if transA:
+        A = A.T
+    if transB:
+        B = B.T
+    dt = A.dtype.type
+    Y = xp.matmul(A, B)
+    # ORT/MLAS: Y is first filled with beta*C, then alpha*A@B is accumulated onto it.
+    if alpha != 1.0:
+        Y = Y * dt(alpha)
+    if C is not None and beta != 0.0:
+        Y = Y + (C if beta == 1.0 else C * dt(beta))
+    return Y
+
+
+@register("MatMul", 1, 9, 13)
+def MatMul(xp, A, B):
+    return xp.matmul(A, B)
+
+
+def _explicit(equation, ranks):
+    """The equation in explicit form ("...->..."), the implicit output being the labels used once, sorted."""
+    eq = equation.replace(" ", "")
+    if "->" in eq:
+        return eq
+    labels = eq.replace("...", "").replace(",", "")
+    once = sorted(c for c in set(labels) if labels.count(c) == 1)
+    return eq + "->" + ("..." if "..." in eq else "") + "".join(once)
+
+
+@register("Einsum", 12, 28)
+def Einsum(xp, *Inputs, equation):
+    eq = _explicit(equation, [x.ndim for x in Inputs])
+    out = xp.einsum(eq, *Inputs)
+    return out.astype(Inputs[0].dtype, copy=False)

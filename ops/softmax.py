@@ -1,0 +1,145 @@
+"""Softmax, LogSoftmax, Hardmax.
+
+Before opset 13 the input is coerced to 2-D at `axis` (default 1) and the op runs over the
+flattened trailing block; from 13 it runs along the single `axis` (default -1).
+
+float32 Softmax/LogSoftmax reproduce ORT's MlasComputeSoftmax on x86-64 AVX512F bit for bit:
+exp(x - max) by MlasComputeSumExpF32KernelAvx512F, summed in its 16-lane accumulator order,
+then x * (1 / sum) or (x - max) - logf(sum).
+"""
+from __future__ import annotations
+
+from .elementwise import _EXP_LOWER_SUMEXP, mlas_exp_reduced
+from .registry import register
+
+
+# glibc logf (e_logf.c / e_logf_data.c), which ORT's std::log(float) calls: 16-entry table of
+# (1/c, log c), then a degree-3 polynomial in double. It is not always correctly rounded, so rounding
+# a double log differs from it in ~1e-4 of rows.
+_LOGF_INVC = ("0x1.661ec79f8f3bep+0", "0x1.571ed4aaf883dp+0", "0x1.49539f0f010bp+0", "0x1.3c995b0b80385p+0",
+              "0x1.30d190c8864a5p+0", "0x1.25e227b0b8eap+0", "0x1.1bb4a4a1a343fp+0", "0x1.12358f08ae5bap+0",
+              "0x1.0953f419900a7p+0", "0x1p+0", "0x1.e608cfd9a47acp-1", "0x1.ca4b31f026aap-1",
+              "0x1.b2036576afce6p-1", "0x1.9c2d163a1aa2dp-1", "0x1.886e6037841edp-1", "0x1.767dcf5534862p-1")
+_LOGF_LOGC = ("-0x1.57bf7808caadep-2", "-0x1.2bef0a7c06ddbp-2", "-0x1.01eae7f513a67p-2", "-0x1.b31d8a68224e9p-3",
+              "-0x1.6574f0ac07758p-3", "-0x1.1aa2bc79c81p-3", "-0x1.a4e76ce8c0e5ep-4", "-0x1.1973c5a611cccp-4",
+              "-0x1.252f438e10c1ep-5", "0x0p+0", "0x1.aa5aa5df25984p-5", "0x1.c5e53aa362eb4p-4",
+              "0x1.526e57720db08p-3", "0x1.bc2860d22477p-3", "0x1.1058bc8a07ee1p-2", "0x1.4043057b6ee09p-2")
+_LOGF_LN2 = float.fromhex("0x1.62e42fefa39efp-1")
+_LOGF_A = tuple(float.fromhex(h) for h in ("-0x1.00ea348b88334p-2", "0x1.5575b0be00b6ap-2", "-0x1.ffffef20a4123p-2"))
+
+
+def glibc_logf(xp, x):
+    """logf for positive normal float32 x (a softmax sum is >= 1); other values via log in double."""
+    x = xp.ascontiguousarray(x, dtype=xp.float32)
+    ix = x.view(xp.uint32)
+    tmp = ix - xp.uint32(0x3F330000)
+    i = ((tmp >> 19) % 16).astype(xp.int64)
+    k = (tmp.view(xp.int32) >> 23).astype(xp.float64)
+    iz = ix - (tmp & xp.uint32(0xFF800000))
+    invc = xp.asarray([float.fromhex(h) for h in _LOGF_INVC], dtype=xp.float64)[i]
+    logc = xp.asarray([float.fromhex(h) for h in _LOGF_LOGC], dtype=xp.float64)[i]
+    z = iz.view(xp.float32).astype(xp.float64)
+    r = z * invc - 1.0
+    y0 = logc + k * _LOGF_LN2
+    r2 = r * r
+    y = _LOGF_A[1] * r + _LOGF_A[2]
+    y = _LOGF_A[0] * r2 + y
+    y = y * r2 + (y0 + r)
+    ok = (x > 0) & xp.isfinite(x) & (ix >= xp.uint32(0x00800000))
+    return xp.where(ok, y, xp.log(x.astype(xp.float64))).astype(xp.float32)
+
+
+def _mlas_softmax_rows(xp, x, log):
+    f = xp.float32
+    n, d = x.shape
+    neg_max = -xp.max(x, axis=1, keepdims=True)
+    shifted = x + neg_max
+    e = mlas_exp_reduced(xp, xp.maximum(shifted, f(_EXP_LOWER_SUMEXP)))
+    # Per-lane sequential accumulation over 16-wide chunks (the tail chunk masked: zeros).
+    chunks = -(-d // 16)
+    padded = xp.zeros((n, chunks * 16), dtype=f)
+    padded[:, :d] = e
+    padded = padded.reshape(n, chunks, 16)
+    acc = padded[:, 0, :].copy()
+    for c in range(1, chunks):
+        acc = acc + padded[:, c, :]
+    # Horizontal reduction: upper 8 lanes onto lower 8, two vhaddps, then the two 128-bit halves.
+    a = acc[:, 8:] + acc[:, :8]
+    s = ((a[:, 0] + a[:, 1]) + (a[:, 2] + a[:, 3])) + ((a[:, 4] + a[:, 5]) + (a[:, 6] + a[:, 7]))
+    s = s[:, None]
+    if log:
+        return shifted - glibc_logf(xp, s)
+    return e * (f(1) / s)
+
+
+def _generic_softmax_rows(xp, x, log):
+    shifted = x - xp.max(x, axis=1, keepdims=True)
+    e = xp.exp(shifted)
+    s = xp.sum(e, axis=1, keepdims=True)
+    return (shifted - xp.log(s) if log else e / s).astype(x.dtype)
+
+
+def _rows(xp, x, log):
+    if x.dtype == xp.float32:
+        return _mlas_softmax_rows(xp, x, log)
+    return _generic_softmax_rows(xp, x, log)
+
+
+def _coerced_2d(xp, x, axis, fn):
+    # Opset 1/11 semantics: flatten to (prod(shape[:axis]), prod(shape[axis:])).
+    if x.ndim == 0:
+        return fn(x.reshape(1, 1)).reshape(())
+    axis = axis % x.ndim if x.ndim else 0
+    n = 1
+    for s in x.shape[:axis]:
+        n *= s
+    if x.size == 0:
+        return x.copy()
+    return fn(x.reshape(n, -1)).reshape(x.shape)
+
+
+def _along_axis(xp, x, axis, fn):
+    if x.ndim == 0:
+        return fn(x.reshape(1, 1)).reshape(())
+    if x.size == 0:
+        return x.copy()
+    moved = xp.moveaxis(x, axis, -1)
+    out = fn(xp.ascontiguousarray(moved).reshape(-1, moved.shape[-1]))
+    return xp.moveaxis(out.reshape(moved.shape), -1, axis)
+
+
+@register("Softmax", 1, 11)
+def Softmax_1(xp, input, *, axis=1):
+    return _coerced_2d(xp, input, axis, lambda m: _rows(xp, m, False))
+
+
+@register("Softmax", 13)
+def Softmax(xp, input, *, axis=-1):
+    return _along_axis(xp, input, axis, lambda m: _rows(xp, m, False))
+
+
+@register("LogSoftmax", 1, 11)
+def LogSoftmax_1(xp, input, *, axis=1):
+    return _coerced_2d(xp, input, axis, lambda m: _rows(xp, m, True))
+
+
+@register("LogSoftmax", 13)
+def LogSoftmax(xp, input, *, axis=-1):
+    return _along_axis(xp, input, axis, lambda m: _rows(xp, m, True))
+
+
+def _hardmax_rows(xp, m):
+    # One-hot of the first maximum in each row.
+    out = xp.zeros(m.shape, dtype=m.dtype)
+    out[xp.arange(m.shape[0]), xp.argmax(m, axis=1)] = 1
+    return out
+
+
+@register("Hardmax", 1, 11)
+def Hardmax_1(xp, input, *, axis=1):
+    return _coerced_2d(xp, input, axis, lambda m: _hardmax_rows(xp, m))
+
+
+@register("Hardmax", 13)
+def Hardmax(xp, input, *, axis=-1):
+    return _along_axis(xp, input, axis, lambda m: _hardmax_rows(xp, m))

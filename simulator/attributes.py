@@ -1,0 +1,50 @@
+"""ONNX node attributes as the Python values a kernel takes as keyword arguments."""
+from __future__ import annotations
+
+import onnx
+from onnx import AttributeProto, numpy_helper
+
+from .errors import ModelError
+
+
+def attribute_value(attr: AttributeProto):
+    """One attribute as a Python value: int, float, str, list, NumPy array, or GraphProto.
+
+    Switches on the declared type, so that an empty INTS attribute is an empty list (not missing).
+    """
+    t = attr.type
+    if t == AttributeProto.FLOAT:
+        return float(attr.f)
+    if t == AttributeProto.INT:
+        return int(attr.i)
+    if t == AttributeProto.STRING:
+        return attr.s.decode("utf-8")
+    if t == AttributeProto.TENSOR:
+        return numpy_helper.to_array(attr.t)
+    if t == AttributeProto.GRAPH:
+        return attr.g
+    if t == AttributeProto.FLOATS:
+        return [float(v) for v in attr.floats]
+    if t == AttributeProto.INTS:
+        return [int(v) for v in attr.ints]
+    if t == AttributeProto.STRINGS:
+        return [s.decode("utf-8") for s in attr.strings]
+    if t == AttributeProto.TENSORS:
+        return [numpy_helper.to_array(x) for x in attr.tensors]
+    if t == AttributeProto.GRAPHS:
+        return list(attr.graphs)
+    if t == AttributeProto.SPARSE_TENSOR:
+        return numpy_helper.to_array(onnx.helper.get_attribute_value(attr).values)
+    if t == AttributeProto.TYPE_PROTO:
+        return attr.tp
+    raise ModelError(f"attribute {attr.name!r} has unsupported type {AttributeProto.AttributeType.Name(t)}")
+
+
+def node_attributes(node: onnx.NodeProto) -> dict:
+    """The attributes set on `node`, by name. Attributes referencing a function's attributes are refused."""
+    out = {}
+    for attr in node.attribute:
+        if attr.ref_attr_name:
+            raise ModelError(f"node {node.name!r} ({node.op_type}): attribute {attr.name!r} refers to a function attribute")
+        out[attr.name] = attribute_value(attr)
+    return out

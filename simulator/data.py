@@ -1,0 +1,179 @@
+"""Input data folders, as the toolchain lays them out, read lazily one sample at a time.
+
+Layouts, tried in this order:
+1. input_folder_mapping.json {"<input name>": "<sub-folder>"} + one sub-folder per input;
+2. sub-folders named after the model's inputs (no mapping file);
+3. ONNX test sets: test_data_set_N/input_K.pb (or a single set's input_K.pb files in the folder);
+4. .npy files directly in the folder, for a one-input model.
+A sample is the set of files sharing a file name (without extension) across the inputs' folders;
+samples are sorted by name. .npy files are read with allow_pickle=False: pickles are never loaded.
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections import OrderedDict
+from typing import Iterator, Sequence
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from .errors import DataError
+from .interpreter import TensorInfo
+from .session import check_input
+
+MAPPING_FILE = "input_folder_mapping.json"
+SAMPLE_EXTENSIONS = (".npy", ".pb")
+DEFAULT_INPUT_NAME = "input"
+
+
+def _check_folder(path) -> str:
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise DataError(f"input data folder {path!r} does not exist")
+    if not os.path.isdir(path):
+        raise DataError(f"input data path {path!r} is a file; expected a folder")
+    return path
+
+
+def _sample_files(folder: str) -> dict[str, str]:
+    files = {}
+    for entry in sorted(os.listdir(folder)):
+        stem, ext = os.path.splitext(entry)
+        if ext.lower() in SAMPLE_EXTENSIONS and os.path.isfile(os.path.join(folder, entry)):
+            if stem in files:
+                raise DataError(f"folder {folder!r} holds two files for sample {stem!r}")
+            files[stem] = os.path.join(folder, entry)
+    return files
+
+
+def read_array(path: str) -> np.ndarray:
+    """One tensor file (.npy without pickles, or a TensorProto .pb) as a NumPy array."""
+    try:
+        if path.lower().endswith(".pb"):
+            tensor = onnx.TensorProto()
+            with open(path, "rb") as f:
+                tensor.ParseFromString(f.read())
+            return numpy_helper.to_array(tensor)
+        value = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise DataError(f"data file {path!r} holds a pickled (object) array; pickles are never loaded, save "
+                            f"a plain numeric array with np.save") from None
+        raise DataError(f"data file {path!r} is not a valid .npy file: {exc}") from None
+    except Exception as exc:  # truncated files, bad headers, protobuf errors
+        raise DataError(f"data file {path!r} cannot be read: {type(exc).__name__}: {exc}") from None
+    if not isinstance(value, np.ndarray):
+        raise DataError(f"data file {path!r} holds {type(value).__name__}, expected one array (.npy)")
+    return value
+
+
+def _layout(path: str, input_names: Sequence[str] | None) -> "OrderedDict[str, dict[str, str]]":
+    """sample name -> {input name -> file}, from whichever layout the folder uses."""
+    mapping_path = os.path.join(path, MAPPING_FILE)
+    if os.path.isfile(mapping_path):
+        try:
+            with open(mapping_path, encoding="utf-8") as f:
+                mapping = json.load(f)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise DataError(f"{mapping_path!r} is not valid JSON: {exc}") from None
+        if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                    for k, v in mapping.items()):
+            raise DataError(f"{mapping_path!r} must map each model input name to a sub-folder name")
+        if input_names is not None:
+            unknown = [k for k in mapping if k not in input_names]
+            if unknown:
+                raise DataError(f"{mapping_path!r} names input(s) {unknown} that the model does not have; "
+                                f"model inputs: {list(input_names)}")
+            missing = [n for n in input_names if n not in mapping]
+            if missing:
+                raise DataError(f"{mapping_path!r} gives no folder for model input(s) {missing}")
+        folders = {}
+        for name, sub in mapping.items():
+            folder = os.path.realpath(os.path.join(path, sub))
+            if os.path.commonpath([os.path.realpath(path), folder]) != os.path.realpath(path):
+                raise DataError(f"{mapping_path!r}: folder {sub!r} of input {name!r} is outside the data folder")
+            if not os.path.isdir(folder):
+                raise DataError(f"{mapping_path!r}: folder {sub!r} of input {name!r} does not exist in {path!r}")
+            folders[name] = folder
+        return _match(folders)
+    subdirs = {d for d in os.listdir(path) if os.path.isdir(os.path.join(path, d))}
+    if input_names is not None and input_names and all(n in subdirs for n in input_names):
+        return _match({n: os.path.join(path, n) for n in input_names})
+    test_sets = sorted(d for d in subdirs if d.startswith("test_data_set"))
+    if test_sets:
+        return OrderedDict((d, _test_set(os.path.join(path, d), input_names)) for d in test_sets)
+    loose = _sample_files(path)
+    if any(k.startswith("input_") and v.endswith(".pb") for k, v in loose.items()):
+        return OrderedDict([(os.path.basename(os.path.normpath(path)), _test_set(path, input_names))])
+    if loose:
+        if input_names is not None and len(input_names) != 1:
+            raise DataError(f"data folder {path!r} holds loose sample files, which only fit a one-input model; this "
+                            f"model has inputs {list(input_names)}: add {MAPPING_FILE} and one sub-folder per input")
+        name = input_names[0] if input_names else DEFAULT_INPUT_NAME
+        return OrderedDict((stem, {name: f}) for stem, f in loose.items())
+    raise DataError(f"data folder {path!r} holds no samples: expected {MAPPING_FILE} with one sub-folder per input, "
+                    f"sub-folders named after the inputs, test_data_set_N folders, or .npy files")
+
+
+def _match(folders: dict[str, str]) -> "OrderedDict[str, dict[str, str]]":
+    per_input = {name: _sample_files(folder) for name, folder in folders.items()}
+    all_samples = sorted(set().union(*per_input.values())) if per_input else []
+    if not all_samples:
+        raise DataError(f"no .npy sample files in the input folders {sorted(folders.values())}")
+    for name, files in per_input.items():
+        missing = [s for s in all_samples if s not in files]
+        if missing:
+            raise DataError(f"input {name!r}: folder {folders[name]!r} has no file for sample(s) {missing[:10]} that "
+                            f"other inputs' folders have")
+    return OrderedDict((s, {name: per_input[name][s] for name in folders}) for s in all_samples)
+
+
+def _test_set(folder: str, input_names) -> dict[str, str]:
+    files = sorted((f for f in os.listdir(folder) if f.startswith("input_") and f.endswith(".pb")),
+                   key=lambda f: int(f[6:-3]) if f[6:-3].isdigit() else 1 << 30)
+    if not files:
+        raise DataError(f"test set folder {folder!r} holds no input_N.pb files")
+    names = list(input_names) if input_names is not None else None
+    if names is not None and len(files) != len(names):
+        raise DataError(f"test set folder {folder!r} holds {len(files)} input files; the model has {len(names)} inputs")
+    out = {}
+    for i, f in enumerate(files):
+        full = os.path.join(folder, f)
+        if names is not None:
+            out[names[i]] = full
+        else:
+            tensor = onnx.TensorProto()
+            with open(full, "rb") as fh:
+                tensor.ParseFromString(fh.read())
+            out[tensor.name or f"input_{i}"] = full
+    return out
+
+
+def iter_samples(path, inputs: Sequence[TensorInfo] | None = None) -> Iterator[tuple[str, dict[str, np.ndarray]]]:
+    """Yield (sample name, {input name: array}) in sample-name order, one sample in memory at a time.
+
+    With `inputs` (the model's input specs), each array is checked against its input's dtype and shape.
+    """
+    path = _check_folder(path)
+    names = [i.name for i in inputs] if inputs is not None else None
+    specs = {i.name: i for i in inputs} if inputs is not None else {}
+    for sample, files in _layout(path, names).items():
+        arrays = {}
+        for name, file in files.items():
+            value = read_array(file)
+            if name in specs:
+                value = check_input(specs[name], value, f"data file {file!r} (input {name!r})")
+            arrays[name] = value
+        yield sample, arrays
+
+
+def count_samples(path, inputs: Sequence[TensorInfo] | None = None) -> int:
+    names = [i.name for i in inputs] if inputs is not None else None
+    return len(_layout(_check_folder(path), names))
+
+
+def load_input_data(path, inputs: Sequence[TensorInfo] | None = None) -> "OrderedDict[str, dict[str, np.ndarray]]":
+    """Every sample of a data folder: {sample name: {input name: array}}, ordered by sample name."""
+    return OrderedDict(iter_samples(path, inputs))

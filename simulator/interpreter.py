@@ -1,0 +1,349 @@
+"""The graph interpreter: plan an ONNX graph once, then run it many times.
+
+Planning sorts the nodes topologically, resolves each node's kernel, converts attributes, binds the
+encodings (weights are fake-quantized here, once) and computes when each value is last used.
+Running walks the plan: each node's kernel is called, each output is fake-quantized as it is
+produced when it has an encoding, and values are freed after their last use unless kept.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from types import ModuleType
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+import ops
+from ops.registry import Kernel
+
+from .attributes import node_attributes
+from .backend import to_host
+from .encodings import EncodingsFile, channel_axis_for_param, describe_names
+from .errors import DataError, EncodingsError, KernelError, ModelError, SimulatorError
+from .model import opset_versions
+from .quantization import HALF_AWAY_FROM_ZERO, Granularity, Quantizer, bind
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """A graph input's or output's declared type: ONNX element type and shape (int, str or None per dim)."""
+    name: str
+    elem_type: int
+    shape: tuple
+
+    @property
+    def type_string(self) -> str:
+        """ONNX Runtime's spelling: tensor(float), tensor(int64), ..."""
+        if not self.elem_type:
+            return "tensor(unknown)"
+        return f"tensor({onnx.TensorProto.DataType.Name(self.elem_type).lower()})"
+
+    @property
+    def dtype(self):
+        return onnx.helper.tensor_dtype_to_np_dtype(self.elem_type) if self.elem_type else None
+
+
+def _tensor_info(vi: onnx.ValueInfoProto) -> TensorInfo:
+    tt = vi.type.tensor_type
+    shape = None
+    if tt.HasField("shape"):
+        shape = tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in tt.shape.dim)
+    return TensorInfo(vi.name, tt.elem_type, shape)
+
+
+@dataclass
+class Step:
+    node: onnx.NodeProto
+    kernel: Kernel
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    attrs: dict
+    free: list[str] = field(default_factory=list)  # values whose last use is this step
+
+    @property
+    def label(self) -> str:
+        return f"node {self.node.name or '<unnamed>'!r} ({self.node.op_type})"
+
+
+def _subgraph_names(node: onnx.NodeProto) -> set[str]:
+    """Outer-scope names read inside the node's subgraphs (If/Loop/Scan bodies)."""
+    names: set[str] = set()
+    for attr in node.attribute:
+        for g in ([attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs)):
+            local = {i.name for i in g.input} | {t.name for t in g.initializer}
+            for n in g.node:
+                local.update(n.output)
+            for n in g.node:
+                names.update(i for i in n.input if i and i not in local)
+                names.update(x for x in _subgraph_names(n) if x not in local)
+    return names
+
+
+def topological_order(graph: onnx.GraphProto, available: set[str]) -> list[onnx.NodeProto]:
+    """Kahn's algorithm over the nodes; keeps the file's order among ready nodes."""
+    producer: dict[str, int] = {}
+    for i, node in enumerate(graph.node):
+        for out in node.output:
+            if not out:
+                continue
+            if out in producer or out in available:
+                raise ModelError(f"tensor {out!r} is produced twice (node {node.name!r} and another node or input)")
+            producer[out] = i
+    deps: list[set[int]] = []
+    users: list[list[int]] = [[] for _ in graph.node]
+    for i, node in enumerate(graph.node):
+        d = set()
+        for name in list(node.input) + sorted(_subgraph_names(node)):
+            if not name or name in available:
+                continue
+            if name not in producer:
+                raise ModelError(f"node {node.name!r} ({node.op_type}) reads tensor {name!r}, which no node, graph "
+                                 f"input or initializer defines")
+            d.add(producer[name])
+        deps.append(d)
+        for j in d:
+            users[j].append(i)
+    remaining = [len(d) for d in deps]
+    ready = [i for i, r in enumerate(remaining) if r == 0]
+    order = []
+    import heapq
+    heapq.heapify(ready)
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(graph.node[i])
+        for u in users[i]:
+            remaining[u] -= 1
+            if remaining[u] == 0:
+                heapq.heappush(ready, u)
+    if len(order) != len(graph.node):
+        stuck = [graph.node[i].name or graph.node[i].op_type for i, r in enumerate(remaining) if r > 0]
+        raise ModelError(f"the graph has a cycle; nodes on or after it: {describe_names(stuck)}")
+    return order
+
+
+class Interpreter:
+    """A planned model on one array module (NumPy or CuPy). `run` is safe to call from several threads."""
+
+    def __init__(self, model: onnx.ModelProto, encodings: EncodingsFile | None = None, xp: ModuleType = np,
+                 rounding: str = HALF_AWAY_FROM_ZERO, apply_int32_bias: bool = False, source: str = "<model>"):
+        self.xp = xp
+        self.source = source
+        self.rounding = rounding
+        graph = model.graph
+        opsets = opset_versions(model)
+        raw_initializers = {}
+        for t in graph.initializer:
+            try:
+                raw_initializers[t.name] = numpy_helper.to_array(t)
+            except Exception as exc:  # malformed raw_data, wrong sizes
+                raise ModelError(f"{source}: initializer {t.name!r} cannot be read: {exc}") from None
+        for sp in graph.sparse_initializer:
+            raw_initializers[sp.values.name] = _sparse_to_dense(sp)
+        self.inputs = [_tensor_info(vi) for vi in graph.input if vi.name not in raw_initializers]
+        self.overridable = [_tensor_info(vi) for vi in graph.input if vi.name in raw_initializers]
+        self.outputs = [_tensor_info(vi) for vi in graph.output]
+        input_names = {i.name for i in self.inputs}
+        available = set(raw_initializers) | input_names
+        self.node_order = topological_order(graph, available)
+
+        self.steps: list[Step] = []
+        for node in self.node_order:
+            domain = "" if node.domain in ("", "ai.onnx") else node.domain
+            if domain not in opsets:
+                raise ModelError(f"{source}: node {node.name!r} ({node.op_type}) uses domain {domain!r}, which the "
+                                 f"model does not import (opset_import: {sorted(opsets)})")
+            kernel = ops.resolve(node.op_type, domain, opsets[domain], node.name)
+            self.steps.append(Step(node, kernel, tuple(node.input), tuple(node.output), node_attributes(node)))
+        self.producer = {out: s for s in self.steps for out in s.outputs if out}
+        self.value_names = list(input_names) + list(raw_initializers) + list(self.producer)
+
+        self.param_quantizers: dict[str, Quantizer] = {}
+        self.activation_encodings = {}
+        self.raw_params: dict[str, np.ndarray] = {}
+        params = dict(raw_initializers)
+        if encodings is not None:
+            self._bind_encodings(encodings, params, raw_initializers, apply_int32_bias)
+        self.constants = {name: xp.asarray(v) if xp is not np else v for name, v in params.items()}
+        self.activation_quantizers: dict[str, Quantizer] = {}
+        self._per_rank_quantizers: dict[tuple[str, int], Quantizer] = {}
+        for name, enc in self.activation_encodings.items():
+            if enc.granularity == Granularity.PER_TENSOR or enc.is_float:
+                self.activation_quantizers[name] = bind(enc, (), rounding=rounding).to(xp)
+        self._plan_liveness()
+
+    # -- planning -------------------------------------------------------------------------------
+
+    def _consumers(self, name: str) -> list[tuple[str, int, dict]]:
+        """(op_type, input index, attrs) of the ops that read `name`, looking through Identity and
+        marking a Transpose feeding MatMul's weight input as AIMET does."""
+        out = []
+        for step in self.steps:
+            for idx, inp in enumerate(step.inputs):
+                if inp != name:
+                    continue
+                if step.node.op_type == "Identity":
+                    out.extend(self._consumers(step.outputs[0]))
+                elif step.node.op_type == "Transpose":
+                    for op_type, i2, a2 in self._consumers(step.outputs[0]):
+                        out.append(("Transpose->MatMul", 1, a2) if op_type == "MatMul" and i2 == 1 else (op_type, i2, a2))
+                else:
+                    out.append((step.node.op_type, idx, step.attrs))
+        return out
+
+    def _bind_encodings(self, encodings: EncodingsFile, params, raw_initializers, apply_int32_bias):
+        where = encodings.path or "<encodings>"
+        wanted = dict(encodings.encodings)
+        if apply_int32_bias:
+            wanted.update(encodings.int32_bias)
+        known = set(self.value_names)
+        unknown = []
+        for name in list(wanted):
+            if name not in known:
+                # The toolchain's sim names quantized tensors "<name>_updated".
+                base = name[: -len("_updated")] if name.endswith("_updated") else None
+                if base in known and base not in wanted:
+                    wanted[base] = wanted.pop(name)
+                else:
+                    unknown.append(name)
+        if unknown:
+            raise EncodingsError(f"{where}: {len(unknown)} encoded tensor(s) do not exist in model {self.source!r}: "
+                                 f"{describe_names(unknown)}")
+        for name, enc in wanted.items():
+            if name in raw_initializers:
+                value = raw_initializers[name]
+                if not np.issubdtype(value.dtype, np.floating):
+                    raise EncodingsError(f"{where}: tensor {name!r} is an initializer of type {value.dtype}; "
+                                         f"only float tensors can be quantized")
+                axis = None
+                if enc.granularity != Granularity.PER_TENSOR and enc.axis is None:
+                    axis = channel_axis_for_param(self._consumers(name), value.ndim)
+                    if axis is None and enc.granularity == Granularity.PER_CHANNEL:
+                        fits = [a for a, d in enumerate(value.shape) if d == enc.scale.size]
+                        axis = fits[0] if len(fits) == 1 else None
+                try:
+                    q = bind(enc, value.shape, axis, self.rounding)
+                except ValueError as exc:
+                    raise EncodingsError(f"{where}: encoding of tensor {name!r} (shape {value.shape}) does not fit: "
+                                         f"{exc}") from None
+                with np.errstate(all="ignore"):
+                    params[name] = q(np, value)
+                self.param_quantizers[name] = q
+                self.raw_params[name] = value
+            else:
+                if enc.granularity == Granularity.PER_BLOCK:
+                    raise EncodingsError(f"{where}: tensor {name!r} is an activation; per-block encodings are for "
+                                         f"weights")
+                self.activation_encodings[name] = enc
+
+    def _plan_liveness(self):
+        last_use: dict[str, int] = {}
+        for i, step in enumerate(self.steps):
+            for name in list(step.inputs) + sorted(_subgraph_names(step.node)):
+                if name:
+                    last_use[name] = i
+            for name in step.outputs:
+                if name and name not in last_use:
+                    last_use[name] = i  # produced but never read: free right away
+        for name in (i.name for i in self.inputs):
+            last_use.setdefault(name, -1)
+        self.graph_input_free = [n for n, i in last_use.items() if i == -1]
+        for name, i in last_use.items():
+            if i >= 0 and name not in self.constants:
+                self.steps[i].free.append(name)
+
+    def _activation_quantizer(self, name: str, value) -> Quantizer | None:
+        q = self.activation_quantizers.get(name)
+        if q is not None or name not in self.activation_encodings:
+            return q
+        key = (name, value.ndim)
+        q = self._per_rank_quantizers.get(key)
+        if q is None:
+            enc = self.activation_encodings[name]
+            axis = 1 if value.ndim > 1 else 0  # NCHW channel for activations whose file states no axis
+            try:
+                q = bind(enc, value.shape, axis, self.rounding).to(self.xp)
+            except ValueError as exc:
+                raise EncodingsError(f"encoding of activation {name!r} does not fit its value of shape "
+                                     f"{tuple(value.shape)}: {exc}") from None
+            self._per_rank_quantizers[key] = q
+        return q
+
+    # -- running --------------------------------------------------------------------------------
+
+    def run(self, feeds: dict, keep: set[str], pre_quant: set[str] = frozenset()) -> tuple[dict, dict]:
+        """Run the graph on `feeds` (input name -> array on this interpreter's device).
+
+        Returns (values, raw): `values` holds every name in `keep` as its consumers see it (after its
+        encoding), `raw` every name in `pre_quant` as produced, before its encoding.
+        """
+        xp = self.xp
+        values = dict(self.constants)
+        raw = {n: self.raw_params.get(n, self.constants.get(n)) for n in pre_quant if n in self.constants}
+        for name, value in feeds.items():
+            if name in pre_quant:
+                raw[name] = value
+            values[name] = self._quantize(name, value)
+        for name in self.graph_input_free:
+            if name not in keep:
+                values.pop(name, None)
+        errstate = np.errstate(all="ignore") if xp is np else contextlib.nullcontext()
+        with errstate:
+            for step in self.steps:
+                args = [values[n] if n else None for n in step.inputs]
+                for i in step.kernel.host_inputs:
+                    if i < len(args) and args[i] is not None:
+                        args[i] = to_host(args[i])
+                try:
+                    result = step.kernel.fn(xp, *args, **step.attrs)
+                except SimulatorError:
+                    raise
+                except Exception as exc:
+                    shapes = ", ".join(f"{n or '<omitted>'}: {_describe(a)}" for n, a in zip(step.inputs, args))
+                    raise KernelError(f"{step.label} failed on inputs ({shapes}): {type(exc).__name__}: {exc}") from exc
+                if not isinstance(result, tuple):
+                    result = (result,)
+                for name, value in zip(step.outputs, result):
+                    if not name:
+                        continue
+                    if name in pre_quant:
+                        raw[name] = value
+                    values[name] = self._quantize(name, value)
+                for name in step.free:
+                    if name not in keep:
+                        values.pop(name, None)
+        missing = [n for n in keep if n not in values]
+        if missing:
+            raise ModelError(f"tensor(s) {describe_names(missing)} were not produced (an optional output the node "
+                             f"did not compute?)")
+        return {n: values[n] for n in keep}, raw
+
+    def _quantize(self, name, value):
+        if name not in self.activation_encodings:
+            return value
+        dtype = getattr(value, "dtype", None)
+        if dtype is None or dtype.kind != "f":
+            return value  # only float tensors carry a quantizer
+        return self._activation_quantizer(name, value)(self.xp, value)
+
+
+def _describe(a) -> str:
+    if a is None:
+        return "None"
+    shape = getattr(a, "shape", None)
+    return f"{getattr(a, 'dtype', type(a).__name__)}{list(shape) if shape is not None else ''}"
+
+
+def _sparse_to_dense(sp: onnx.SparseTensorProto) -> np.ndarray:
+    values = numpy_helper.to_array(sp.values)
+    indices = numpy_helper.to_array(sp.indices)
+    dense = np.zeros(tuple(sp.dims), dtype=values.dtype)
+    if indices.ndim == 1:
+        dense.reshape(-1)[indices] = values
+    else:
+        dense[tuple(indices.T)] = values
+    return dense
+
+
+__all__ = ["Interpreter", "TensorInfo", "topological_order", "DataError"]

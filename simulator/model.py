@@ -1,0 +1,68 @@
+"""Loading an ONNX model: the file, its external data (kept inside the model's folder), its opsets."""
+from __future__ import annotations
+
+import os
+
+import onnx
+from google.protobuf.message import DecodeError
+from onnx import external_data_helper
+
+from .errors import ModelError
+
+
+def check_file(path, what: str, error=ModelError) -> str:
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise error(f"{what} {path!r} does not exist")
+    if os.path.isdir(path):
+        raise error(f"{what} {path!r} is a folder; expected a file")
+    return path
+
+
+def load_model(path) -> onnx.ModelProto:
+    """Read `path` with its external data, refusing data files outside the model's folder."""
+    path = check_file(path, "model file")
+    try:
+        model = onnx.load(path, load_external_data=False)
+    except (DecodeError, ValueError, RuntimeError) as exc:
+        raise ModelError(f"model file {path!r} is not a valid ONNX model: {exc}") from None
+    except OSError as exc:
+        raise ModelError(f"cannot read model file {path!r}: {exc.strerror}") from None
+    if not model.HasField("graph") or not model.graph.node and not model.graph.output:
+        raise ModelError(f"model file {path!r} holds no graph (not an ONNX model, or truncated)")
+    _load_external_data(model, path)
+    return model
+
+
+def _load_external_data(model: onnx.ModelProto, path: str) -> None:
+    base = os.path.dirname(os.path.abspath(path))
+    real_base = os.path.realpath(base)
+    tensors = [t for t in external_data_helper._get_all_tensors(model) if external_data_helper.uses_external_data(t)]
+    for tensor in tensors:
+        info = external_data_helper.ExternalDataInfo(tensor)
+        location = info.location
+        target = os.path.realpath(os.path.join(base, location))
+        if os.path.isabs(location) or os.path.commonpath([real_base, target]) != real_base:
+            raise ModelError(f"model {path!r}: tensor {tensor.name!r} points to external data {location!r} "
+                             f"outside the model's folder {base!r}; refused")
+        if not os.path.isfile(target):
+            raise ModelError(f"model {path!r}: external data file {location!r} of tensor {tensor.name!r} is missing "
+                             f"(looked for {target!r})")
+        size = os.path.getsize(target)
+        offset = info.offset or 0
+        if info.length is not None and offset + info.length > size or offset > size:
+            raise ModelError(f"model {path!r}: external data file {location!r} is too short for tensor "
+                             f"{tensor.name!r} (needs {offset + (info.length or 0)} bytes, has {size})")
+    if tensors:
+        try:
+            external_data_helper.load_external_data_for_model(model, base)
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"model {path!r}: cannot load external data: {exc}") from None
+
+
+def opset_versions(model: onnx.ModelProto) -> dict[str, int]:
+    """domain -> opset version, with "" for the default ONNX domain."""
+    out = {}
+    for imp in model.opset_import:
+        out["" if imp.domain in ("", "ai.onnx") else imp.domain] = int(imp.version)
+    return out

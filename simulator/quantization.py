@@ -1,0 +1,216 @@
+"""All quantization math: AIMET-exact fake quantization (quantize-dequantize) in float32.
+
+The numeric contract (docs/quantization.md) reproduces AIMET QuantSim's CPU kernel bit for bit:
+
+    v = x / scale - offset        # float32 true division, then subtraction (offset <= 0, unsigned grid)
+    q = round(v)                  # half away from zero (AIMET) or half to even (ONNX QuantizeLinear)
+    q = clip(q, 0, 2**bw - 1)     # same as AIMET's clamp of x to [min, max] for every AIMET encoding
+    y = scale * (q + offset)      # float32
+
+Every step stays float32; the offset is subtracted before rounding (that matters for 16-bit grids).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+
+HALF_AWAY_FROM_ZERO = "half_away_from_zero"
+HALF_TO_EVEN = "half_to_even"
+ROUNDING_MODES = (HALF_AWAY_FROM_ZERO, HALF_TO_EVEN)
+
+
+class Granularity(str, Enum):
+    PER_TENSOR = "per_tensor"
+    PER_CHANNEL = "per_channel"
+    PER_BLOCK = "per_block"  # LPBQ is per-block once its two scales are multiplied
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """One tensor's encoding as a file states it, independent of the file's version.
+
+    scale and offset are float32 arrays in AIMET's unsigned convention (q in [0, 2**bw-1], offset <= 0).
+    Per-channel: 1-D, one entry per channel along `axis` (None: decided by the consumer op).
+    Per-block: the scale's full-rank shape (the tensor's shape with the block axis divided by
+    block_size), or flat with `block_axis`/`axis` to be laid out once the tensor's shape is known.
+    """
+
+    name: str
+    dtype: str  # "int" or "float"
+    bitwidth: int
+    scale: np.ndarray | None = None
+    offset: np.ndarray | None = None
+    symmetric: bool = False
+    granularity: Granularity = Granularity.PER_TENSOR
+    axis: int | None = None
+    block_axis: int | None = None
+    block_size: int | None = None
+    float_format: str = "float16"  # for dtype "float": float16 or bfloat16
+    version: str = ""
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def is_float(self) -> bool:
+        return self.dtype == "float"
+
+
+def round_half_away_from_zero(xp, v):
+    """C roundf(): ties away from zero. floor(|v|) + (frac >= 0.5) is exact; trunc(v + 0.5) is not."""
+    a = xp.abs(v)
+    r = xp.floor(a)
+    r += (a - r) >= 0.5
+    return xp.copysign(r, v)
+
+
+def _round_grid(xp, v, rounding: str):
+    """Round values that are clipped to [0, qmax] right after.
+
+    For v >= 0, half-up equals half away from zero; for v < 0 both end at 0 after the clip, so the
+    cheaper half-up serves (and keeps NaN as NaN, +inf as +inf).
+    """
+    if rounding == HALF_TO_EVEN:
+        return xp.rint(v, out=v)
+    q = xp.floor(v)
+    v -= q
+    q += v >= 0.5
+    return q
+
+
+@dataclass(frozen=True)
+class Quantizer:
+    """An encoding bound to a tensor: scale and offset already shaped to broadcast against it."""
+
+    encoding: Encoding
+    scale: np.ndarray | None
+    offset: np.ndarray | None
+    qmax: float
+    rounding: str = HALF_AWAY_FROM_ZERO
+
+    def __call__(self, xp, x):
+        return fake_quantize(xp, x, self)
+
+    def to(self, xp) -> "Quantizer":
+        """The same quantizer with its arrays on xp's device."""
+        if self.scale is None or isinstance(self.scale, xp.ndarray):
+            return self
+        return Quantizer(self.encoding, xp.asarray(self.scale), xp.asarray(self.offset), self.qmax, self.rounding)
+
+
+def fake_quantize(xp, x, quantizer: Quantizer):
+    """Quantize-dequantize x with the bound quantizer; returns a new float32 array."""
+    enc = quantizer.encoding
+    if enc.is_float:
+        if enc.bitwidth >= 32:
+            return x
+        if enc.float_format == "bfloat16":
+            import ml_dtypes  # noqa: PLC0415 - only for bfloat16 encodings
+
+            return xp.asarray(x).astype(ml_dtypes.bfloat16).astype(x.dtype)
+        # A plain float32 -> float16 (round to nearest even) -> float32 round trip, as AIMET does.
+        return x.astype(xp.float16).astype(x.dtype)
+    if enc.bitwidth > 24:
+        return _fake_quantize_wide(xp, x, quantizer)
+    scale, offset = quantizer.scale, quantizer.offset
+    if x.dtype != xp.float32:  # e.g. a float16 tensor on an integer grid: compute in float32, keep its type
+        return fake_quantize(xp, x.astype(xp.float32), quantizer).astype(x.dtype)
+    if x.ndim == 0:  # ufuncs on 0-d arrays return scalars, which `out=` cannot take
+        return fake_quantize(xp, x.reshape(1), quantizer).reshape(())
+    v = xp.divide(x, scale)  # true float32 division: a reciprocal multiply differs in ties
+    v -= offset
+    q = _round_grid(xp, v, quantizer.rounding)
+    xp.clip(q, 0, quantizer.qmax, out=q)
+    q += offset
+    q *= scale
+    return q
+
+
+def _fake_quantize_wide(xp, x, quantizer: Quantizer):
+    """int32-style encodings (2.x bias): float32 cannot hold the grid, so compute in float64 as a
+    QuantizeLinear/DequantizeLinear pair would, and round to float32 once at the end."""
+    scale = quantizer.scale.astype(xp.float64)
+    offset = quantizer.offset.astype(xp.float64)
+    v = x.astype(xp.float64) / scale - offset
+    q = xp.rint(v) if quantizer.rounding == HALF_TO_EVEN else round_half_away_from_zero(xp, v)
+    q = xp.clip(q, 0, quantizer.qmax)
+    return ((q + offset) * scale).astype(x.dtype)
+
+
+def bind(encoding: Encoding, shape: tuple[int, ...], axis: int | None = None,
+         rounding: str = HALF_AWAY_FROM_ZERO) -> Quantizer:
+    """Shape the encoding's scale/offset to broadcast against a tensor of `shape`.
+
+    `axis` is the channel axis for per-channel encodings whose file does not state it.
+    Raises ValueError with the reason when the encoding does not fit the tensor.
+    """
+    if rounding not in ROUNDING_MODES:
+        raise ValueError(f"rounding must be one of {ROUNDING_MODES}, got {rounding!r}")
+    if encoding.is_float:
+        return Quantizer(encoding, None, None, 0.0, rounding)
+    scale = np.asarray(encoding.scale, dtype=np.float32)
+    offset = np.asarray(encoding.offset, dtype=np.float32)
+    qmax = float(2 ** encoding.bitwidth - 1)
+    rank = len(shape)
+    if encoding.granularity == Granularity.PER_TENSOR:
+        if scale.size != 1:
+            raise ValueError(f"per-tensor encoding has {scale.size} scales")
+        return Quantizer(encoding, scale.reshape(()), offset.reshape(()), qmax, rounding)
+    if encoding.granularity == Granularity.PER_CHANNEL:
+        ax = encoding.axis if encoding.axis is not None else axis
+        if ax is None:
+            raise ValueError("per-channel encoding without an axis, and none can be derived from its consumer")
+        if not -rank <= ax < rank:
+            raise ValueError(f"channel axis {ax} is out of range for a tensor of shape {tuple(shape)}")
+        ax %= rank
+        if scale.size != shape[ax]:
+            raise ValueError(
+                f"{scale.size} per-channel scales do not match dimension {ax} (size {shape[ax]}) of shape {tuple(shape)}")
+        bshape = [1] * rank
+        bshape[ax] = shape[ax]
+        return Quantizer(encoding, scale.reshape(bshape), offset.reshape(bshape), qmax, rounding)
+    return _bind_per_block(encoding, scale, offset, tuple(shape), axis, qmax, rounding)
+
+
+def _bind_per_block(encoding, scale, offset, shape, channel_axis, qmax, rounding) -> Quantizer:
+    """Per-block (and LPBQ): lay the block scales out at full rank, then repeat them along each axis
+    that holds several blocks (once, at load: per-block encodings are for weights)."""
+    rank = len(shape)
+    bs = encoding.block_size
+    if not bs or bs < 1:
+        raise ValueError("per-block encoding without a positive block_size")
+    if scale.ndim != rank:
+        ch = encoding.axis if encoding.axis is not None else channel_axis
+        if ch is None or rank < 2:
+            raise ValueError("per-block encoding: cannot tell the channel axis (no consumer op that sets it)")
+        ch %= rank
+        block_axis = encoding.block_axis
+        if block_axis is None:  # the weight's input-channel axis: Conv (O, I, ...) -> 1, (K, N) -> 0
+            block_axis = 1 if ch == 0 else ch - 1
+        block_axis %= rank
+        if shape[block_axis] % bs:
+            raise ValueError(f"dimension {block_axis} (size {shape[block_axis]}) is not a multiple of block_size {bs}")
+        block_shape = [1] * rank
+        block_shape[ch] = shape[ch]
+        block_shape[block_axis] = shape[block_axis] // bs
+        if scale.size != int(np.prod(block_shape)):
+            raise ValueError(f"{scale.size} block scales do not fit shape {shape} with block_size {bs}")
+
+        def layout(a):
+            if a.size == 1:
+                return np.broadcast_to(a.reshape(()), block_shape)
+            if encoding.extra.get("transposed_blocks") and block_axis < ch:
+                # 1.0.0 writes Gemm/MatMul blocks in (out, in) order, the transpose of the weight's.
+                return a.reshape(block_shape[ch], block_shape[block_axis]).T.reshape(block_shape)
+            return a.reshape(block_shape)
+
+        scale, offset = layout(scale), layout(offset)
+    offset = np.broadcast_to(offset, scale.shape)
+    for ax in range(rank):
+        if scale.shape[ax] not in (1, shape[ax]):
+            if shape[ax] % scale.shape[ax]:
+                raise ValueError(f"block scales of shape {scale.shape} do not tile tensor shape {shape}")
+            reps = shape[ax] // scale.shape[ax]
+            scale, offset = np.repeat(scale, reps, axis=ax), np.repeat(offset, reps, axis=ax)
+    return Quantizer(encoding, np.ascontiguousarray(scale, dtype=np.float32),
+                     np.ascontiguousarray(offset, dtype=np.float32), qmax, rounding)

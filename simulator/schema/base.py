@@ -1,0 +1,197 @@
+"""The vendor API's parameter schemas (pydantic).
+
+Field names follow the API page's code examples; the spellings of its field lists are accepted too
+(input_encondings_path, input_encondings_path_0/1, input_model_path0/1, meric). Unknown fields and
+invalid values raise ParameterError naming the field.
+"""
+from __future__ import annotations
+
+import math
+import os
+from typing import Literal, Optional
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ..errors import ParameterError
+from ..quantization import HALF_AWAY_FROM_ZERO, HALF_TO_EVEN
+
+METRICS = ("snr", "psnr", "rmse", "mse", "mae", "max_abs", "cosine", "relative_l2", "topk")
+Rounding = Literal["half_away_from_zero", "half_to_even"]
+
+
+def _path_text(value, field: str) -> str:
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"expected a path (a non-empty string), got {value!r}")
+    return value
+
+
+def model_file(value, field: str = "") -> str:
+    path = _path_text(value, field)
+    if not os.path.exists(path):
+        raise ValueError(f"model file {path!r} does not exist")
+    if os.path.isdir(path):
+        raise ValueError(f"{path!r} is a folder; expected the model file itself (e.g. model.onnx)")
+    return path
+
+
+def encodings_file(value, field: str = "") -> Optional[str]:
+    if value is None or value == "":
+        return None  # no encodings: float inference
+    path = _path_text(value, field)
+    if not os.path.exists(path):
+        raise ValueError(f"encodings file {path!r} does not exist")
+    if os.path.isdir(path):
+        raise ValueError(f"{path!r} is a folder; expected the encodings file itself (e.g. model.encodings)")
+    return path
+
+
+def data_folder(value, field: str = "") -> str:
+    path = _path_text(value, field)
+    if not os.path.exists(path):
+        raise ValueError(f"data folder {path!r} does not exist")
+    if not os.path.isdir(path):
+        raise ValueError(f"{path!r} is a file; expected the folder that holds the input data")
+    return path
+
+
+def _alias(*names: str):
+    return AliasChoices(*names)
+
+
+class _Parameters(BaseModel):
+    """Base: forbids unknown fields and turns validation errors into one ParameterError."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_assignment=True, frozen=False)
+
+    def __init__(self, **data):
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise ParameterError(_describe(type(self), exc)) from None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_spelling(cls, data):
+        """A field given under two spellings with different values is ambiguous."""
+        if isinstance(data, dict):
+            for name, info in cls.model_fields.items():
+                alias = info.validation_alias
+                choices = [c for c in getattr(alias, "choices", []) if isinstance(c, str)]
+                given = [c for c in choices if c in data]
+                if len({repr(data[c]) for c in given}) > 1:
+                    raise ValueError(f"{name!r} is given twice with different values: "
+                                     + ", ".join(f"{c}={data[c]!r}" for c in given))
+        return data
+
+
+def _describe(cls, exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "parameters"
+        if err["type"] == "extra_forbidden":
+            valid = ", ".join(cls.model_fields)
+            problems.append(f"unknown field {where!r} (valid fields: {valid})")
+        elif err["type"] == "missing":
+            problems.append(f"field {where!r} is required")
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            problems.append(f"field {where!r}: {msg}")
+    return f"invalid {cls.__name__}: " + "; ".join(problems)
+
+
+class _SimulationOptions(_Parameters):
+    use_cuda: bool = Field(False, description="Run on the GPU through CuPy; False runs on the CPU.")
+    rounding: Rounding = Field(HALF_AWAY_FROM_ZERO, description="Rounding of quantization ties: AIMET's "
+                               f"'{HALF_AWAY_FROM_ZERO}' (default) or ONNX QuantizeLinear's '{HALF_TO_EVEN}'.")
+    apply_int32_bias: bool = Field(False, description="Apply 2.x files' int32 bias encodings (AIMET's simulation "
+                                   "does not; a QDQ runtime would).")
+
+    @field_validator("use_cuda", "apply_int32_bias", mode="before")
+    @classmethod
+    def _strict_bool(cls, v):
+        if not isinstance(v, bool):
+            raise ValueError(f"expected true or false, got {v!r}")
+        return v
+
+
+class GetInferenceSessionParameters(_SimulationOptions):
+    input_model_path: str = Field(description="The ONNX model file (not its folder).")
+    input_encodings_path: Optional[str] = Field(
+        None, validation_alias=_alias("input_encodings_path", "input_encondings_path"),
+        description="The AIMET encodings file; None (or an empty file) means float inference.")
+
+    _model = field_validator("input_model_path", mode="before")(classmethod(lambda cls, v: model_file(v)))
+    _enc = field_validator("input_encodings_path", mode="before")(classmethod(lambda cls, v: encodings_file(v)))
+
+
+InferenceSessionParameters = GetInferenceSessionParameters
+
+
+class InferenceRunnerParameters(GetInferenceSessionParameters):
+    input_data_path: str = Field(description="The input data folder (toolchain layout).")
+    layerwise_check_name: list[str] = Field(
+        default_factory=list, description="Tensor names whose featuremaps are returned after the outputs.")
+
+    _data = field_validator("input_data_path", mode="before")(classmethod(lambda cls, v: data_folder(v)))
+
+    @field_validator("layerwise_check_name", mode="before")
+    @classmethod
+    def _names(cls, v):
+        if v is None:
+            return []
+        if isinstance(v, str):
+            return [v]
+        return v
+
+
+class InferenceCheckerParameters(_SimulationOptions):
+    input_model_path_0: str = Field(validation_alias=_alias("input_model_path_0", "input_model_path0"),
+                                    description="The reference model.")
+    input_encodings_path_0: Optional[str] = Field(
+        None, validation_alias=_alias("input_encodings_path_0", "input_encondings_path_0", "input_encodings_path0"))
+    input_model_path_1: str = Field(validation_alias=_alias("input_model_path_1", "input_model_path1"),
+                                    description="The model compared with the reference.")
+    input_encodings_path_1: Optional[str] = Field(
+        None, validation_alias=_alias("input_encodings_path_1", "input_encondings_path_1", "input_encodings_path1"))
+    input_data_path: str
+    metric: Literal[METRICS] = Field("snr", validation_alias=_alias("metric", "meric"))
+    threshold: float = Field(30.0, allow_inf_nan=False)
+
+    _m0 = field_validator("input_model_path_0", "input_model_path_1", mode="before")(
+        classmethod(lambda cls, v: model_file(v)))
+    _e = field_validator("input_encodings_path_0", "input_encodings_path_1", mode="before")(
+        classmethod(lambda cls, v: encodings_file(v)))
+    _data = field_validator("input_data_path", mode="before")(classmethod(lambda cls, v: data_folder(v)))
+
+    @field_validator("metric", mode="before")
+    @classmethod
+    def _metric(cls, v):
+        if isinstance(v, str) and v.lower() not in METRICS:
+            raise ValueError(f"unknown metric {v!r}; valid metrics: {', '.join(METRICS)}")
+        return v.lower() if isinstance(v, str) else v
+
+    @field_validator("threshold", mode="before")
+    @classmethod
+    def _finite(cls, v):
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isfinite(v):
+            raise ValueError(f"threshold must be a finite number, got {v!r}")
+        return v
+
+
+class LayerwiseCheckerParameters(InferenceCheckerParameters):
+    layer_match_info: Optional[list[tuple[str, str]]] = Field(
+        None, description="Pairs (tensor in model 0, tensor in model 1); default: every shared tensor name.")
+    export_featuremap: bool = False
+    export_featuremap_path: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _export_path(self):
+        if self.export_featuremap and not self.export_featuremap_path:
+            raise ValueError("export_featuremap=True needs export_featuremap_path (the folder to write to)")
+        return self
+
+
+__all__ = ["InferenceRunnerParameters", "GetInferenceSessionParameters", "InferenceSessionParameters",
+           "InferenceCheckerParameters", "LayerwiseCheckerParameters", "METRICS"]
