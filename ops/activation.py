@@ -85,8 +85,9 @@ def PRelu(xp, X, slope, *, consumed_inputs=None):
 
 
 def _expm1_ort(xp, x):
-    # ORT's Elu/Selu/Celu/Softplus use Eigen's vectorised expf; float32 libm exp is within an ulp.
-    return xp.exp(x) - x.dtype.type(1)
+    # ORT evaluates exp(x) - 1 with Eigen's vectorised expf (not reproduced); a correctly rounded
+    # exp agrees with it on ~96% of inputs, float32 libm exp on ~89%.
+    return xp.exp(x.astype(xp.float64)).astype(x.dtype) - x.dtype.type(1)
 
 
 @register("Elu", 1, 6, 22)
@@ -148,7 +149,9 @@ def Softplus(xp, X):
 
 @register("Softsign", 1, 22)
 def Softsign(xp, input):
-    return input / (input.dtype.type(1) + xp.abs(input))
+    # ORT multiplies by the reciprocal rather than dividing.
+    one = input.dtype.type(1)
+    return input * (one / (one + xp.abs(input)))
 
 
 @register("Mish", 18, 22)

@@ -18,7 +18,6 @@ def fma32(xp, a, b, c):
 
 # MlasExpConstants (compute.cpp).
 _EXP_LOWER = -103.9720840454
-_EXP_LOWER_SUMEXP = -88.3762626647949
 _ROUNDING_BIAS = 12582912.0  # 1.5 * 2^23: adding it rounds to an integer
 _LOG2_RECIPROCAL = 1.44269504088896341
 _LOG2_HIGH = -6.93145752e-1

@@ -84,33 +84,35 @@ def BatchNormalization(xp, X, scale, B, mean, var, *, epsilon=1e-5, momentum=0.9
 
 
 def _layer_norm(xp, X, scale, bias, axis, epsilon, simplified, stash_type=1):
+    # Measured against ORT 1.32 (its vectorised CPU kernel differs from the scalar loop in older
+    # sources): the row mean equals the float64 sum / n rounded to float; the inverse std dev is
+    # 1/sqrt(var + eps) in the compute type; Y = fma((x - mean) * inv_std, scale, bias). The fused
+    # multiply-add is emulated in float64 (a product of two floats is exact there). Mean is bit-exact;
+    # ORT's variance differs by an ulp on some rows, so InvStdDev/Y match on most rows, not all.
     axis = axis % X.ndim
     norm_size = math.prod(X.shape[axis:])
-    rows = X.reshape(-1, norm_size)
     cdt = _stats_dtype(X)
-    x = rows.astype(cdt, copy=False)
-    n = x.dtype.type(norm_size)
-    # ORT ComputeJob: one pass of sequential sums of x and x*x in the compute type.
-    mean = _seq_sum(xp, x) / n
-    mean_square = _seq_sum(xp, x * x) / n
-    eps = x.dtype.type(epsilon)
-    if simplified:
-        std = xp.sqrt(mean_square + eps)
-    else:
-        std = xp.sqrt(mean_square - mean * mean + eps)
+    x = X.reshape(-1, norm_size).astype(cdt, copy=False)
+    dt = x.dtype.type
+    xd = x.astype("float64")
+    mean_d = xd.sum(axis=-1) / norm_size
+    ms_d = (xd * xd).sum(axis=-1) / norm_size
+    var = (ms_d if simplified else ms_d - mean_d * mean_d).astype(cdt)
+    mean = mean_d.astype(cdt)
+    inv = dt(1) / xp.sqrt(var + dt(epsilon))
     s = scale.reshape(-1).astype(cdt, copy=False)
-    if simplified:
-        y = x / std[:, None] * s
+    t = (x if simplified else x - mean[:, None]) * inv[:, None]
+    if simplified or bias is None:
+        y = t * s
+    elif x.dtype.itemsize == 4:
+        y = (t.astype("float64") * s + bias.reshape(-1)).astype(cdt)
     else:
-        y = (x - mean[:, None]) / std[:, None] * s
-        if bias is not None:
-            y = y + bias.reshape(-1).astype(cdt, copy=False)
+        y = t * s + bias.reshape(-1).astype(cdt, copy=False)
     Y = y.astype(X.dtype, copy=False).reshape(X.shape)
     stat_shape = tuple(X.shape[:axis]) + (1,) * (X.ndim - axis)
     # Mean / InvStdDev: float32 for float and double inputs (ORT narrows), else X's type.
     sdt = "float32" if X.dtype.itemsize >= 4 else X.dtype
-    inv = (x.dtype.type(1) / std).astype(sdt).reshape(stat_shape)
-    return Y, mean.astype(sdt).reshape(stat_shape), inv
+    return Y, mean.astype(sdt).reshape(stat_shape), inv.astype(sdt).reshape(stat_shape)
 
 
 @register("LayerNormalization", 17)

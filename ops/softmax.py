@@ -4,12 +4,12 @@ Before opset 13 the input is coerced to 2-D at `axis` (default 1) and the op run
 flattened trailing block; from 13 it runs along the single `axis` (default -1).
 
 float32 Softmax/LogSoftmax reproduce ORT's MlasComputeSoftmax on x86-64 AVX512F bit for bit:
-exp(x - max) by MlasComputeSumExpF32KernelAvx512F, summed in its 16-lane accumulator order,
+exp(x - max) as MlasComputeSumExpF32KernelAvx512F, summed in its 16-lane accumulator order,
 then x * (1 / sum) or (x - max) - logf(sum).
 """
 from __future__ import annotations
 
-from .elementwise import _EXP_LOWER_SUMEXP, mlas_exp_reduced
+from .elementwise import mlas_exp
 from .registry import register
 
 
@@ -54,7 +54,9 @@ def _mlas_softmax_rows(xp, x, log):
     n, d = x.shape
     neg_max = -xp.max(x, axis=1, keepdims=True)
     shifted = x + neg_max
-    e = mlas_exp_reduced(xp, xp.maximum(shifted, f(_EXP_LOWER_SUMEXP)))
+    # This ORT build clamps at the full exp range (-103.97), not LowerRangeSumExp (-88.38): checked
+    # against ORT on inputs whose exp is subnormal.
+    e = mlas_exp(xp, shifted)
     # Per-lane sequential accumulation over 16-wide chunks (the tail chunk masked: zeros).
     chunks = -(-d // 16)
     padded = xp.zeros((n, chunks * 16), dtype=f)
