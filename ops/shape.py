@@ -135,24 +135,31 @@ def Identity(xp, input):
     return input
 
 
+# Before opset 12, ONNX Runtime runs Dropout as an identity whose mask output is all zeros (False).
 @register("Dropout", 1)
 def Dropout_1(xp, data, *, is_test=0, ratio=0.5, consumed_inputs=None):
-    return data, xp.ones(data.shape, dtype=data.dtype)
+    return data, xp.zeros(data.shape, dtype=data.dtype)
 
 
-@register("Dropout", 6, 7)
+@register("Dropout", 6)
 def Dropout_6(xp, data, *, is_test=0, ratio=0.5):
-    # Inference: identity; the (pre-10) mask has the data's type.
-    return data, xp.ones(data.shape, dtype=data.dtype)
+    return data, xp.zeros(data.shape, dtype=data.dtype)
+
+
+@register("Dropout", 7)
+def Dropout_7(xp, data, *, ratio=0.5):
+    # The pre-10 mask has the data's type.
+    return data, xp.zeros(data.shape, dtype=data.dtype)
 
 
 @register("Dropout", 10)
 def Dropout_10(xp, data, *, ratio=0.5):
-    return data, xp.ones(data.shape, dtype=xp.bool_)
+    return data, xp.zeros(data.shape, dtype=xp.bool_)
 
 
 @register("Dropout", 12, 13, 22, host_inputs=(1, 2))
 def Dropout(xp, data, ratio=None, training_mode=None, *, seed=None):
+    # Inference: identity, mask all True.
     if training_mode is not None and bool(training_mode.reshape(-1)[0]):
         r = 0.5 if ratio is None else float(ratio.reshape(-1)[0])
         if r != 0.0:

@@ -56,7 +56,12 @@ def read_array(path: str) -> np.ndarray:
             with open(path, "rb") as f:
                 tensor.ParseFromString(f.read())
             return numpy_helper.to_array(tensor)
+        with open(path, "rb") as f:
+            if f.read(6) != b"\x93NUMPY":
+                raise DataError(f"data file {path!r} is not a valid .npy file (no NumPy header)")
         value = np.load(path, allow_pickle=False)
+    except DataError:
+        raise
     except ValueError as exc:
         if "pickle" in str(exc).lower():
             raise DataError(f"data file {path!r} holds a pickled (object) array; pickles are never loaded, save "

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tests.ops.harness import max_ulp_diff, run_kernel, run_ort
+from tests.ops.harness import run_kernel, run_ort
 
 rng = np.random.default_rng(0)
 
