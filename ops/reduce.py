@@ -206,7 +206,8 @@ def _reduce(xp, kind, data, axes, keepdims, noop_with_empty_axes=0):
         if data.dtype.kind == "f":
             out = s / s.dtype.type(count) if count else s * s.dtype.type(xp.nan)
         else:
-            out = (s // count).astype(data.dtype) if count else s
+            # ORT: sum in double, divide, truncate toward zero.
+            out = xp.trunc(s.astype(xp.float64) / count).astype(data.dtype) if count else s
     elif kind == "l2":
         out = xp.sqrt(s) if data.dtype.kind == "f" else xp.sqrt(s.astype(xp.float64)).astype(data.dtype)
     elif kind == "logsum":

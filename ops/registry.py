@@ -11,6 +11,7 @@ kernel whose semantics may differ.
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Callable
 
@@ -30,6 +31,9 @@ class Kernel:
     # Inputs that are shapes, axes, pads...: the interpreter hands them over as host (NumPy) arrays,
     # so that a GPU run does not synchronise inside the kernel to read them.
     host_inputs: tuple[int, ...] = ()
+    # Kernels whose result depends on how many outputs the node names (Split without sizes) take
+    # the count as the keyword `_n_outputs`.
+    takes_output_count: bool = False
 
 
 _KERNELS: dict[tuple[str, str, int], Kernel] = {}
@@ -45,7 +49,8 @@ def register(op_type: str, *since_versions: int, domain: str = "", host_inputs: 
             key = (domain, op_type, version)
             if key in _KERNELS:
                 raise RuntimeError(f"kernel registered twice for {key}: {_KERNELS[key].fn} and {fn}")
-            _KERNELS[key] = Kernel(fn, domain, op_type, version, tuple(host_inputs))
+            _KERNELS[key] = Kernel(fn, domain, op_type, version, tuple(host_inputs),
+                                   "_n_outputs" in inspect.signature(fn).parameters)
         return fn
 
     return decorator

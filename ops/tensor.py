@@ -300,9 +300,8 @@ def Constant(xp, *, value=None, sparse_value=None, value_float=None, value_float
         return xp.asarray(value_string, dtype=object)
     if value_strings is not None:
         return xp.asarray(value_strings, dtype=object)
-    if sparse_value is not None:
-        # The attribute reader hands over only the sparse values (indices and dense shape are lost).
-        raise NotImplementedError("Constant with sparse_value is not supported")
+    if sparse_value is not None:  # the attribute reader hands it over already made dense
+        return xp.asarray(sparse_value)
     raise ValueError("Constant node has no value attribute")
 
 

@@ -34,10 +34,24 @@ def attribute_value(attr: AttributeProto):
     if t == AttributeProto.GRAPHS:
         return list(attr.graphs)
     if t == AttributeProto.SPARSE_TENSOR:
-        return numpy_helper.to_array(onnx.helper.get_attribute_value(attr).values)
+        return sparse_to_dense(attr.sparse_tensor)
     if t == AttributeProto.TYPE_PROTO:
         return attr.tp
     raise ModelError(f"attribute {attr.name!r} has unsupported type {AttributeProto.AttributeType.Name(t)}")
+
+
+def sparse_to_dense(sp: onnx.SparseTensorProto):
+    """A SparseTensorProto as a dense NumPy array (indices flat, or one row of coordinates per value)."""
+    import numpy as np  # noqa: PLC0415
+
+    values = numpy_helper.to_array(sp.values)
+    indices = numpy_helper.to_array(sp.indices)
+    dense = np.zeros(tuple(sp.dims), dtype=values.dtype)
+    if indices.ndim == 1:
+        dense.reshape(-1)[indices] = values
+    else:
+        dense[tuple(indices.T)] = values
+    return dense
 
 
 def node_attributes(node: onnx.NodeProto) -> dict:

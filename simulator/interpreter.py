@@ -18,7 +18,7 @@ from onnx import numpy_helper
 import ops
 from ops.registry import Kernel
 
-from .attributes import node_attributes
+from .attributes import node_attributes, sparse_to_dense
 from .backend import to_host
 from .encodings import EncodingsFile, channel_axis_for_param, describe_names
 from .errors import DataError, EncodingsError, KernelError, ModelError, SimulatorError
@@ -140,7 +140,7 @@ class Interpreter:
             except Exception as exc:  # malformed raw_data, wrong sizes
                 raise ModelError(f"{source}: initializer {t.name!r} cannot be read: {exc}") from None
         for sp in graph.sparse_initializer:
-            raw_initializers[sp.values.name] = _sparse_to_dense(sp)
+            raw_initializers[sp.values.name] = sparse_to_dense(sp)
         self.inputs = [_tensor_info(vi) for vi in graph.input if vi.name not in raw_initializers]
         self.overridable = [_tensor_info(vi) for vi in graph.input if vi.name in raw_initializers]
         self.outputs = [_tensor_info(vi) for vi in graph.output]
@@ -155,7 +155,10 @@ class Interpreter:
                 raise ModelError(f"{source}: node {node.name!r} ({node.op_type}) uses domain {domain!r}, which the "
                                  f"model does not import (opset_import: {sorted(opsets)})")
             kernel = ops.resolve(node.op_type, domain, opsets[domain], node.name)
-            self.steps.append(Step(node, kernel, tuple(node.input), tuple(node.output), node_attributes(node)))
+            attrs = node_attributes(node)
+            if kernel.takes_output_count:
+                attrs["_n_outputs"] = len(node.output)
+            self.steps.append(Step(node, kernel, tuple(node.input), tuple(node.output), attrs))
         self.producer = {out: s for s in self.steps for out in s.outputs if out}
         self.value_names = list(input_names) + list(raw_initializers) + list(self.producer)
 
@@ -333,17 +336,6 @@ def _describe(a) -> str:
         return "None"
     shape = getattr(a, "shape", None)
     return f"{getattr(a, 'dtype', type(a).__name__)}{list(shape) if shape is not None else ''}"
-
-
-def _sparse_to_dense(sp: onnx.SparseTensorProto) -> np.ndarray:
-    values = numpy_helper.to_array(sp.values)
-    indices = numpy_helper.to_array(sp.indices)
-    dense = np.zeros(tuple(sp.dims), dtype=values.dtype)
-    if indices.ndim == 1:
-        dense.reshape(-1)[indices] = values
-    else:
-        dense[tuple(indices.T)] = values
-    return dense
 
 
 __all__ = ["Interpreter", "TensorInfo", "topological_order", "DataError"]
