@@ -1,92 +1,38 @@
-"""The `simulator` command line. Errors print as one line (no traceback) and exit with status 2."""
+"""The `simulator` command line. Errors print as one line (no traceback) and exit with status 2.
+
+Each sub-command is a module of simulator/commands (NAME, HELP, add_arguments, run).
+"""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import time
-
-import numpy as np
 
 from .errors import SimulatorError
-from .quantization import ROUNDING_MODES
-
-
-def _add_model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="the ONNX model file")
-    p.add_argument("--encodings", "-e", help="the AIMET encodings file (omit for float inference)")
-    p.add_argument("--cuda", action="store_true", help="run on the GPU through CuPy")
-    p.add_argument("--rounding", choices=ROUNDING_MODES, default=ROUNDING_MODES[0],
-                   help="rounding of quantization ties (default: %(default)s, as AIMET)")
-    p.add_argument("--int32-bias", action="store_true", help="apply 2.x files' int32 bias encodings")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .commands import COMMANDS  # noqa: PLC0415
+
     parser = argparse.ArgumentParser(prog="simulator", description="Bit-exact quantization simulator for ONNX models "
                                      "with AIMET encodings.")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run a model on every sample of a data folder and save the outputs")
-    _add_model_options(run)
-    run.add_argument("--data", "-d", required=True, help="the input data folder")
-    run.add_argument("--output-dir", "-o", default="outputs", help="where to write one .npz per sample "
-                     "(default: %(default)s)")
-    run.add_argument("--layer", "-l", action="append", default=[], metavar="NAME",
-                     help="also save this intermediate tensor (repeatable; NAME::pre_quant for its value before "
-                          "its encoding)")
-    run.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    for command in COMMANDS:
+        p = sub.add_parser(command.NAME, help=command.HELP, description=command.HELP)
+        command.add_arguments(p)
+        p.set_defaults(handler=command.run)
     return parser
 
 
-def cmd_run(args) -> int:
-    from tqdm import tqdm  # noqa: PLC0415
-
-    from . import data
-    from .api import iter_inference
-    from .schema.base import InferenceRunnerParameters
-    from .session import InferenceSession
-
-    params = InferenceRunnerParameters(input_model_path=args.model, input_encodings_path=args.encodings,
-                                       input_data_path=args.data, use_cuda=args.cuda, layerwise_check_name=args.layer,
-                                       rounding=args.rounding, apply_int32_bias=args.int32_bias)
-    start = time.perf_counter()
-    session = InferenceSession(params.input_model_path, params.input_encodings_path, params.use_cuda,
-                               params.rounding, params.apply_int32_bias)
-    loaded = time.perf_counter() - start
-    names = [o.name for o in session.get_outputs()] + list(args.layer)
-    total = data.count_samples(params.input_data_path, session._interp.inputs)
-    os.makedirs(args.output_dir, exist_ok=True)
-    count = 0
-    last = None
-    with tqdm(total=total, desc="samples", unit="sample", disable=args.quiet or None, file=sys.stderr) as bar:
-        for sample, arrays in iter_inference(params, session):
-            np.savez(os.path.join(args.output_dir, f"{sample}.npz"), **dict(zip(names, arrays)))
-            count += 1
-            last = arrays
-            bar.update(1)
-    elapsed = time.perf_counter() - start
-    enc = session.encodings
-    mode = (f"quantized ({enc.version}, {len(enc.encodings)} encodings)" if enc and not enc.is_empty else "float")
-    print(f"ran {count} sample(s) of {args.model} [{mode}] in {elapsed:.2f} s (load {loaded:.2f} s)")
-    for name, value in zip(names, last or []):
-        print(f"  {name}: {value.dtype}{list(value.shape)}  min {np.min(value):.6g}  max {np.max(value):.6g}"
-              if value.size and value.dtype.kind in "fiub" else f"  {name}: {value.dtype}{list(value.shape)}")
-    print(f"outputs written to {os.path.abspath(args.output_dir)} (one .npz per sample, keyed by tensor name)")
-    return 0
-
-
 def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
-        if args.command == "run":
-            return cmd_run(args)
+        return args.handler(args)
     except SimulatorError as exc:
         print(f"simulator: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("simulator: interrupted", file=sys.stderr)
         return 130
-    return 2
 
 
 if __name__ == "__main__":

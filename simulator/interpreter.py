@@ -8,6 +8,8 @@ produced when it has an encoding, and values are freed after their last use unle
 from __future__ import annotations
 
 import contextlib
+from collections import ChainMap
+from functools import partial
 from dataclasses import dataclass, field
 from types import ModuleType
 
@@ -61,6 +63,7 @@ class Step:
     outputs: tuple[str, ...]
     attrs: dict
     free: list[str] = field(default_factory=list)  # values whose last use is this step
+    subgraphs: dict = field(default_factory=dict)  # GRAPH attributes, planned: attr name -> Interpreter
 
     @property
     def label(self) -> str:
@@ -78,6 +81,18 @@ def _subgraph_names(node: onnx.NodeProto) -> set[str]:
             for n in g.node:
                 names.update(i for i in n.input if i and i not in local)
                 names.update(x for x in _subgraph_names(n) if x not in local)
+    return names
+
+
+def _all_names(graph: onnx.GraphProto) -> set[str]:
+    """Every tensor name of a graph and of its nested subgraphs."""
+    names = {i.name for i in graph.input} | {t.name for t in graph.initializer}
+    names |= {sp.values.name for sp in graph.sparse_initializer}
+    for node in graph.node:
+        names.update(o for o in node.output if o)
+        for attr in node.attribute:
+            for g in ([attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs)):
+                names |= _all_names(g)
     return names
 
 
@@ -131,8 +146,24 @@ class Interpreter:
         self.xp = xp
         self.source = source
         self.rounding = rounding
-        graph = model.graph
-        opsets = opset_versions(model)
+        self.outer_scope: frozenset[str] = frozenset()
+        wanted = {}
+        if encodings is not None:
+            wanted = self._encodings_by_name(encodings, apply_int32_bias, _all_names(model.graph))
+        self._plan(model.graph, opset_versions(model), wanted, encodings.path if encodings else "")
+
+    @classmethod
+    def _subgraph(cls, graph: onnx.GraphProto, parent: "Interpreter", outer_scope: set[str]) -> "Interpreter":
+        """An If/Loop/Scan body: its inputs are the formal inputs, outer-scope names are read from the caller."""
+        sub = cls.__new__(cls)
+        sub.xp, sub.source, sub.rounding = parent.xp, parent.source, parent.rounding
+        sub.outer_scope = frozenset(outer_scope)
+        sub._plan(graph, parent.opsets, parent._wanted, parent._encodings_path)
+        return sub
+
+    def _plan(self, graph: onnx.GraphProto, opsets: dict[str, int], wanted: dict, encodings_path: str):
+        source, xp = self.source, self.xp
+        self.opsets, self._wanted, self._encodings_path = opsets, wanted, encodings_path
         raw_initializers = {}
         for t in graph.initializer:
             try:
@@ -144,8 +175,8 @@ class Interpreter:
         self.inputs = [_tensor_info(vi) for vi in graph.input if vi.name not in raw_initializers]
         self.overridable = [_tensor_info(vi) for vi in graph.input if vi.name in raw_initializers]
         self.outputs = [_tensor_info(vi) for vi in graph.output]
-        input_names = {i.name for i in self.inputs}
-        available = set(raw_initializers) | input_names
+        input_names = [i.name for i in self.inputs]
+        available = set(raw_initializers) | set(input_names) | self.outer_scope
         self.node_order = topological_order(graph, available)
 
         self.steps: list[Step] = []
@@ -158,22 +189,29 @@ class Interpreter:
             attrs = node_attributes(node)
             if kernel.takes_output_count:
                 attrs["_n_outputs"] = len(node.output)
-            self.steps.append(Step(node, kernel, tuple(node.input), tuple(node.output), attrs))
+            step = Step(node, kernel, tuple(node.input), tuple(node.output), attrs)
+            for name, value in list(attrs.items()):
+                if isinstance(value, onnx.GraphProto):
+                    # A body sees every name visible here: ours, and our own outer scope.
+                    visible = available | {o for s in self.steps for o in s.outputs} | set(node.input)
+                    step.subgraphs[name] = Interpreter._subgraph(value, self, visible)
+                    del attrs[name]
+            self.steps.append(step)
         self.producer = {out: s for s in self.steps for out in s.outputs if out}
-        self.value_names = list(input_names) + list(raw_initializers) + list(self.producer)
+        self.value_names = input_names + list(raw_initializers) + list(self.producer)
 
         self.param_quantizers: dict[str, Quantizer] = {}
         self.activation_encodings = {}
         self.raw_params: dict[str, np.ndarray] = {}
         params = dict(raw_initializers)
-        if encodings is not None:
-            self._bind_encodings(encodings, params, raw_initializers, apply_int32_bias)
+        local = set(self.value_names)
+        self._bind_encodings({n: e for n, e in wanted.items() if n in local}, params, raw_initializers)
         self.constants = {name: xp.asarray(v) if xp is not np else v for name, v in params.items()}
         self.activation_quantizers: dict[str, Quantizer] = {}
         self._per_rank_quantizers: dict[tuple[str, int], Quantizer] = {}
         for name, enc in self.activation_encodings.items():
             if enc.granularity == Granularity.PER_TENSOR or enc.is_float:
-                self.activation_quantizers[name] = bind(enc, (), rounding=rounding).to(xp)
+                self.activation_quantizers[name] = bind(enc, (), rounding=self.rounding).to(xp)
         self._plan_liveness()
 
     # -- planning -------------------------------------------------------------------------------
@@ -195,12 +233,12 @@ class Interpreter:
                     out.append((step.node.op_type, idx, step.attrs))
         return out
 
-    def _bind_encodings(self, encodings: EncodingsFile, params, raw_initializers, apply_int32_bias):
+    def _encodings_by_name(self, encodings: EncodingsFile, apply_int32_bias: bool, known: set[str]) -> dict:
+        """The file's encodings keyed by graph tensor name; names absent from the model are an error."""
         where = encodings.path or "<encodings>"
         wanted = dict(encodings.encodings)
         if apply_int32_bias:
             wanted.update(encodings.int32_bias)
-        known = set(self.value_names)
         unknown = []
         for name in list(wanted):
             if name not in known:
@@ -213,6 +251,11 @@ class Interpreter:
         if unknown:
             raise EncodingsError(f"{where}: {len(unknown)} encoded tensor(s) do not exist in model {self.source!r}: "
                                  f"{describe_names(unknown)}")
+        return wanted
+
+    def _bind_encodings(self, wanted: dict, params, raw_initializers):
+        """Quantize the weights once; keep the activations' encodings for when they are produced."""
+        where = self._encodings_path or "<encodings>"
         for name, enc in wanted.items():
             if name in raw_initializers:
                 value = raw_initializers[name]
@@ -253,7 +296,7 @@ class Interpreter:
             last_use.setdefault(name, -1)
         self.graph_input_free = [n for n, i in last_use.items() if i == -1]
         for name, i in last_use.items():
-            if i >= 0 and name not in self.constants:
+            if i >= 0 and name not in self.constants and name not in self.outer_scope:
                 self.steps[i].free.append(name)
 
     def _activation_quantizer(self, name: str, value) -> Quantizer | None:
@@ -275,14 +318,15 @@ class Interpreter:
 
     # -- running --------------------------------------------------------------------------------
 
-    def run(self, feeds: dict, keep: set[str], pre_quant: set[str] = frozenset()) -> tuple[dict, dict]:
+    def run(self, feeds: dict, keep: set[str], pre_quant: set[str] = frozenset(), outer=None) -> tuple[dict, dict]:
         """Run the graph on `feeds` (input name -> array on this interpreter's device).
 
         Returns (values, raw): `values` holds every name in `keep` as its consumers see it (after its
-        encoding), `raw` every name in `pre_quant` as produced, before its encoding.
+        encoding), `raw` every name in `pre_quant` as produced, before its encoding. `outer` holds
+        the caller's values, for a subgraph that reads names of its outer scope.
         """
         xp = self.xp
-        values = dict(self.constants)
+        values = dict(self.constants) if outer is None else ChainMap(dict(self.constants), outer)
         raw = {n: self.raw_params.get(n, self.constants.get(n)) for n in pre_quant if n in self.constants}
         for name, value in feeds.items():
             if name in pre_quant:
@@ -295,11 +339,14 @@ class Interpreter:
         with errstate:
             for step in self.steps:
                 args = [values[n] if n else None for n in step.inputs]
+                attrs = step.attrs
+                if step.subgraphs:  # bodies run on demand, reading this run's values
+                    attrs = {**attrs, **{k: partial(g.call, values) for k, g in step.subgraphs.items()}}
                 for i in step.kernel.host_inputs:
                     if i < len(args) and args[i] is not None:
                         args[i] = to_host(args[i])
                 try:
-                    result = step.kernel.fn(xp, *args, **step.attrs)
+                    result = step.kernel.fn(xp, *args, **attrs)
                 except SimulatorError:
                     raise
                 except Exception as exc:
@@ -321,6 +368,13 @@ class Interpreter:
             raise ModelError(f"tensor(s) {describe_names(missing)} were not produced (an optional output the node "
                              f"did not compute?)")
         return {n: values[n] for n in keep}, raw
+
+    def call(self, outer: dict, *inputs):
+        """Run this subgraph on its formal inputs (as many as given), reading outer-scope names from `outer`."""
+        feeds = {info.name: value for info, value in zip(self.inputs, inputs)}
+        names = [o.name for o in self.outputs]
+        values, _ = self.run(feeds, set(names), outer=outer)
+        return tuple(values[n] for n in names)
 
     def _quantize(self, name, value):
         if name not in self.activation_encodings:

@@ -19,8 +19,8 @@ def check_file(path, what: str, error=ModelError) -> str:
     return path
 
 
-def load_model(path) -> onnx.ModelProto:
-    """Read `path` with its external data, refusing data files outside the model's folder."""
+def load_model(path, external_data: bool = True) -> onnx.ModelProto:
+    """Read `path` with its external data (unless told not to), refusing data files outside the model's folder."""
     path = check_file(path, "model file")
     try:
         model = onnx.load(path, load_external_data=False)
@@ -30,7 +30,8 @@ def load_model(path) -> onnx.ModelProto:
         raise ModelError(f"cannot read model file {path!r}: {exc.strerror}") from None
     if not model.HasField("graph") or not model.graph.node and not model.graph.output:
         raise ModelError(f"model file {path!r} holds no graph (not an ONNX model, or truncated)")
-    _load_external_data(model, path)
+    if external_data:
+        _load_external_data(model, path)
     return model
 
 
