@@ -318,48 +318,31 @@ class Interpreter:
 
     # -- running --------------------------------------------------------------------------------
 
-    def run(self, feeds: dict, keep: set[str], pre_quant: set[str] = frozenset(), outer=None) -> tuple[dict, dict]:
+    def run(self, feeds: dict, keep: set[str], pre_quant: set[str] = frozenset(), outer=None,
+            observer=None) -> tuple[dict, dict]:
         """Run the graph on `feeds` (input name -> array on this interpreter's device).
 
         Returns (values, raw): `values` holds every name in `keep` as its consumers see it (after its
         encoding), `raw` every name in `pre_quant` as produced, before its encoding. `outer` holds
-        the caller's values, for a subgraph that reads names of its outer scope.
+        the caller's values, for a subgraph that reads names of its outer scope. `observer`, when
+        given, is called as observer(name, value, raw_value) for each graph input and node output as
+        it is produced (value after its encoding, raw_value before), so that a caller can look at
+        every intermediate without keeping them all.
         """
-        xp = self.xp
         values = dict(self.constants) if outer is None else ChainMap(dict(self.constants), outer)
         raw = {n: self.raw_params.get(n, self.constants.get(n)) for n in pre_quant if n in self.constants}
         for name, value in feeds.items():
-            if name in pre_quant:
-                raw[name] = value
-            values[name] = self._quantize(name, value)
+            self._store(name, value, values, raw, pre_quant, observer)
         for name in self.graph_input_free:
             if name not in keep:
                 values.pop(name, None)
-        errstate = np.errstate(all="ignore") if xp is np else contextlib.nullcontext()
-        with errstate:
+        with self._errstate():
             for step in self.steps:
                 args = [values[n] if n else None for n in step.inputs]
-                attrs = step.attrs
-                if step.subgraphs:  # bodies run on demand, reading this run's values
-                    attrs = {**attrs, **{k: partial(g.call, values) for k, g in step.subgraphs.items()}}
-                for i in step.kernel.host_inputs:
-                    if i < len(args) and args[i] is not None:
-                        args[i] = to_host(args[i])
-                try:
-                    result = step.kernel.fn(xp, *args, **attrs)
-                except SimulatorError:
-                    raise
-                except Exception as exc:
-                    shapes = ", ".join(f"{n or '<omitted>'}: {_describe(a)}" for n, a in zip(step.inputs, args))
-                    raise KernelError(f"{step.label} failed on inputs ({shapes}): {type(exc).__name__}: {exc}") from exc
-                if not isinstance(result, tuple):
-                    result = (result,)
+                result = self._call(step, args, values)
                 for name, value in zip(step.outputs, result):
-                    if not name:
-                        continue
-                    if name in pre_quant:
-                        raw[name] = value
-                    values[name] = self._quantize(name, value)
+                    if name:
+                        self._store(name, value, values, raw, pre_quant, observer)
                 for name in step.free:
                     if name not in keep:
                         values.pop(name, None)
@@ -368,6 +351,54 @@ class Interpreter:
             raise ModelError(f"tensor(s) {describe_names(missing)} were not produced (an optional output the node "
                              f"did not compute?)")
         return {n: values[n] for n in keep}, raw
+
+    def run_step(self, output_name: str, inputs: list, quantize_inputs: bool = True) -> list:
+        """Run the single node that produces `output_name` on the given input values (None for an omitted
+        input); returns its outputs after their encodings. With quantize_inputs, each input is first
+        fake-quantized by its own encoding, as the node's producers would have done (for re-running one
+        op on values dumped elsewhere)."""
+        step = self.producer.get(output_name)
+        if step is None:
+            raise ModelError(f"no node of {self.source!r} produces tensor {output_name!r}")
+        values = dict(self.constants)
+        args = []
+        for name, value in zip(step.inputs, inputs):
+            if value is not None and quantize_inputs and name not in self.constants:
+                value = self._quantize(name, value)
+            if value is None and name in self.constants:
+                value = self.constants[name]
+            args.append(value)
+        with self._errstate():
+            result = self._call(step, args, values)
+            return [self._quantize(n, v) if n else v for n, v in zip(step.outputs, result)]
+
+    def _errstate(self):
+        return np.errstate(all="ignore") if self.xp is np else contextlib.nullcontext()
+
+    def _store(self, name, value, values, raw, pre_quant, observer):
+        if name in pre_quant:
+            raw[name] = value
+        quantized = self._quantize(name, value)
+        values[name] = quantized
+        if observer is not None:
+            observer(name, quantized, value)
+
+    def _call(self, step: Step, args: list, values) -> tuple:
+        """One kernel call, with host inputs moved to the host and bodies bound to this run's values."""
+        for i in step.kernel.host_inputs:
+            if i < len(args) and args[i] is not None:
+                args[i] = to_host(args[i])
+        attrs = step.attrs
+        if step.subgraphs:  # bodies run on demand, reading this run's values
+            attrs = {**attrs, **{k: partial(g.call, values) for k, g in step.subgraphs.items()}}
+        try:
+            result = step.kernel.fn(self.xp, *args, **attrs)
+        except SimulatorError:
+            raise
+        except Exception as exc:
+            shapes = ", ".join(f"{n or '<omitted>'}: {_describe(a)}" for n, a in zip(step.inputs, args))
+            raise KernelError(f"{step.label} failed on inputs ({shapes}): {type(exc).__name__}: {exc}") from exc
+        return result if isinstance(result, tuple) else (result,)
 
     def call(self, outer: dict, *inputs):
         """Run this subgraph on its formal inputs (as many as given), reading outer-scope names from `outer`."""
