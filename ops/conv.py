@@ -7,6 +7,7 @@ blocked FMA order, so results agree with ORT to float32 rounding, not bit for bi
 """
 from __future__ import annotations
 
+import itertools
 import math
 
 from .registry import register
@@ -36,6 +37,11 @@ def _conv_pads(in_shape, kernel, strides, dilations, pads, auto_pad):
 @register("Conv", 1, 11, 22)
 def Conv(xp, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None,
          strides=None):
+    if X.dtype.itemsize < 4:  # float16 / bfloat16: accumulate in float32, round once at the end
+        f = xp.float32
+        out = Conv(xp, X.astype(f), W.astype(f), None if B is None else B.astype(f), auto_pad=auto_pad,
+                   dilations=dilations, group=group, kernel_shape=kernel_shape, pads=pads, strides=strides)
+        return out.astype(X.dtype)
     n = X.ndim - 2
     kernel = list(W.shape[2:])
     strides = _ints(strides, n, 1)
@@ -44,6 +50,16 @@ def Conv(xp, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel
     N, C = X.shape[:2]
     M, Cg = W.shape[:2]
     G = int(group)
+    if all(k == 1 for k in kernel) and not any(begin) and not any(end):
+        # Pointwise (grouped too): no im2col, the (strided) input is already the column matrix.
+        if any(s != 1 for s in strides):
+            X = X[(slice(None), slice(None)) + tuple(slice(0, (out[i] - 1) * strides[i] + 1, strides[i])
+                                                     for i in range(n))]
+        cols = xp.ascontiguousarray(X).reshape(N, G, Cg, -1)
+        Y = xp.matmul(W.reshape(G, M // G, Cg), cols).reshape(N, M, *out)
+        if B is not None:
+            Y += B.reshape((1, M) + (1,) * n)
+        return Y
     if any(begin) or any(end):
         X = xp.pad(X, [(0, 0), (0, 0)] + [(begin[i], end[i]) for i in range(n)])
     ext = [(kernel[i] - 1) * dilations[i] + 1 for i in range(n)]
@@ -56,13 +72,19 @@ def Conv(xp, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel
     O = math.prod(out)
     if Cg == 1 and G == C and G > 1:
         # Depthwise: accumulate tap by tap over all channels at once (no per-channel loop).
+        # Taps in row-major kernel order, each a strided view of the padded input.
         mult = M // G
-        w = W.reshape(G, mult, K)
-        flat = win.reshape(N, G, O, K)[:, :, None]
-        Y = None
-        for k in range(K):
-            term = flat[..., k] * w[None, :, :, k, None]
-            Y = term if Y is None else Y + term
+        w = W.reshape((1, G, mult) + tuple(kernel) + (1,) * n)
+        Y = term = None
+        for tap in itertools.product(*(range(k) for k in kernel)):
+            view = win[(Ellipsis,) + tap][:, :, None]  # (N, G, 1, *out)
+            wk = w[(slice(None),) * 3 + tap]
+            if Y is None:
+                Y = view * wk
+                term = xp.empty_like(Y)
+            else:
+                xp.multiply(view, wk, out=term)
+                Y += term
         Y = Y.reshape(N, M, *out)
     else:
         # im2col: (N, G, Cg*K, O), one batched matmul for every group.
@@ -70,7 +92,7 @@ def Conv(xp, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel
         cols = xp.ascontiguousarray(win.transpose(perm)).reshape(N, G, Cg * K, O)
         Y = xp.matmul(W.reshape(G, M // G, Cg * K), cols).reshape(N, M, *out)
     if B is not None:
-        Y = Y + B.reshape((1, M) + (1,) * n)
+        Y += B.reshape((1, M) + (1,) * n)
     return Y
 
 
@@ -132,6 +154,9 @@ def ConvTranspose(xp, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=
     Y = Y[crop]
     if output_shape:
         Y = Y[(slice(None), slice(None)) + tuple(slice(0, t) for t in target)]
+        grow = [max(0, target[i] - Y.shape[2 + i]) for i in range(n)]
+        if any(grow):  # an output_shape beyond the full size is extra output padding (zeros at the end)
+            Y = xp.pad(Y, [(0, 0), (0, 0)] + [(0, g) for g in grow])
     if B is not None:
         Y = Y + B.reshape((1, M) + (1,) * n)
     return Y

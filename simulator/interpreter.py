@@ -138,6 +138,11 @@ def topological_order(graph: onnx.GraphProto, available: set[str]) -> list[onnx.
     return order
 
 
+# Ops whose output must not be computed once at load: random by definition.
+NOT_FOLDABLE = frozenset({"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Bernoulli",
+                          "Multinomial"})
+
+
 class Interpreter:
     """A planned model on one array module (NumPy or CuPy). `run` is safe to call from several threads."""
 
@@ -212,6 +217,7 @@ class Interpreter:
         for name, enc in self.activation_encodings.items():
             if enc.granularity == Granularity.PER_TENSOR or enc.is_float:
                 self.activation_quantizers[name] = bind(enc, (), rounding=self.rounding).to(xp)
+        self._fold_constants()
         self._plan_liveness()
 
     # -- planning -------------------------------------------------------------------------------
@@ -283,6 +289,28 @@ class Interpreter:
                                          f"weights")
                 self.activation_encodings[name] = enc
 
+    def _fold_constants(self):
+        """Evaluate once, at load, every node whose inputs are all constants (weights built by Constant or
+        ConstantOfShape chains, shape arithmetic on weights). Their outputs become constants, with their
+        encodings applied exactly as a run would apply them, so results do not change."""
+        self.folded: list[str] = []
+        remaining = []
+        with self._errstate():
+            for step in self.steps:
+                if (step.subgraphs or step.node.op_type in NOT_FOLDABLE
+                        or not all(n in self.constants for n in step.inputs if n)):
+                    remaining.append(step)
+                    continue
+                args = [self.constants[n] if n else None for n in step.inputs]
+                for name, value in zip(step.outputs, self._call(step, args, self.constants)):
+                    if name:
+                        quantized = self._quantize(name, value)
+                        self.constants[name] = quantized
+                        if quantized is not value:
+                            self.raw_params[name] = value
+                        self.folded.append(name)
+        self.steps = remaining
+
     def _plan_liveness(self):
         last_use: dict[str, int] = {}
         for i, step in enumerate(self.steps):
@@ -331,6 +359,9 @@ class Interpreter:
         """
         values = dict(self.constants) if outer is None else ChainMap(dict(self.constants), outer)
         raw = {n: self.raw_params.get(n, self.constants.get(n)) for n in pre_quant if n in self.constants}
+        if observer is not None:
+            for name in self.folded:  # computed at load, seen by the observer as if produced now
+                observer(name, self.constants[name], self.raw_params.get(name, self.constants[name]))
         for name, value in feeds.items():
             self._store(name, value, values, raw, pre_quant, observer)
         for name in self.graph_input_free:

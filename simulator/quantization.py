@@ -4,6 +4,7 @@ The numeric contract (docs/quantization.md) reproduces AIMET QuantSim's CPU kern
 
     v = x / scale - offset        # float32 true division, then subtraction (offset <= 0, unsigned grid)
     q = round(v)                  # half away from zero (AIMET) or half to even (ONNX QuantizeLinear)
+                                  # (mode "onnxruntime_qdq": q = rint(x / scale) - offset, ONNX Runtime's order)
     q = clip(q, 0, 2**bw - 1)     # same as AIMET's clamp of x to [min, max] for every AIMET encoding
     y = scale * (q + offset)      # float32
 
@@ -18,7 +19,11 @@ import numpy as np
 
 HALF_AWAY_FROM_ZERO = "half_away_from_zero"
 HALF_TO_EVEN = "half_to_even"
-ROUNDING_MODES = (HALF_AWAY_FROM_ZERO, HALF_TO_EVEN)
+# ONNX Runtime's QuantizeLinear/DequantizeLinear pair (MLAS, CPU): q = saturate(rint(x / scale) + zero_point),
+# y = (q - zero_point) * scale, all float32. Ties go to even and rounding comes BEFORE the zero point is added
+# (AIMET subtracts its offset first); NaN saturates to the grid's low end as MLAS's max/min do.
+ONNXRUNTIME_QDQ = "onnxruntime_qdq"
+ROUNDING_MODES = (HALF_AWAY_FROM_ZERO, HALF_TO_EVEN, ONNXRUNTIME_QDQ)
 
 
 class Granularity(str, Enum):
@@ -117,7 +122,18 @@ def fake_quantize(xp, x, quantizer: Quantizer):
         return fake_quantize(xp, x.astype(xp.float32), quantizer).astype(x.dtype)
     if x.ndim == 0:  # ufuncs on 0-d arrays return scalars, which `out=` cannot take
         return fake_quantize(xp, x.reshape(1), quantizer).reshape(())
+    if (xp is np and quantizer.rounding != ONNXRUNTIME_QDQ and scale.ndim == 0 and x.size > _CHUNK
+            and x.flags.c_contiguous):
+        return _fake_quantize_in_chunks(x, quantizer)
     v = xp.divide(x, scale)  # true float32 division: a reciprocal multiply differs in ties
+    if quantizer.rounding == ONNXRUNTIME_QDQ:
+        xp.rint(v, out=v)  # round x / scale first (to even), then shift by the zero point, as MLAS does
+        v -= offset
+        q = xp.fmax(v, 0, out=v)  # fmax: NaN -> 0, the low end, like MLAS's _mm_max_ps
+        xp.minimum(q, quantizer.qmax, out=q)
+        q += offset
+        q *= scale
+        return q
     v -= offset
     q = _round_grid(xp, v, quantizer.rounding)
     xp.clip(q, 0, quantizer.qmax, out=q)
@@ -126,13 +142,48 @@ def fake_quantize(xp, x, quantizer: Quantizer):
     return q
 
 
+_CHUNK = 1 << 15  # elements: the steps' buffers stay in the CPU's L2 cache
+
+
+def _fake_quantize_in_chunks(x, quantizer: Quantizer):
+    """The same steps and bits as fake_quantize, a cache-sized chunk at a time (NumPy, per-tensor):
+    the nine passes over a large activation then cost cache bandwidth, not memory bandwidth."""
+    scale, offset, qmax = quantizer.scale, quantizer.offset, quantizer.qmax
+    half_to_even = quantizer.rounding == HALF_TO_EVEN
+    out = np.empty_like(x)
+    src, dst = x.reshape(-1), out.reshape(-1)
+    v_buf = np.empty(_CHUNK, np.float32)
+    flag_buf = np.empty(_CHUNK, bool)
+    for start in range(0, src.size, _CHUNK):
+        xs = src[start:start + _CHUNK]
+        m = xs.size
+        v, q = v_buf[:m], dst[start:start + m]
+        np.divide(xs, scale, out=v)
+        v -= offset
+        if half_to_even:
+            np.rint(v, out=q)
+        else:  # half up (see _round_grid)
+            np.floor(v, out=q)
+            v -= q
+            np.greater_equal(v, 0.5, out=flag_buf[:m])
+            q += flag_buf[:m]
+        np.clip(q, 0, qmax, out=q)
+        q += offset
+        q *= scale
+    return out
+
+
 def _fake_quantize_wide(xp, x, quantizer: Quantizer):
     """int32-style encodings (2.x bias): float32 cannot hold the grid, so compute in float64 as a
     QuantizeLinear/DequantizeLinear pair would, and round to float32 once at the end."""
     scale = quantizer.scale.astype(xp.float64)
     offset = quantizer.offset.astype(xp.float64)
-    v = x.astype(xp.float64) / scale - offset
-    q = xp.rint(v) if quantizer.rounding == HALF_TO_EVEN else round_half_away_from_zero(xp, v)
+    v = x.astype(xp.float64) / scale
+    if quantizer.rounding == ONNXRUNTIME_QDQ:
+        q = xp.fmax(xp.rint(v) - offset, 0)
+    else:
+        v = v - offset
+        q = xp.rint(v) if quantizer.rounding == HALF_TO_EVEN else round_half_away_from_zero(xp, v)
     q = xp.clip(q, 0, quantizer.qmax)
     return ((q + offset) * scale).astype(x.dtype)
 

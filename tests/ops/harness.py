@@ -8,6 +8,8 @@ Inputs given as None are omitted optional inputs ("" in the node). The kernel is
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
@@ -31,11 +33,27 @@ def make_node_model(op_type, inputs, n_outputs=1, opset=17, domain="", **attrs):
     return model, node
 
 
+# SIMULATOR_TEST_XP=cupy runs the kernels on the GPU (inputs moved there, outputs brought back), to
+# find kernels that do not run under CuPy; expect exact-equality assertions on transcendentals to fail.
+TEST_XP = os.environ.get("SIMULATOR_TEST_XP", "numpy")
+
+
 def run_kernel(op_type, inputs, n_outputs=1, opset=17, domain="", **attrs):
     """The outputs of the registered kernel, as a list of NumPy arrays."""
     _, node = make_node_model(op_type, inputs, n_outputs, opset, domain, **attrs)
     kernel = ops.resolve(op_type, domain, opset, node.name)
-    out = kernel.fn(np, *inputs, **node_attributes(node))
+    attributes = node_attributes(node)
+    if kernel.takes_output_count:
+        attributes["_n_outputs"] = n_outputs
+    if TEST_XP == "cupy":
+        import cupy
+
+        args = [x if x is None or i in kernel.host_inputs or not isinstance(x, np.ndarray) else cupy.asarray(x)
+                for i, x in enumerate(inputs)]
+        out = kernel.fn(cupy, *args, **attributes)
+        out = out if isinstance(out, tuple) else (out,)
+        return [o.get() if isinstance(o, cupy.ndarray) else o for o in out]
+    out = kernel.fn(np, *inputs, **attributes)
     return list(out) if isinstance(out, tuple) else [out]
 
 

@@ -1,0 +1,229 @@
+"""Benchmark: the simulator (float and quantized) against ONNX Runtime and onnx.reference, same run.
+
+    python benchmarks/bench.py [--models resnet50,squeezenet] [--repeat 5] [--batch 1,32]
+                               [--devices cpu,cuda] [--no-reference] [--memory] [--json out.json]
+
+Models: the onnx package's light model zoo (onnx/backend/test/data/light). Quantized mode puts an
+8-bit per-tensor encoding on every float activation (min-max calibrated on the benchmark input).
+Each time is the median of --repeat runs after one warm-up run; ratios are computed per model and
+summarised by their geometric mean. onnx.reference is timed once (it is slow).
+For a fair NumPy, run with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (this machine sets them).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import onnx
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from simulator.session import InferenceSession  # noqa: E402
+
+LIGHT = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "light")
+DEFAULT_MODELS = ["resnet50", "squeezenet", "inception_v2", "densenet121", "shufflenet", "vgg19"]
+
+
+def model_path(name: str) -> str:
+    return os.path.join(LIGHT, f"light_{name}.onnx")
+
+
+def batched_model(name: str, batch: int, tmp: str) -> str:
+    """The model with its batch dimension set to `batch` (Reshape targets of 1 become -1... kept as 0)."""
+    path = model_path(name)
+    if batch == 1:
+        return path
+    model = onnx.load(path)
+    inits = {t.name for t in model.graph.initializer}
+    for vi in list(model.graph.input) + list(model.graph.output):
+        if vi.name not in inits and vi.type.tensor_type.shape.dim:
+            vi.type.tensor_type.shape.dim[0].dim_value = batch
+    for t in model.graph.initializer:  # Reshape to (1, -1) -> (batch, -1)
+        if t.data_type == onnx.TensorProto.INT64 and len(t.dims) == 1 and t.dims[0] == 2:
+            arr = onnx.numpy_helper.to_array(t)
+            if arr[0] == 1 and arr[1] == -1:
+                t.CopyFrom(onnx.numpy_helper.from_array(np.array([batch, -1], np.int64), t.name))
+    out = os.path.join(tmp, f"{name}_b{batch}.onnx")
+    onnx.save(model, out)
+    return out
+
+
+def feeds_for(path: str, name: str, batch: int) -> dict:
+    from onnx.backend.test.runner import Runner
+
+    model = onnx.load(path, load_external_data=False)
+    inits = {t.name for t in model.graph.initializer}
+    feeds = {}
+    for x in model.graph.input:
+        if x.name in inits:
+            continue
+        one = Runner.generate_dummy_data(x, seed=0, name=name, random=False) if batch == 1 else None
+        if one is None:
+            shape = [d.dim_value for d in x.type.tensor_type.shape.dim]
+            one = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+        feeds[x.name] = one
+    return feeds
+
+
+def calibrate(path: str, feeds: dict, tmp: str) -> str:
+    """8-bit asymmetric per-tensor encodings (AIMET 1.0.0) for every float activation."""
+    ranges = {}
+
+    def observe(name, value, raw):
+        if getattr(value, "dtype", None) is not None and value.dtype.kind == "f" and value.size:
+            v = np.asarray(raw)
+            ranges[name] = (min(float(v.min()), 0.0), max(float(v.max()), 0.0))
+
+    session = InferenceSession(path)
+    session._interp.run({k: v for k, v in feeds.items()}, set(), observer=observe)
+    entries = []
+    for name, (lo, hi) in ranges.items():
+        scale = (hi - lo) / 255 or 1.0
+        entries.append({"name": name, "bw": 8, "dtype": "INT", "enc_type": "PER_TENSOR", "is_sym": False,
+                        "scale": [scale], "offset": [round(lo / scale)]})
+    out = os.path.join(tmp, os.path.basename(path) + ".encodings")
+    with open(out, "w") as f:
+        json.dump({"version": "1.0.0", "activation_encodings": entries, "param_encodings": []}, f)
+    return out
+
+
+def timed(fn, repeat: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def runners(path: str, encodings: str, feeds: dict, devices: list[str], reference: bool) -> dict:
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = os.cpu_count() or 1
+    ort_sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    out = {"ort": lambda: ort_sess.run(None, feeds)}
+    for device in devices:
+        cuda = device == "cuda"
+        t = time.perf_counter()
+        float_sess = InferenceSession(path, use_cuda=cuda)
+        load = time.perf_counter() - t
+        quant_sess = InferenceSession(path, encodings, use_cuda=cuda)
+        out[f"sim_{device}_float"] = lambda s=float_sess: s.run(None, feeds)
+        out[f"sim_{device}_quant"] = lambda s=quant_sess: s.run(None, feeds)
+        out[f"sim_{device}_load_s"] = load
+    if reference:
+        from onnx.reference import ReferenceEvaluator
+
+        ref = ReferenceEvaluator(onnx.load(path))
+        out["reference"] = lambda: ref.run(None, feeds)
+    return out
+
+
+def peak_memory(path: str, encodings: str, which: str) -> float:
+    """Peak RSS growth (MiB) of one run in a fresh process, over its RSS after imports."""
+    code = f"""
+import resource, sys, numpy as np, onnx
+sys.path.insert(0, {ROOT!r})
+sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})
+import onnxruntime
+from simulator.session import InferenceSession
+from bench import feeds_for
+feeds = feeds_for({path!r}, {os.path.basename(path)[6:-5]!r}, 1)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+if {which!r} == 'ort':
+    s = onnxruntime.InferenceSession({path!r}, providers=['CPUExecutionProvider'])
+else:
+    s = InferenceSession({path!r}, {encodings!r} if {which!r} == 'quant' else None)
+s.run(None, feeds)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    return float(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else float("nan")
+
+
+def geomean(values):
+    values = [v for v in values if v and np.isfinite(v)]
+    return float(np.exp(np.mean(np.log(values)))) if values else float("nan")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", default=",".join(DEFAULT_MODELS))
+    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--batch", default="1")
+    p.add_argument("--devices", default="cpu")
+    p.add_argument("--no-reference", action="store_true")
+    p.add_argument("--memory", action="store_true", help="also measure peak memory (batch 1, CPU)")
+    p.add_argument("--json", help="write the results here too")
+    args = p.parse_args(argv)
+    devices = args.devices.split(",")
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for batch in (int(b) for b in args.batch.split(",")):
+            for name in args.models.split(","):
+                path = batched_model(name, batch, tmp)
+                feeds = feeds_for(path, name, batch)
+                encodings = calibrate(path, feeds, tmp)
+                fns = runners(path, encodings, feeds, devices, not args.no_reference and batch == 1)
+                row = {"model": name, "batch": batch}
+                for key, fn in fns.items():
+                    if key.endswith("_load_s"):
+                        row[key] = fn
+                    else:
+                        row[key] = timed(fn, 1 if key == "reference" else args.repeat)
+                if args.memory and batch == 1:
+                    for which in ("ort", "float", "quant"):
+                        row[f"peak_mib_{which}"] = peak_memory(path, encodings, which)
+                results.append(row)
+                print(_row_text(row, devices), flush=True)
+    print()
+    print(_summary(results, devices))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+    return 0
+
+
+def _row_text(row, devices) -> str:
+    parts = [f"{row['model']:13} b{row['batch']:<3} ort {row['ort'] * 1e3:8.1f} ms"]
+    for d in devices:
+        f, q = row[f"sim_{d}_float"], row[f"sim_{d}_quant"]
+        parts.append(f"{d} float {f * 1e3:8.1f} ms ({f / row['ort']:.2f}x ort)  quant {q * 1e3:8.1f} ms "
+                     f"({q / f:.2f}x float)  load {row[f'sim_{d}_load_s']:.2f} s")
+    if "reference" in row:
+        parts.append(f"reference {row['reference'] * 1e3:9.1f} ms ({row['reference'] / row['sim_cpu_float']:.0f}x "
+                     f"slower than sim)" if "sim_cpu_float" in row else "")
+    if "peak_mib_ort" in row:
+        parts.append(f"peak MiB ort {row['peak_mib_ort']:.0f} float {row['peak_mib_float']:.0f} "
+                     f"quant {row['peak_mib_quant']:.0f}")
+    return " | ".join(parts)
+
+
+def _summary(results, devices) -> str:
+    lines = ["geometric means over the models:"]
+    for batch in sorted({r["batch"] for r in results}):
+        rows = [r for r in results if r["batch"] == batch]
+        for d in devices:
+            lines.append(f"  batch {batch} {d}: float/ort {geomean([r[f'sim_{d}_float'] / r['ort'] for r in rows]):.2f}"
+                         f"  quant/float {geomean([r[f'sim_{d}_quant'] / r[f'sim_{d}_float'] for r in rows]):.2f}")
+        if "sim_cpu_float" in rows[0] and "reference" in rows[0]:
+            lines.append(f"  batch {batch} reference/sim float: "
+                         f"{geomean([r['reference'] / r['sim_cpu_float'] for r in rows]):.0f}x")
+        if "peak_mib_ort" in rows[0]:
+            lines.append(f"  peak memory sim float/ort: {geomean([r['peak_mib_float'] / r['peak_mib_ort'] for r in rows]):.2f}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
