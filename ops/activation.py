@@ -96,7 +96,13 @@ def Elu(xp, X, *, alpha=1.0, consumed_inputs=None):
     return xp.where(X >= 0, X, t(alpha) * _expm1_ort(xp, xp.minimum(X, t(0))))
 
 
-@register("Selu", 1, 6, 22)
+@register("Selu", 1)
+def Selu_1(xp, X, *, alpha=1.6732, gamma=1.0507, consumed_inputs=None):
+    # Selu-1's schema rounds the constants to 1.6732 and 1.0507.
+    return Selu(xp, X, alpha=alpha, gamma=gamma)
+
+
+@register("Selu", 6, 22)
 def Selu(xp, X, *, alpha=1.67326319217681884765625, gamma=1.05070102214813232421875, consumed_inputs=None):
     t = X.dtype.type
     return t(gamma) * xp.where(X > 0, X, t(alpha) * _expm1_ort(xp, xp.minimum(X, t(0))))
@@ -173,3 +179,9 @@ def Shrink(xp, input, *, bias=0.0, lambd=0.5):
     b, lam = t(bias), t(lambd)
     out = xp.where(x < -lam, x + b, xp.where(x > lam, x - b, t(0)))
     return out.astype(input.dtype)
+
+
+@register("Swish", 24)
+def Swish(xp, X, *, alpha=1.0):
+    # x * sigmoid(alpha * x)
+    return (X * Sigmoid(xp, (X * X.dtype.type(alpha)).astype(X.dtype))).astype(X.dtype)

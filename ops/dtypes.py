@@ -10,4 +10,9 @@ def dtype_of(onnx_type: int):
     return helper.tensor_dtype_to_np_dtype(onnx_type)
 
 
+def onnx_type_of(dtype) -> int:
+    """The ONNX TensorProto element type of a NumPy-compatible dtype (ml_dtypes' included)."""
+    return helper.np_dtype_to_tensor_dtype(dtype)
+
+
 FLOAT = onnx.TensorProto.FLOAT

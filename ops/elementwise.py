@@ -168,10 +168,10 @@ def Div(xp, A, B):
 
 @register("Mod", 10, 13, 28)
 def Mod(xp, A, B, *, fmod=0):
-    if fmod or not _is_int(A):
-        # fmod: result takes the dividend's sign (C fmod); floats require fmod=1.
+    if fmod:
+        # fmod: result takes the dividend's sign (C fmod).
         return _same_dtype(xp, xp.fmod(A, B), A)
-    return _same_dtype(xp, xp.remainder(A, B), A)  # integer Mod: sign of the divisor, as Python %
+    return _same_dtype(xp, xp.remainder(A, B), A)  # Mod: sign of the divisor, as Python % (floats too)
 
 
 @register("Pow", 1)

@@ -23,6 +23,8 @@ def Gemm(xp, A, B, C=None, *, alpha=1.0, beta=1.0, transA=0, transB=0, broadcast
 
 @register("MatMul", 1, 9, 13)
 def MatMul(xp, A, B):
+    if A.dtype.name == "bfloat16":  # ml_dtypes promotes bfloat16 products to float32: accumulate there, round once
+        return xp.matmul(A.astype(xp.float32), B.astype(xp.float32)).astype(A.dtype)
     return xp.matmul(A, B)
 
 
@@ -39,5 +41,14 @@ def _explicit(equation, ranks):
 @register("Einsum", 12, 28)
 def Einsum(xp, *Inputs, equation):
     eq = _explicit(equation, [x.ndim for x in Inputs])
+    if Inputs[0].dtype.name == "bfloat16":  # einsum has no bfloat16 loop: float32, rounded once
+        return xp.einsum(eq, *[x.astype(xp.float32) for x in Inputs]).astype(Inputs[0].dtype)
     out = xp.einsum(eq, *Inputs)
     return out.astype(Inputs[0].dtype, copy=False)
+
+
+@register("Det", 11, 22)
+def Det(xp, X):
+    if X.dtype.itemsize < 4:
+        return xp.linalg.det(X.astype(xp.float32)).astype(X.dtype)
+    return xp.linalg.det(X).astype(X.dtype)

@@ -198,3 +198,16 @@ def MeanVarianceNormalization(xp, X, *, axes=(0, 2, 3)):
     mean_sq = (X * X).sum(axis=axes, keepdims=True, dtype=X.dtype) / count
     std = xp.sqrt(mean_sq - mean * mean)
     return (X - mean) / (std + X.dtype.type(1e-9))
+
+
+@register("LpNormalization", 1, 22)
+def LpNormalization(xp, input, *, axis=-1, p=2):
+    if p == 1:
+        norm = xp.abs(input).sum(axis=axis, keepdims=True)
+    elif p == 2:
+        norm = xp.sqrt((input * input).sum(axis=axis, keepdims=True))
+    else:
+        raise ValueError(f"LpNormalization: p must be 1 or 2, not {p}")
+    zero = input.dtype.type(0)
+    safe = xp.where(norm == zero, input.dtype.type(1), norm)
+    return xp.where(norm == zero, zero, input / safe).astype(input.dtype)

@@ -160,7 +160,10 @@ def _reduce(xp, kind, data, axes, keepdims, noop_with_empty_axes=0):
     count = int(math.prod(data.shape[i] for i in ax))
     empty = count == 0
     if kind in ("max", "min"):
-        if empty:
+        if empty and data.dtype == xp.bool_:
+            shape = [d for i, d in enumerate(data.shape) if i not in ax]
+            out = xp.full(shape, kind == "min", dtype=xp.bool_)
+        elif empty:
             # ORT fills an empty reduction with -inf / +inf (lowest / max for integers).
             kinfo = xp.finfo if data.dtype.kind == "f" else xp.iinfo
             fill = (kinfo(data.dtype).min if data.dtype.kind != "f" else -xp.inf) if kind == "max" else \

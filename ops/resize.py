@@ -3,7 +3,8 @@ coordinate_transformation_mode, scales or sizes, keep_aspect_ratio_policy and ax
 
 Interpolation is separable: one axis after the other, with ONNX Runtime's float32 coordinate arithmetic
 ((x + 0.5f) / scale - 0.5f ...) so that nearest picks the same pixels. Linear and cubic results can differ
-from ORT by float32 rounding (ORT forms the 2-D bilinear sum in one expression). Antialias is not supported.
+from ORT by float32 rounding (ORT forms the 2-D bilinear sum in one expression). Antialias (18+, linear and
+cubic, downscaling) widens the filter by 1/scale and normalises its taps, in float64.
 """
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ def _f32(xp, v):
     return xp.asarray(v, dtype=xp.float32)
 
 
-def _source_coords(xp, mode, out_len, in_len, scale, roi_start=0.0, roi_end=1.0):
-    """The input coordinate of each output index along one axis (float32, as ORT computes it)."""
+def _source_coords(xp, mode, out_len, in_len, scale, roi_start=0.0, roi_end=1.0, resized_len=None):
+    """The input coordinate of each output index along one axis (float32, as ORT computes it).
+    `resized_len` is the unrounded output length in_len * scale when the node gives scales (the spec's
+    length_resized for align_corners); by default the integer output length."""
     x = xp.arange(out_len, dtype=xp.float32)
     s = xp.float32(scale)
     half = xp.float32(0.5)
@@ -31,9 +34,10 @@ def _source_coords(xp, mode, out_len, in_len, scale, roi_start=0.0, roi_end=1.0)
     if mode == "pytorch_half_pixel":
         return (x + half) / s - half if out_len > 1 else xp.zeros_like(x)
     if mode == "align_corners":
-        if out_len == 1:
+        length = out_len if resized_len is None else resized_len
+        if length == 1 or out_len == 1 and resized_len is None:
             return xp.zeros_like(x)
-        return x * xp.float32(in_len - 1) / xp.float32(out_len - 1)
+        return x * xp.float32(in_len - 1) / xp.float32(length - 1)
     if mode == "asymmetric":
         return x / s
     if mode == "tf_half_pixel_for_nearest":
@@ -78,10 +82,56 @@ def _cubic_weights(xp, t, a):
     return [far(t + one), near(t), near(one - t), far(two - t)]
 
 
-def _resize_axis(xp, x, axis, out_len, scale, mode, ctm, nearest_mode, cubic_coeff_a, exclude_outside,
-                 extrapolation_value, roi_start, roi_end):
+def _antialias_coeffs(xp, ratio, scale, mode, a):
+    """Per output index, the taps of the downscaling (antialias) filter: the linear or cubic kernel stretched by
+    1/scale and normalised to sum 1. `ratio` is the fractional source position (1 where it is an integer)."""
+    if mode == "linear":
+        start = int(math.floor(-1 / scale) + 1)
+        n = 2 - 2 * start
+        args = (xp.arange(start, start + n).reshape(1, n) - ratio.reshape(-1, 1)) * scale
+        w = xp.clip(1 - xp.abs(args), 0, 1)
+    else:
+        start = int(math.floor(-2 / scale) + 1)
+        n = 2 - 2 * start
+        d = xp.abs((xp.arange(start, start + n).reshape(1, n) - ratio.reshape(-1, 1)) * scale)
+        near = (a + 2) * d ** 3 - (a + 3) * d ** 2 + 1
+        far = a * d ** 3 - 5 * a * d ** 2 + 8 * a * d - 4 * a
+        w = xp.where(d <= 1, near, xp.where(d < 2, far, 0.0))
+    return w / w.sum(axis=1, keepdims=True)
+
+
+def _antialias_axis(xp, x, axis, out_len, scale, mode, ctm, cubic_coeff_a, exclude_outside, resized_len):
     in_len = x.shape[axis]
-    coords = _source_coords(xp, ctm, out_len, in_len, scale, roi_start, roi_end)
+    coords = _source_coords(xp, ctm, out_len, in_len, scale, resized_len=resized_len).astype(xp.float64)
+    base = xp.floor(coords)
+    ratio = xp.where(coords == base, 1.0, coords - base)
+    w = _antialias_coeffs(xp, ratio, scale, mode, cubic_coeff_a)
+    n = w.shape[1]
+    pad = int(math.ceil(n / 2))
+    xpad = coords + pad
+    p = xp.floor(xpad)
+    frac = xpad - p
+    if n % 2 == 0:
+        off = xp.where(frac == 0, -(n // 2), -(n // 2) + 1)
+    else:
+        off = xp.where(frac <= 0.5, -((n - 1) // 2), -((n - 1) // 2) + 1)
+    idx = (p.astype(xp.int64) + off).reshape(-1, 1) + xp.arange(n).reshape(1, n) - pad
+    if exclude_outside:
+        w = xp.where((idx < 0) | (idx >= in_len), 0.0, w)
+        total = w.sum(axis=1, keepdims=True)
+        w = w / xp.where(total == 0, 1.0, total)
+    gathered = xp.take(x.astype(xp.float64), xp.clip(idx, 0, in_len - 1), axis=axis)
+    shape = (1,) * axis + w.shape + (1,) * (x.ndim - axis - 1)
+    return (gathered * w.reshape(shape)).sum(axis=axis + 1).astype(x.dtype)
+
+
+def _resize_axis(xp, x, axis, out_len, scale, mode, ctm, nearest_mode, cubic_coeff_a, exclude_outside,
+                 extrapolation_value, roi_start, roi_end, resized_len=None, antialias=0):
+    in_len = x.shape[axis]
+    if antialias and mode in ("linear", "cubic") and scale < 1:
+        return _antialias_axis(xp, x, axis, out_len, scale, mode, ctm, cubic_coeff_a, exclude_outside,
+                               resized_len)
+    coords = _source_coords(xp, ctm, out_len, in_len, scale, roi_start, roi_end, resized_len)
     shape = [1] * x.ndim
     shape[axis] = out_len
     if mode == "nearest":
@@ -126,6 +176,7 @@ def _resize(xp, X, scales, sizes, roi=None, *, mode="nearest", coordinate_transf
     in_shape = list(X.shape)
     full_scales = [1.0] * rank
     out_shape = list(in_shape)
+    from_scales = not (sizes is not None and len(sizes))
     if sizes is not None and len(sizes):
         sizes = [int(s) for s in sizes]
         if keep_aspect_ratio_policy != "stretch":
@@ -144,8 +195,6 @@ def _resize(xp, X, scales, sizes, roi=None, *, mode="nearest", coordinate_transf
             s = float(scales[i])
             full_scales[a] = s
             out_shape[a] = int(in_shape[a] * float(xp.float32(s)))
-    if antialias and mode in ("linear", "cubic") and any(s < 1 for s in full_scales):
-        raise NotImplementedError("Resize with antialias=1 when downscaling is not supported")
     roi_full = None
     if roi is not None and len(roi) and coordinate_transformation_mode == "tf_crop_and_resize":
         roi = [float(v) for v in roi]
@@ -158,8 +207,12 @@ def _resize(xp, X, scales, sizes, roi=None, *, mode="nearest", coordinate_transf
         if out_shape[a] == in_shape[a] and full_scales[a] == 1.0 and coordinate_transformation_mode != "tf_crop_and_resize":
             continue
         rs, re = roi_full[a] if roi_full else (0.0, 1.0)
+        # align_corners divides by length_resized - 1. The spec (scale = length_resized / length_original) and
+        # onnx's reference take the unrounded in * scale when scales are given; ONNX Runtime takes the integer
+        # output length. Linear and cubic follow the spec; nearest keeps ORT's pixel choice.
+        resized = in_shape[a] * full_scales[a] if from_scales and mode != "nearest" else None
         y = _resize_axis(xp, y, a, out_shape[a], full_scales[a], mode, coordinate_transformation_mode, nearest_mode,
-                         cubic_coeff_a, exclude_outside, extrapolation_value, rs, re)
+                         cubic_coeff_a, exclude_outside, extrapolation_value, rs, re, resized, antialias)
     return y.astype(X.dtype, copy=False)
 
 

@@ -163,7 +163,14 @@ def Dropout(xp, data, ratio=None, training_mode=None, *, seed=None):
     if training_mode is not None and bool(training_mode.reshape(-1)[0]):
         r = 0.5 if ratio is None else float(ratio.reshape(-1)[0])
         if r != 0.0:
-            raise NotImplementedError("Dropout with training_mode=True is random; the simulator runs inference only")
+            if seed is None:
+                raise NotImplementedError("Dropout with training_mode=True and no seed is random; the simulator "
+                                          "runs inference only")
+            # A seeded training Dropout draws its mask from the Mersenne Twister seeded with `seed`
+            # (NumPy's legacy RandomState on the CPU), so that runs are reproducible.
+            mask = xp.random.RandomState(int(seed)).uniform(0, 1.0, data.shape) >= r
+            scale = data.dtype.type(1.0 / (1.0 - r))
+            return (mask * data * scale).astype(data.dtype), mask
     return data, xp.ones(data.shape, dtype=xp.bool_)
 
 

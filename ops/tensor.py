@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from .dtypes import dtype_of
+from .dtypes import dtype_of, onnx_type_of
 from .registry import register
 
 
@@ -29,9 +29,14 @@ def _axis(a, rank):
 # ---------------------------------------------------------------------------------------------- Concat / Split
 
 
-@register("Concat", 1, 4, 11, 13)
-def Concat(xp, *inputs, axis=1):
+@register("Concat", 1)
+def Concat_1(xp, *inputs, axis=1):
     # Concat-1 defaults axis to 1; later versions require it.
+    return Concat(xp, *inputs, axis=axis)
+
+
+@register("Concat", 4, 11, 13)
+def Concat(xp, *inputs, axis):
     arrays = [x for x in inputs if x is not None]
     return xp.concatenate(arrays, axis=_axis(axis, arrays[0].ndim))
 
@@ -358,15 +363,39 @@ def Cast_6(xp, input, *, to):
     return _cast(xp, input, dtype_of(to))
 
 
-@register("Cast", 19, 21, 23, 24, 25)
+@register("Cast", 19, 21, 23)
 def Cast_19(xp, input, *, to, saturate=1):
     return _cast(xp, input, dtype_of(to), saturate)
 
 
-@register("Cast", 28)
+def _to_e8m0(xp, x, dtype, saturate, round_mode):
+    """float -> float8e8m0 (a power of two 2^(e-127), 0xFF is NaN): the float32 exponent, rounded by round_mode."""
+    bits = xp.ascontiguousarray(x.astype(xp.float32)).view(xp.uint32)
+    e = ((bits >> 23) & 0xFF).astype(xp.uint16)
+    special = e == 0xFF
+    if round_mode == "nearest":
+        g = (bits & 0x400000) > 0
+        r = (bits & 0x200000) > 0
+        s = (bits & 0x1FFFFF) > 0
+        up = g & (r | s | (e > 0)) & ~special
+    elif round_mode == "up":
+        up = ((bits & 0x7FFFFF) > 0) & ~special
+    elif round_mode == "down":
+        up = xp.zeros(e.shape, dtype=bool)
+    else:
+        raise ValueError(f"Cast: round_mode must be up, down or nearest, not {round_mode!r}")
+    if saturate:
+        up = up & (e != 0xFE)
+    e = xp.where(special, 0xFF, e + up.astype(xp.uint16)).astype(xp.uint8)
+    return e.view(dtype)
+
+
+@register("Cast", 24, 25, 28)
 def Cast(xp, input, *, to, saturate=1, round_mode="up"):
-    # round_mode only concerns float8e8m0, which is not handled specially here.
-    return _cast(xp, input, dtype_of(to), saturate)
+    dtype = dtype_of(to)
+    if getattr(dtype, "name", "") == "float8_e8m0fnu" and input.dtype.kind == "f":
+        return _to_e8m0(xp, input, dtype, saturate, round_mode)
+    return _cast(xp, input, dtype, saturate)
 
 
 @register("CastLike", 15)
@@ -374,9 +403,14 @@ def CastLike_15(xp, input, target_type):
     return _cast(xp, input, target_type.dtype)
 
 
-@register("CastLike", 19, 21, 23, 24, 25)
-def CastLike(xp, input, target_type, *, saturate=1):
+@register("CastLike", 19, 21, 23)
+def CastLike_19(xp, input, target_type, *, saturate=1):
     return _cast(xp, input, target_type.dtype, saturate)
+
+
+@register("CastLike", 24, 25)
+def CastLike(xp, input, target_type, *, round_mode="up", saturate=1):
+    return Cast(xp, input, to=onnx_type_of(target_type.dtype), saturate=saturate, round_mode=round_mode)
 
 
 # ---------------------------------------------------------------------------------------------- Range
@@ -550,3 +584,62 @@ def Unique(xp, X, *, axis=None, sorted=1):
         rank[order] = xp.arange(order.shape[0], dtype=order.dtype)
         y, idx, cnt, inv = xp.take(y, order, axis=ax), idx[order], cnt[order], rank[inv]
     return y, idx.astype(xp.int64), inv.astype(xp.int64), cnt.astype(xp.int64)
+
+
+@register("CumProd", 26, host_inputs=(1,))
+def CumProd(xp, x, axis, *, exclusive=0, reverse=0):
+    a = int(axis.reshape(-1)[0])
+    a = a + x.ndim if a < 0 else a
+    y = xp.flip(x, axis=a) if reverse else x
+    out = xp.cumprod(y, axis=a, dtype=x.dtype)
+    if exclusive:
+        ones = xp.ones_like(xp.take(out, [0], axis=a))
+        out = xp.concatenate([ones, xp.take(out, list(range(out.shape[a] - 1)), axis=a)], axis=a)
+    return xp.flip(out, axis=a) if reverse else out
+
+
+@register("BitCast", 26)
+def BitCast(xp, input, *, to):
+    dtype = xp.dtype(dtype_of(to))
+    if dtype.itemsize != input.dtype.itemsize:
+        raise ValueError(f"BitCast: {input.dtype} and {dtype} differ in width")
+    if dtype == xp.bool_:
+        return (input.reshape(-1).view(xp.uint8) != 0).reshape(input.shape)
+    return xp.ascontiguousarray(input.reshape(-1)).view(dtype).reshape(input.shape)
+
+
+@register("TensorScatter", 24, host_inputs=(2,))
+def TensorScatter(xp, past_cache, update, write_indices=None, *, axis=-2, mode="linear"):
+    axis = axis + past_cache.ndim if axis < 0 else axis
+    out = past_cache.copy()
+    max_len, seq = past_cache.shape[axis], update.shape[axis]
+    batch = past_cache.shape[0]
+    starts = [0] * batch if write_indices is None else [int(v) for v in write_indices.reshape(-1).tolist()]
+    lead = [slice(None)] * (axis - 1)
+    for b in range(batch):
+        for s in range(seq):
+            p = (starts[b] + s) % max_len if mode == "circular" else starts[b] + s
+            out[tuple([b] + lead + [p])] = update[tuple([b] + lead + [s])]
+    return out
+
+
+@register("CenterCropPad", 18, host_inputs=(1,))
+def CenterCropPad(xp, input_data, shape, *, axes=None):
+    rank = input_data.ndim
+    axes = list(range(rank)) if axes is None else [a + rank if a < 0 else a for a in axes]
+    sizes = [int(v) for v in shape.reshape(-1).tolist()]
+    out_shape = list(input_data.shape)
+    for a, s in zip(axes, sizes):
+        out_shape[a] = s
+    out = xp.zeros(out_shape, dtype=input_data.dtype)
+    src, dst = [slice(None)] * rank, [slice(None)] * rank
+    for a, s in zip(axes, sizes):
+        d = input_data.shape[a]
+        if s <= d:  # crop: start at (d - s) // 2
+            st = (d - s) // 2
+            src[a], dst[a] = slice(st, st + s), slice(0, s)
+        else:  # pad: the input starts at (s - d) // 2
+            st = (s - d) // 2
+            src[a], dst[a] = slice(0, d), slice(st, st + d)
+    out[tuple(dst)] = input_data[tuple(src)]
+    return out

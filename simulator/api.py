@@ -8,8 +8,9 @@ from typing import Callable, Iterator, Optional
 import numpy as np
 
 from . import data as _data
-from .errors import NotImplementedYetError, ParameterError
+from .errors import NotImplementedYetError, ParameterError  # noqa: F401
 from .schema.base import (  # noqa: F401 - the schemas are importable from here too
+    FeaturemapVerifierParameters,
     GetInferenceSessionParameters,
     InferenceCheckerParameters,
     InferenceRunnerParameters,
@@ -89,12 +90,74 @@ class Simulator:
         return _data.load_input_data(path, inputs)
 
     @staticmethod
-    def compare_model_by_inference(params: InferenceCheckerParameters):
-        raise NotImplementedYetError("compare_model_by_inference is not implemented yet in this release")
+    def compare_model_by_inference(params: InferenceCheckerParameters,
+                                   progress: Optional[Callable[[str], None]] = None):
+        """Both models on every sample; {sample: (passed, {output name: metric value})} ordered by sample
+        name (an InferenceCheckResult: also .worst/.mean/.overall per output, .passed, .to_json(), print()).
+        Model 0 is the reference; docs/comparison.md gives each metric's formula and direction."""
+        _check_params(params, InferenceCheckerParameters)
+        from .compare import compare_by_inference  # noqa: PLC0415
+
+        return compare_by_inference(params, progress)
 
     @staticmethod
-    def compare_model_by_layer(params: LayerwiseCheckerParameters):
-        raise NotImplementedYetError("compare_model_by_layer is not implemented yet in this release")
+    def compare_model_by_layer(params: LayerwiseCheckerParameters,
+                               progress: Optional[Callable[[str], None]] = None):
+        """Intermediate tensors of both models, paired by layer_match_info or by shared name:
+        {sample: (passed, {layer: value})} (a LayerwiseCheckResult: .layers in graph order with the isolated
+        error beside the cumulative one, .first_failure, .verdict, .diagnosis, reports)."""
+        _check_params(params, LayerwiseCheckerParameters)
+        from .compare import compare_by_layer  # noqa: PLC0415
+
+        return compare_by_layer(params, progress)
+
+    @staticmethod
+    def verify_featuremaps(params: FeaturemapVerifierParameters,
+                           progress: Optional[Callable[[str], None]] = None):
+        """Featuremaps dumped by another tool or a device against the simulator, layer by layer: cumulative
+        (simulator run vs dump) and isolated (the simulator's op on the dumped inputs vs the dumped output)."""
+        _check_params(params, FeaturemapVerifierParameters)
+        from .compare import verify_dumps  # noqa: PLC0415
+
+        return verify_dumps(params, progress)
+
+
+    @staticmethod
+    def inspect_encodings(model_path, encodings_path=None, data_path=None, max_samples=None):
+        """Each tensor of the model in graph order with its encoding, totals, warnings (simulator.tools.inspect);
+        `.format_table()` prints it, `.to_dict()` gives it as JSON-ready data."""
+        from .tools.inspect import inspect_encodings  # noqa: PLC0415
+
+        return inspect_encodings(model_path, encodings_path, data_path, max_samples)
+
+    @staticmethod
+    def convert_encodings(encodings_path, version, output_path=None, model_path=None):
+        """Convert an encodings file to version 0.6.1, 1.0.0 or 2.0.0 (simulator.tools.convert); returns the
+        conversion (`.data`: the JSON dict, `.notes`), written to `output_path` when given."""
+        from .tools.convert import convert_encodings  # noqa: PLC0415
+
+        return convert_encodings(encodings_path, version, model=model_path, output=output_path)
+
+    @staticmethod
+    def calibrate(model_path, data_path, output_path=None, version="1.0.0", config=None, max_samples=None):
+        """Min-max encodings for a float model from a data folder (simulator.tools.calibrate); `config` is a
+        CalibrationConfig (bitwidths per weight/activation/op type, per-channel). Returns the Calibration."""
+        from .model import load_model  # noqa: PLC0415
+        from .tools.calibrate import calibrate  # noqa: PLC0415
+
+        model = load_model(model_path)
+        cal = calibrate(model, data_path, config, max_samples, source=str(model_path))
+        if output_path is not None:
+            cal.write(version, model, output_path)
+        return cal
+
+    @staticmethod
+    def export_qdq(model_path, encodings_path, output_path=None):
+        """A QDQ ONNX model (QuantizeLinear/DequantizeLinear at each encoded tensor) that ONNX Runtime runs
+        (simulator.tools.export_qdq); equals the simulator with rounding "onnxruntime_qdq"."""
+        from .tools.export_qdq import export_qdq  # noqa: PLC0415
+
+        return export_qdq(model_path, encodings_path, output_path)
 
 
 def _model_inputs(model_path):

@@ -4,6 +4,7 @@ Kernels never import numpy or cupy; the interpreter passes them the module chose
 """
 from __future__ import annotations
 
+import os
 from types import ModuleType
 
 import numpy
@@ -27,9 +28,24 @@ def array_module(use_cuda: bool) -> ModuleType:
         raise DeviceError(f"use_cuda=True but no CUDA device is usable: {exc}") from None
     if count < 1:
         raise DeviceError("use_cuda=True but no CUDA device is visible (CUDA_VISIBLE_DEVICES?)")
-    # Reduced-precision tensor-core math would break parity with the CPU path.
-    cupy._core.set_allow_tf32(False) if hasattr(cupy._core, "set_allow_tf32") else None
+    if os.environ.get("CUPY_TF32", "0") != "0":
+        # TF32 tensor-core math rounds float32 matrix inputs to 10-bit mantissas: no parity with the CPU.
+        raise DeviceError("CUPY_TF32 is set: reduced-precision TF32 math would change the results; unset it")
     return cupy
+
+
+# Ops that run on the host (NumPy) even in a GPU run, because CuPy lacks what their kernel needs.
+# Their inputs are copied to the host and their outputs back: correct, but a synchronisation each.
+HOST_FALLBACKS = {
+    "ScatterElements": "CuPy has no ufunc.at for the multiply/max/min reductions",
+    "Scatter": "same kernel as ScatterElements",
+    "ScatterND": "CuPy has no ufunc.at for the multiply/max/min reductions",
+    "Unique": "CuPy's unique lacks the sorted=0 first-occurrence order",
+    "StringNormalizer": "strings live on the host",
+    "RegexFullMatch": "strings live on the host",
+    "StringConcat": "strings live on the host",
+    "StringSplit": "strings live on the host",
+}
 
 
 def to_host(value):

@@ -30,6 +30,10 @@ def main(argv=None) -> int:
     except SimulatorError as exc:
         print(f"simulator: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # an output path that cannot be written (a file where a folder is expected, no rights)
+        where = f" {exc.filename!r}" if exc.filename else ""
+        print(f"simulator: error: cannot write or read{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("simulator: interrupted", file=sys.stderr)
         return 130

@@ -29,7 +29,10 @@ DEFAULT_INPUT_NAME = "input"
 
 
 def _check_folder(path) -> str:
-    path = os.fspath(path)
+    try:
+        path = os.fspath(path)
+    except TypeError:
+        raise DataError(f"input data folder {path!r}: expected a path (a string), got {type(path).__name__}") from None
     if not os.path.exists(path):
         raise DataError(f"input data folder {path!r} does not exist")
     if not os.path.isdir(path):
@@ -59,6 +62,7 @@ def read_array(path: str) -> np.ndarray:
         with open(path, "rb") as f:
             if f.read(6) != b"\x93NUMPY":
                 raise DataError(f"data file {path!r} is not a valid .npy file (no NumPy header)")
+            _check_npy_header(f, path)
         value = np.load(path, allow_pickle=False)
     except DataError:
         raise
@@ -72,6 +76,29 @@ def read_array(path: str) -> np.ndarray:
     if not isinstance(value, np.ndarray):
         raise DataError(f"data file {path!r} holds {type(value).__name__}, expected one array (.npy)")
     return value
+
+
+def _check_npy_header(f, path: str) -> None:
+    """Refuse, before reading any data, a .npy holding objects (a pickle) or declaring more data than the file
+    holds (a truncated file, or a header that would make NumPy allocate a huge array)."""
+    f.seek(0)
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+    else:  # 3.0 (utf-8 field names): leave it to np.load, which still refuses pickles
+        return
+    if dtype.hasobject:
+        raise DataError(f"data file {path!r} holds a pickled (object) array; pickles are never loaded, save a plain "
+                        f"numeric array with np.save")
+    count = 1
+    for d in shape:
+        count *= int(d)
+    have = os.fstat(f.fileno()).st_size - f.tell()
+    if count * dtype.itemsize > have:
+        raise DataError(f"data file {path!r} is truncated: its header declares {'x'.join(map(str, shape)) or 'a scalar'} "
+                        f"{dtype} ({count * dtype.itemsize} bytes), the file holds {have} bytes of data")
 
 
 def _layout(path: str, input_names: Sequence[str] | None) -> "OrderedDict[str, dict[str, str]]":
@@ -96,7 +123,11 @@ def _layout(path: str, input_names: Sequence[str] | None) -> "OrderedDict[str, d
                 raise DataError(f"{mapping_path!r} gives no folder for model input(s) {missing}")
         folders = {}
         for name, sub in mapping.items():
-            folder = os.path.realpath(os.path.join(path, sub))
+            try:
+                folder = os.path.realpath(os.path.join(path, sub))
+            except ValueError as exc:  # a NUL byte in the name
+                raise DataError(f"{mapping_path!r}: folder {sub!r} of input {name!r} is not a valid folder name: "
+                                f"{exc}") from None
             if os.path.commonpath([os.path.realpath(path), folder]) != os.path.realpath(path):
                 raise DataError(f"{mapping_path!r}: folder {sub!r} of input {name!r} is outside the data folder")
             if not os.path.isdir(folder):
@@ -150,8 +181,12 @@ def _test_set(folder: str, input_names) -> dict[str, str]:
             out[names[i]] = full
         else:
             tensor = onnx.TensorProto()
-            with open(full, "rb") as fh:
-                tensor.ParseFromString(fh.read())
+            try:
+                with open(full, "rb") as fh:
+                    tensor.ParseFromString(fh.read())
+            except Exception as exc:  # protobuf's DecodeError, OSError
+                raise DataError(f"data file {full!r} cannot be read as an ONNX TensorProto: {type(exc).__name__}: "
+                                f"{exc}") from None
             out[tensor.name or f"input_{i}"] = full
     return out
 

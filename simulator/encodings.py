@@ -99,7 +99,10 @@ class Entry200(_Entry):
 
 def load_encodings(path: str | os.PathLike) -> EncodingsFile:
     """Read and parse an encodings file; every problem is an EncodingsError naming the file."""
-    path = os.fspath(path)
+    try:
+        path = os.fspath(path)
+    except TypeError:
+        raise EncodingsError(f"encodings file {path!r}: expected a path (a string), got {type(path).__name__}") from None
     if not os.path.exists(path):
         raise EncodingsError(f"encodings file {path!r} does not exist")
     if os.path.isdir(path):
@@ -107,7 +110,9 @@ def load_encodings(path: str | os.PathLike) -> EncodingsFile:
     try:
         with open(path, "rb") as f:
             data = json.loads(f.read().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except RecursionError:
+        raise EncodingsError(f"encodings file {path!r} is not an encodings file: its JSON is nested too deeply") from None
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, integers too long to convert
         raise EncodingsError(f"encodings file {path!r} is not valid JSON: {exc}") from None
     except OSError as exc:
         raise EncodingsError(f"cannot read encodings file {path!r}: {exc.strerror}") from None
@@ -123,14 +128,38 @@ def parse_encodings(data: Any, source: str = "<encodings>") -> EncodingsFile:
     version = data.get("version")
     if version is None:  # the toolchain writes null (or nothing) for 0.6.1
         version = "0.6.1" if "encodings" not in data else "2.0.0"
-    version = str(version)
+    if not isinstance(version, str):
+        raise EncodingsError(f"{source}: 'version' must be a string such as \"1.0.0\", got {type(version).__name__} "
+                             f"{_short(version)}")
     if version not in SUPPORTED_VERSIONS:
-        raise EncodingsError(f"{source}: unsupported encodings version {version!r}; supported: {', '.join(SUPPORTED_VERSIONS)}")
-    if version == "0.6.1":
-        return _parse_061(data, source)
-    if version == "1.0.0":
-        return _parse_100(data, source)
-    return _parse_2x(data, source, version)
+        raise EncodingsError(f"{source}: unsupported encodings version {_short(version)}; supported: "
+                             f"{', '.join(SUPPORTED_VERSIONS)}")
+    try:
+        if version == "0.6.1":
+            return _parse_061(data, source)
+        if version == "1.0.0":
+            return _parse_100(data, source)
+        return _parse_2x(data, source, version)
+    except RecursionError:
+        raise EncodingsError(f"{source}: the encodings are nested too deeply") from None
+    except (ValueError, TypeError, ArithmeticError, IndexError, KeyError, AttributeError) as exc:
+        # A safety net: every check above names the tensor; what slips through still is an EncodingsError.
+        raise EncodingsError(f"{source}: malformed encodings ({type(exc).__name__}: {exc})") from None
+
+
+def _short(value, limit=60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _array(value, name, what, source) -> np.ndarray:
+    """A (nested) list of numbers as a float64 array, or an EncodingsError naming the tensor and field."""
+    try:
+        out = np.asarray(value, dtype=np.float64)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise EncodingsError(f"{source}: tensor {name!r}: {what} must be a number or a (nested, rectangular) list "
+                             f"of numbers: {str(exc).splitlines()[0]}") from None
+    return out
 
 
 def _sections(data, source, names, kind):
@@ -169,6 +198,21 @@ def _check_int(name, bw, scale, source, placeholder_ok=False):
         value = scale.reshape(-1)[np.argmax(bad.reshape(-1))]
         raise EncodingsError(f"{source}: tensor {name!r}: scale {value} is not a positive finite number"
                              + (" (a placeholder encoding that was never calibrated?)" if value == 0 else ""))
+    with np.errstate(over="ignore", under="ignore"):
+        as_float32 = scale.astype(np.float32)
+    bad = ~np.isfinite(as_float32) | (as_float32 <= 0)
+    if bad.any():
+        value = scale.reshape(-1)[np.argmax(bad.reshape(-1))]
+        raise EncodingsError(f"{source}: tensor {name!r}: scale {value} is out of float32's range (it would become "
+                             f"{as_float32.reshape(-1)[np.argmax(bad.reshape(-1))]}); scales are float32")
+
+
+def _check_offset(name, offset, source):
+    offset = np.asarray(offset, dtype=np.float64)
+    bad = ~np.isfinite(offset)
+    if bad.any():
+        raise EncodingsError(f"{source}: tensor {name!r}: offset {offset.reshape(-1)[np.argmax(bad.reshape(-1))]} is "
+                             f"not a finite number")
 
 
 def _check_float(name, bw, source):
@@ -196,6 +240,7 @@ def _parse_061(data, source) -> EncodingsFile:
             scale = np.array([p.scale for p in parsed], dtype=np.float64)
             _check_int(name, first.bitwidth, scale, source)
             offset = np.array([p.offset for p in parsed], dtype=np.float64)
+            _check_offset(name, offset, source)
             gran = Granularity.PER_CHANNEL if len(parsed) > 1 else Granularity.PER_TENSOR
             _add(out, Encoding(name, "int", first.bitwidth, scale.astype(np.float32), offset.astype(np.float32),
                                first.is_symmetric, gran, version="0.6.1"), source)
@@ -217,7 +262,11 @@ def _parse_100(data, source) -> EncodingsFile:
             scale = np.array(e.scale, dtype=np.float64)
             offset = np.array(e.offset, dtype=np.float64)
             if e.zero_point_shift is not None:
-                offset = offset + np.array(e.zero_point_shift, dtype=np.float64)
+                shift = np.array(e.zero_point_shift, dtype=np.float64)
+                if shift.size not in (1, offset.size):
+                    raise EncodingsError(f"{source}: tensor {e.name!r}: {shift.size} zero_point_shift values for "
+                                         f"{offset.size} offsets")
+                offset = offset + shift
             bw = e.bw
             gran = {"PER_TENSOR": Granularity.PER_TENSOR, "PER_CHANNEL": Granularity.PER_CHANNEL}.get(
                 e.enc_type, Granularity.PER_BLOCK)
@@ -226,6 +275,7 @@ def _parse_100(data, source) -> EncodingsFile:
                 if e.per_block_int_scale is None or e.compressed_bw is None:
                     raise EncodingsError(f"{source}: tensor {e.name!r}: LPBQ needs 'per_block_int_scale' and 'compressed_bw'")
                 int_scale = np.array(e.per_block_int_scale, dtype=np.float64)
+                _check_int(e.name, e.compressed_bw, scale, source)
                 if int_scale.size % max(scale.size, 1):
                     raise EncodingsError(f"{source}: tensor {e.name!r}: {int_scale.size} per-block int scales do not "
                                          f"divide into {scale.size} per-channel scales")
@@ -237,6 +287,7 @@ def _parse_100(data, source) -> EncodingsFile:
             elif offset.size not in (1, scale.size):
                 raise EncodingsError(f"{source}: tensor {e.name!r}: {offset.size} offsets for {scale.size} scales")
             _check_int(e.name, bw, scale, source)
+            _check_offset(e.name, offset, source)
             if gran == Granularity.PER_TENSOR and scale.size != 1:
                 raise EncodingsError(f"{source}: tensor {e.name!r}: PER_TENSOR encoding with {scale.size} scales")
             if gran == Granularity.PER_BLOCK and not e.block_size:
@@ -269,14 +320,23 @@ def _parse_2x(data, source, version) -> EncodingsFile:
             if e.per_block_int_scale is not None:  # LPBQ: block int scale x channel float scale
                 if e.per_channel_float_scale is None:
                     raise EncodingsError(f"{source}: tensor {e.name!r}: LPBQ needs 'per_channel_float_scale'")
-                scale = (np.asarray(e.per_block_int_scale, dtype=np.float32)
-                         * np.asarray(e.per_channel_float_scale, dtype=np.float32)).astype(np.float64)
+                int_scale = _array(e.per_block_int_scale, e.name, "per_block_int_scale", source)
+                float_scale = _array(e.per_channel_float_scale, e.name, "per_channel_float_scale", source)
+                try:
+                    np.broadcast_shapes(int_scale.shape, float_scale.shape)
+                except ValueError:
+                    raise EncodingsError(f"{source}: tensor {e.name!r}: per_block_int_scale of shape "
+                                         f"{int_scale.shape} does not fit per_channel_float_scale of shape "
+                                         f"{float_scale.shape}") from None
+                _check_int(e.name, bw, float_scale, source)
+                scale = (int_scale.astype(np.float32) * float_scale.astype(np.float32)).astype(np.float64)
             elif e.y_scale is None:
                 raise EncodingsError(f"{source}: tensor {e.name!r}: missing 'y_scale'")
             else:
-                scale = np.asarray(e.y_scale, dtype=np.float64)
+                scale = _array(e.y_scale, e.name, "y_scale", source)
             _check_int(e.name, bw, scale, source)
-            zp = np.asarray(e.y_zero_point if e.y_zero_point is not None else 0, dtype=np.float64)
+            zp = _array(e.y_zero_point if e.y_zero_point is not None else 0, e.name, "y_zero_point", source)
+            _check_offset(e.name, zp, source)
             offset = -zp - (2.0 ** (bw - 1) if signed else 0.0)
             if offset.size not in (1, scale.size):
                 raise EncodingsError(f"{source}: tensor {e.name!r}: {offset.size} zero points for {scale.size} scales")

@@ -20,8 +20,8 @@ from onnx import numpy_helper
 import ops
 from ops.registry import Kernel
 
-from .attributes import node_attributes, sparse_to_dense
-from .backend import to_host
+from .attributes import attribute_value, node_attributes, sparse_to_dense
+from .backend import HOST_FALLBACKS, to_device, to_host
 from .encodings import EncodingsFile, channel_axis_for_param, describe_names
 from .errors import DataError, EncodingsError, KernelError, ModelError, SimulatorError
 from .model import opset_versions
@@ -49,6 +49,9 @@ class TensorInfo:
 
 def _tensor_info(vi: onnx.ValueInfoProto) -> TensorInfo:
     tt = vi.type.tensor_type
+    if tt.elem_type not in onnx.TensorProto.DataType.values():
+        raise ModelError(f"graph input or output {vi.name!r} has element type {tt.elem_type}, which ONNX does not "
+                         f"define (expected one of TensorProto.DataType)")
     shape = None
     if tt.HasField("shape"):
         shape = tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in tt.shape.dim)
@@ -176,7 +179,10 @@ class Interpreter:
             except Exception as exc:  # malformed raw_data, wrong sizes
                 raise ModelError(f"{source}: initializer {t.name!r} cannot be read: {exc}") from None
         for sp in graph.sparse_initializer:
-            raw_initializers[sp.values.name] = sparse_to_dense(sp)
+            try:
+                raw_initializers[sp.values.name] = sparse_to_dense(sp)
+            except Exception as exc:  # indices out of range, sizes that do not match
+                raise ModelError(f"{source}: sparse initializer {sp.values.name!r} cannot be read: {exc}") from None
         self.inputs = [_tensor_info(vi) for vi in graph.input if vi.name not in raw_initializers]
         self.overridable = [_tensor_info(vi) for vi in graph.input if vi.name in raw_initializers]
         self.outputs = [_tensor_info(vi) for vi in graph.output]
@@ -191,7 +197,7 @@ class Interpreter:
                 raise ModelError(f"{source}: node {node.name!r} ({node.op_type}) uses domain {domain!r}, which the "
                                  f"model does not import (opset_import: {sorted(opsets)})")
             kernel = ops.resolve(node.op_type, domain, opsets[domain], node.name)
-            attrs = node_attributes(node)
+            attrs = _read_attributes(node, source)
             if kernel.takes_output_count:
                 attrs["_n_outputs"] = len(node.output)
             step = Step(node, kernel, tuple(node.input), tuple(node.output), attrs)
@@ -204,6 +210,12 @@ class Interpreter:
             self.steps.append(step)
         self.producer = {out: s for s in self.steps for out in s.outputs if out}
         self.value_names = input_names + list(raw_initializers) + list(self.producer)
+        # Tensors of If/Loop/Scan bodies (any depth): not values of this graph, so a session refuses them by name.
+        self.body_names: dict[str, str] = {}
+        for s in self.steps:
+            for g in s.subgraphs.values():
+                for n in list(g.value_names) + list(g.body_names):
+                    self.body_names.setdefault(n, s.label)
 
         self.param_quantizers: dict[str, Quantizer] = {}
         self.activation_encodings = {}
@@ -422,8 +434,14 @@ class Interpreter:
         attrs = step.attrs
         if step.subgraphs:  # bodies run on demand, reading this run's values
             attrs = {**attrs, **{k: partial(g.call, values) for k, g in step.subgraphs.items()}}
+        xp = self.xp
+        if xp is not np and step.node.op_type in HOST_FALLBACKS:  # listed, with reasons, in backend.py
+            xp, args = np, [to_host(a) if a is not None else None for a in args]
         try:
-            result = step.kernel.fn(self.xp, *args, **attrs)
+            result = step.kernel.fn(xp, *args, **attrs)
+            if xp is not self.xp:
+                result = tuple(to_device(self.xp, r) if hasattr(r, "dtype") else r
+                               for r in (result if isinstance(result, tuple) else (result,)))
         except SimulatorError:
             raise
         except Exception as exc:
@@ -445,6 +463,24 @@ class Interpreter:
         if dtype is None or dtype.kind != "f":
             return value  # only float tensors carry a quantizer
         return self._activation_quantizer(name, value)(self.xp, value)
+
+
+def _read_attributes(node: onnx.NodeProto, source: str) -> dict:
+    """node_attributes, with an attribute that cannot be read (bad UTF-8, a malformed tensor) a ModelError."""
+    try:
+        return node_attributes(node)
+    except SimulatorError:
+        raise
+    except Exception as exc:
+        bad = "?"
+        for attr in node.attribute:
+            try:
+                attribute_value(attr)
+            except Exception:
+                bad = attr.name
+                break
+        raise ModelError(f"{source}: node {node.name!r} ({node.op_type}): attribute {bad!r} cannot be read: "
+                         f"{type(exc).__name__}: {exc}") from None
 
 
 def _describe(a) -> str:

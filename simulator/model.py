@@ -11,7 +11,12 @@ from .errors import ModelError
 
 
 def check_file(path, what: str, error=ModelError) -> str:
-    path = os.fspath(path)
+    try:
+        path = os.fspath(path)
+    except TypeError:
+        raise error(f"{what} {path!r}: expected a path (a string), got {type(path).__name__}") from None
+    if not isinstance(path, str):
+        path = os.fsdecode(path)
     if not os.path.exists(path):
         raise error(f"{what} {path!r} does not exist")
     if os.path.isdir(path):
@@ -40,10 +45,14 @@ def _load_external_data(model: onnx.ModelProto, path: str) -> None:
     real_base = os.path.realpath(base)
     tensors = [t for t in external_data_helper._get_all_tensors(model) if external_data_helper.uses_external_data(t)]
     for tensor in tensors:
-        info = external_data_helper.ExternalDataInfo(tensor)
-        location = info.location
-        target = os.path.realpath(os.path.join(base, location))
-        if os.path.isabs(location) or os.path.commonpath([real_base, target]) != real_base:
+        try:
+            info = external_data_helper.ExternalDataInfo(tensor)
+            location = info.location
+            target = os.path.realpath(os.path.join(base, location))
+        except (ValueError, TypeError) as exc:  # a non-numeric offset/length, a NUL byte in the location
+            raise ModelError(f"model {path!r}: tensor {tensor.name!r} has malformed external data information "
+                             f"({_external_fields(tensor)}): {exc}") from None
+        if not location or os.path.isabs(location) or os.path.commonpath([real_base, target]) != real_base:
             raise ModelError(f"model {path!r}: tensor {tensor.name!r} points to external data {location!r} "
                              f"outside the model's folder {base!r}; refused")
         if not os.path.isfile(target):
@@ -51,9 +60,10 @@ def _load_external_data(model: onnx.ModelProto, path: str) -> None:
                              f"(looked for {target!r})")
         size = os.path.getsize(target)
         offset = info.offset or 0
-        if info.length is not None and offset + info.length > size or offset > size:
+        length = info.length if info.length is not None else _nbytes(tensor)
+        if offset < 0 or (length or 0) < 0 or offset + (length or 0) > size:
             raise ModelError(f"model {path!r}: external data file {location!r} is too short for tensor "
-                             f"{tensor.name!r} (needs {offset + (info.length or 0)} bytes, has {size})")
+                             f"{tensor.name!r} (needs {offset + (length or 0)} bytes from offset {offset}, has {size})")
     if tensors:
         try:
             external_data_helper.load_external_data_for_model(model, base)
@@ -61,9 +71,38 @@ def _load_external_data(model: onnx.ModelProto, path: str) -> None:
             raise ModelError(f"model {path!r}: cannot load external data: {exc}") from None
 
 
+def _external_fields(tensor) -> str:
+    return ", ".join(f"{e.key}={e.value!r}" for e in tensor.external_data)
+
+
+def _nbytes(tensor) -> int | None:
+    """The bytes a tensor's dims and element type need (None when the type has no fixed size)."""
+    try:
+        itemsize = onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize
+    except (KeyError, TypeError, ValueError):
+        return None
+    name = onnx.TensorProto.DataType.Name(tensor.data_type)
+    if name == "STRING" or name in _PACKED or itemsize == 0:
+        return None  # variable size, or several elements per byte: not checked here
+    count = 1
+    for d in tensor.dims:
+        count *= int(d)
+    return count * itemsize
+
+
+_PACKED = {"INT4", "UINT4", "FLOAT4E2M1", "INT2", "UINT2"}
+
+
+MAX_OPSET = 1 << 20  # far beyond any real opset; larger values cannot be passed to onnx's schema lookup
+
+
 def opset_versions(model: onnx.ModelProto) -> dict[str, int]:
     """domain -> opset version, with "" for the default ONNX domain."""
     out = {}
     for imp in model.opset_import:
-        out["" if imp.domain in ("", "ai.onnx") else imp.domain] = int(imp.version)
+        domain = "" if imp.domain in ("", "ai.onnx") else imp.domain
+        if not 1 <= int(imp.version) <= MAX_OPSET:
+            raise ModelError(f"the model imports opset {int(imp.version)} of domain {domain or 'ai.onnx'!r}; "
+                             f"expected a version from 1 to {MAX_OPSET}")
+        out[domain] = int(imp.version)
     return out

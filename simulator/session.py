@@ -17,7 +17,7 @@ from .backend import array_module, to_host
 from .encodings import EncodingsFile, describe_names, load_encodings
 from .errors import DataError, ParameterError
 from .interpreter import Interpreter, TensorInfo
-from .model import load_model
+from .model import check_file, load_model
 from .quantization import HALF_AWAY_FROM_ZERO
 
 PRE_QUANT_SUFFIX = "::pre_quant"
@@ -42,7 +42,7 @@ class InferenceSession:
 
     def __init__(self, model_path, encodings_path=None, use_cuda: bool = False,
                  rounding: str = HALF_AWAY_FROM_ZERO, apply_int32_bias: bool = False):
-        self.model_path = os.fspath(model_path)
+        self.model_path = check_file(model_path, "model file")
         self.xp = array_module(use_cuda)
         model = load_model(self.model_path)
         self.encodings: EncodingsFile | None = load_encodings(encodings_path) if encodings_path else None
@@ -94,6 +94,10 @@ class InferenceSession:
             base, pre = base[: -len(PRE_QUANT_SUFFIX)], True
         if base not in self._known and base.endswith(UPDATED_SUFFIX):
             base = base[: -len(UPDATED_SUFFIX)]
+        if base not in self._known and base in self._interp.body_names:
+            raise ParameterError(f"tensor {name!r} is inside the body of {self._interp.body_names[base]}; tensors "
+                                 f"inside If/Loop/Scan bodies cannot be requested by name (they may hold one value "
+                                 f"per iteration, or none when a branch is not taken): request the node's outputs")
         if base not in self._known:
             close = [n for n in self._known if name.lower() in n.lower() or n.lower() in name.lower()][:10]
             hint = f"; similar names: {describe_names(close)}" if close else ""
@@ -122,8 +126,11 @@ class InferenceSession:
 
 def check_input(spec: TensorInfo, value, what: str):
     """`value` as an array of the input's declared type and shape, or DataError naming `what`."""
-    if not hasattr(value, "dtype"):
-        value = np.asarray(value)
+    if not hasattr(value, "dtype") or not hasattr(value, "shape"):
+        try:
+            value = np.asarray(value)
+        except (ValueError, TypeError) as exc:  # ragged nested lists, objects NumPy cannot convert
+            raise DataError(f"{what} cannot be read as an array ({type(value).__name__}): {exc}") from None
     expected = spec.dtype
     if expected is not None and value.dtype != expected:
         raise DataError(f"{what} has dtype {value.dtype}, the model expects {np.dtype(expected)} "

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from simulator.api import Simulator
-from simulator.errors import DataError, NotImplementedYetError, ParameterError, SimulatorError
+from simulator.errors import DataError, ParameterError, SimulatorError
 from tests.conftest import GOLDEN, ROOT, require_golden
 
 EXAMPLE = os.path.join(ROOT, "examples", "tiny_cnn")
@@ -57,7 +57,7 @@ def test_seed_field_list_spellings_are_accepted():
     assert p.input_encodings_path == input_encodings_path
 
 
-def test_seed_compare_example_is_a_clear_not_implemented_error():
+def test_seed_compare_example():
     from simulator.schema.base import InferenceCheckerParameters
     from simulator.api import Simulator
 
@@ -71,8 +71,10 @@ def test_seed_compare_example_is_a_clear_not_implemented_error():
                 threshold=30,
                 use_cuda=False,
             )
-    with pytest.raises(NotImplementedYetError, match="compare_model_by_inference"):
-        Simulator.compare_model_by_inference(params)
+    res = Simulator.compare_model_by_inference(params)
+    for input_name, result in res.items():
+        _, result_dict = result
+        assert result_dict == {"logits": float("inf"), "probabilities": float("inf")}
 
 
 def test_schemas_are_importable_from_api():

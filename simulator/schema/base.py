@@ -16,7 +16,7 @@ from ..errors import ParameterError
 from ..quantization import HALF_AWAY_FROM_ZERO, HALF_TO_EVEN
 
 METRICS = ("snr", "psnr", "rmse", "mse", "mae", "max_abs", "cosine", "relative_l2", "topk")
-Rounding = Literal["half_away_from_zero", "half_to_even"]
+Rounding = Literal["half_away_from_zero", "half_to_even", "onnxruntime_qdq"]
 
 
 def _path_text(value, field: str) -> str:
@@ -104,7 +104,9 @@ def _describe(cls, exc: ValidationError) -> str:
 class _SimulationOptions(_Parameters):
     use_cuda: bool = Field(False, description="Run on the GPU through CuPy; False runs on the CPU.")
     rounding: Rounding = Field(HALF_AWAY_FROM_ZERO, description="Rounding of quantization ties: AIMET's "
-                               f"'{HALF_AWAY_FROM_ZERO}' (default) or ONNX QuantizeLinear's '{HALF_TO_EVEN}'.")
+                               f"'{HALF_AWAY_FROM_ZERO}' (default), ONNX QuantizeLinear's '{HALF_TO_EVEN}', or "
+                               "'onnxruntime_qdq' (ONNX Runtime's QDQ order: round x/scale to even, then add the "
+                               "zero point).")
     apply_int32_bias: bool = Field(False, description="Apply 2.x files' int32 bias encodings (AIMET's simulation "
                                    "does not; a QDQ runtime would).")
 
@@ -146,24 +148,14 @@ class InferenceRunnerParameters(GetInferenceSessionParameters):
         return v
 
 
-class InferenceCheckerParameters(_SimulationOptions):
-    input_model_path_0: str = Field(validation_alias=_alias("input_model_path_0", "input_model_path0"),
-                                    description="The reference model.")
-    input_encodings_path_0: Optional[str] = Field(
-        None, validation_alias=_alias("input_encodings_path_0", "input_encondings_path_0", "input_encodings_path0"))
-    input_model_path_1: str = Field(validation_alias=_alias("input_model_path_1", "input_model_path1"),
-                                    description="The model compared with the reference.")
-    input_encodings_path_1: Optional[str] = Field(
-        None, validation_alias=_alias("input_encodings_path_1", "input_encondings_path_1", "input_encodings_path1"))
-    input_data_path: str
-    metric: Literal[METRICS] = Field("snr", validation_alias=_alias("metric", "meric"))
-    threshold: float = Field(30.0, allow_inf_nan=False)
-
-    _m0 = field_validator("input_model_path_0", "input_model_path_1", mode="before")(
-        classmethod(lambda cls, v: model_file(v)))
-    _e = field_validator("input_encodings_path_0", "input_encodings_path_1", mode="before")(
-        classmethod(lambda cls, v: encodings_file(v)))
-    _data = field_validator("input_data_path", mode="before")(classmethod(lambda cls, v: data_folder(v)))
+class _MetricOptions(_SimulationOptions):
+    """The metric, its threshold and options, shared by the checkers (docs/comparison.md gives the formulas)."""
+    metric: Literal[METRICS] = Field("snr", validation_alias=_alias("metric", "meric"),
+                                     description="snr, psnr, rmse, mse, mae, max_abs, cosine, relative_l2 or topk.")
+    threshold: float = Field(30.0, allow_inf_nan=False, description="Pass/fail threshold; snr, psnr, cosine and topk "
+                             "pass at value >= threshold, the error metrics at value <= threshold.")
+    top_k: int = Field(1, ge=1, description="k of the topk metric: the reference's top-1 class must be among the "
+                       "compared model's top k.")
 
     @field_validator("metric", mode="before")
     @classmethod
@@ -180,11 +172,43 @@ class InferenceCheckerParameters(_SimulationOptions):
         return v
 
 
+class InferenceCheckerParameters(_MetricOptions):
+    input_model_path_0: str = Field(validation_alias=_alias("input_model_path_0", "input_model_path0"),
+                                    description="The reference model.")
+    input_encodings_path_0: Optional[str] = Field(
+        None, validation_alias=_alias("input_encodings_path_0", "input_encondings_path_0", "input_encodings_path0"))
+    input_model_path_1: str = Field(validation_alias=_alias("input_model_path_1", "input_model_path1"),
+                                    description="The model compared with the reference.")
+    input_encodings_path_1: Optional[str] = Field(
+        None, validation_alias=_alias("input_encodings_path_1", "input_encondings_path_1", "input_encodings_path1"))
+    input_data_path: str
+
+    _m0 = field_validator("input_model_path_0", "input_model_path_1", mode="before")(
+        classmethod(lambda cls, v: model_file(v)))
+    _e = field_validator("input_encodings_path_0", "input_encodings_path_1", mode="before")(
+        classmethod(lambda cls, v: encodings_file(v)))
+    _data = field_validator("input_data_path", mode="before")(classmethod(lambda cls, v: data_folder(v)))
+
+
+def _optional_threshold(v):
+    if v is None:
+        return v
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isfinite(v):
+        raise ValueError(f"threshold must be a finite number, got {v!r}")
+    return v
+
+
 class LayerwiseCheckerParameters(InferenceCheckerParameters):
     layer_match_info: Optional[list[tuple[str, str]]] = Field(
         None, description="Pairs (tensor in model 0, tensor in model 1); default: every shared tensor name.")
     export_featuremap: bool = False
     export_featuremap_path: Optional[str] = None
+    isolated: bool = Field(True, description="Also re-run each layer's op of model 1 on model 0's inputs (the "
+                           "isolated error, beside the cumulative one).")
+    isolated_threshold: Optional[float] = Field(None, description="Threshold of the isolated check (default: "
+                                                "threshold).")
+
+    _iso = field_validator("isolated_threshold", mode="before")(classmethod(lambda cls, v: _optional_threshold(v)))
 
     @model_validator(mode="after")
     def _export_path(self):
@@ -193,5 +217,28 @@ class LayerwiseCheckerParameters(InferenceCheckerParameters):
         return self
 
 
+class FeaturemapVerifierParameters(_MetricOptions):
+    """Verify featuremaps dumped by another tool or a device against the simulator, layer by layer."""
+    input_model_path: str = Field(description="The ONNX model the dumps come from.")
+    input_encodings_path: Optional[str] = Field(
+        None, validation_alias=_alias("input_encodings_path", "input_encondings_path"),
+        description="Its encodings; None for a float model.")
+    featuremap_path: str = Field(validation_alias=_alias("featuremap_path", "dump_path"),
+                                 description="The dump folder: .npy per tensor (one sub-folder per sample), .npz "
+                                 "per sample, or AIMET's layer-output dump (outputs/layer_outputs_N/*.raw).")
+    input_data_path: Optional[str] = Field(None, description="The inputs the dumps were made from; default: the "
+                                           "graph inputs found in the dump (AIMET's inputs/ folder).")
+    isolated_threshold: Optional[float] = Field(None, description="Threshold of the isolated check (default: "
+                                                "threshold).")
+
+    _model = field_validator("input_model_path", mode="before")(classmethod(lambda cls, v: model_file(v)))
+    _enc = field_validator("input_encodings_path", mode="before")(classmethod(lambda cls, v: encodings_file(v)))
+    _dump = field_validator("featuremap_path", mode="before")(classmethod(lambda cls, v: data_folder(v)))
+    _data = field_validator("input_data_path", mode="before")(
+        classmethod(lambda cls, v: None if v is None else data_folder(v)))
+    _iso = field_validator("isolated_threshold", mode="before")(classmethod(lambda cls, v: _optional_threshold(v)))
+
+
 __all__ = ["InferenceRunnerParameters", "GetInferenceSessionParameters", "InferenceSessionParameters",
-           "InferenceCheckerParameters", "LayerwiseCheckerParameters", "METRICS"]
+           "InferenceCheckerParameters", "LayerwiseCheckerParameters",
+           "FeaturemapVerifierParameters", "METRICS"]

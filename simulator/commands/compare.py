@@ -1,0 +1,77 @@
+"""`simulator compare`: run two models on every sample of a data folder and compare their outputs."""
+from __future__ import annotations
+
+import sys
+
+from ..quantization import ROUNDING_MODES
+
+NAME = "compare"
+HELP = "compare the outputs of two models (model 0 is the reference) on every sample of a data folder"
+METRIC_CHOICES = ("snr", "psnr", "rmse", "mse", "mae", "max_abs", "cosine", "relative_l2", "topk")
+
+
+def add_common_options(p, two_models: bool = True) -> None:
+    """Options the comparison commands share: models, metric, threshold, reports, simulation options."""
+    if two_models:
+        p.add_argument("model0", help="the reference ONNX model")
+        p.add_argument("model1", help="the ONNX model compared with it (may be the same file)")
+        p.add_argument("--encodings0", "-e0", help="encodings of model 0 (omit for float)")
+        p.add_argument("--encodings1", "-e1", help="encodings of model 1 (omit for float)")
+        p.add_argument("--data", "-d", required=True, help="the input data folder")
+    p.add_argument("--metric", "-m", default="snr", type=str.lower, choices=METRIC_CHOICES,
+                   help="the metric (default: %(default)s; docs/comparison.md gives the formulas)")
+    p.add_argument("--threshold", "-t", type=float, default=30.0,
+                   help="pass/fail threshold (default: %(default)s); snr, psnr, cosine, topk pass at >=, the error "
+                        "metrics at <=")
+    p.add_argument("--top-k", type=int, default=1, help="k of the topk metric (default: %(default)s)")
+    p.add_argument("--json", metavar="FILE", help="write the report as JSON")
+    p.add_argument("--csv", metavar="FILE", help="write the report as CSV")
+    p.add_argument("--html", metavar="FILE", help="write the report as a standalone HTML page with a plot")
+    p.add_argument("--cuda", action="store_true", help="run on the GPU through CuPy")
+    p.add_argument("--rounding", choices=ROUNDING_MODES, default=ROUNDING_MODES[0],
+                   help="rounding of quantization ties (default: %(default)s, as AIMET)")
+    p.add_argument("--int32-bias", action="store_true", help="apply 2.x files' int32 bias encodings")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+
+def common_params(args) -> dict:
+    return dict(metric=args.metric, threshold=args.threshold, top_k=args.top_k, use_cuda=args.cuda,
+                rounding=args.rounding, apply_int32_bias=args.int32_bias)
+
+
+def model_params(args) -> dict:
+    return dict(input_model_path_0=args.model0, input_encodings_path_0=args.encodings0,
+                input_model_path_1=args.model1, input_encodings_path_1=args.encodings1, input_data_path=args.data)
+
+
+def run_with_progress(fn, params, total: int, quiet: bool):
+    from tqdm import tqdm  # noqa: PLC0415
+
+    with tqdm(total=total, desc="samples", unit="sample", disable=quiet or None, file=sys.stderr) as bar:
+        return fn(params, progress=lambda sample: bar.update(1))
+
+
+def finish(result, args) -> int:
+    """Print the table, write the reports asked for; 0 when the threshold holds, 1 when it does not."""
+    print(result)
+    for path in (args.json, args.csv, args.html):
+        if path:
+            result.save(path)
+            print(f"report written to {path}")
+    return 0 if result.passed else 1
+
+
+def add_arguments(p) -> None:
+    add_common_options(p)
+
+
+def run(args) -> int:
+    from .. import data
+    from ..api import Simulator
+    from ..schema.base import InferenceCheckerParameters
+    from ..api import _model_inputs
+
+    params = InferenceCheckerParameters(**model_params(args), **common_params(args))
+    total = data.count_samples(params.input_data_path, _model_inputs(params.input_model_path_0))
+    result = run_with_progress(Simulator.compare_model_by_inference, params, total, args.quiet)
+    return finish(result, args)

@@ -1,0 +1,35 @@
+"""`simulator inspect`: what an encodings file does to a model, tensor by tensor."""
+from __future__ import annotations
+
+import json
+
+NAME = "inspect"
+HELP = "show each tensor's encoding (or none) in graph order, totals per bitwidth and suspicious encodings"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("model", help="the ONNX model file")
+    p.add_argument("--encodings", "-e", help="the AIMET encodings file (omit to list the model's tensors)")
+    p.add_argument("--data", "-d", help="a data folder: also check each grid against the observed range")
+    p.add_argument("--max-samples", type=int, default=None, help="read at most this many samples of --data")
+    p.add_argument("--json", nargs="?", const="-", metavar="FILE",
+                   help="write the report as JSON (to FILE, or to stdout without one) instead of the table")
+    p.add_argument("--encoded-only", action="store_true", help="list only the encoded tensors in the table")
+
+
+def run(args) -> int:
+    from ..tools.inspect import inspect_encodings  # noqa: PLC0415
+
+    report = inspect_encodings(args.model, args.encodings, args.data, args.max_samples)
+    if args.json:
+        text = json.dumps(report.to_dict(), indent=2, default=str)
+        if args.json == "-":
+            print(text)
+        else:
+            with open(args.json, "w", encoding="utf-8") as f:
+                f.write(text + "\n")
+            print(f"report written to {args.json} ({len(report.encoded)} encoded tensor(s), "
+                  f"{len(report.warnings)} warning(s))")
+    else:
+        print(report.format_table(only_encoded=args.encoded_only))
+    return 0

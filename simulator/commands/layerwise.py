@@ -1,0 +1,56 @@
+"""`simulator layerwise`: compare two models tensor by tensor; isolated and cumulative error per layer."""
+from __future__ import annotations
+
+import json
+
+from ..errors import ParameterError
+from .compare import add_common_options, common_params, finish, model_params, run_with_progress
+
+NAME = "layerwise"
+HELP = ("compare two models layer by layer (model 0 is the reference): the cumulative and the isolated error of "
+        "every shared tensor, and the first layer that fails")
+
+
+def add_arguments(p) -> None:
+    add_common_options(p)
+    p.add_argument("--match", nargs=2, action="append", metavar=("NAME0", "NAME1"), default=[],
+                   help="compare tensor NAME0 of model 0 with NAME1 of model 1 (repeatable; default: every tensor "
+                        "name the two graphs share)")
+    p.add_argument("--match-file", metavar="FILE", help="a JSON file of pairs [[name0, name1], ...] or "
+                   "{name0: name1}")
+    p.add_argument("--isolated-threshold", type=float, help="threshold of the isolated check (default: --threshold)")
+    p.add_argument("--no-isolated", action="store_true", help="skip the isolated re-run of each layer")
+    p.add_argument("--export-featuremap", metavar="DIR", help="save the compared featuremaps under DIR "
+                   "(model_0/<sample>/<tensor>.npy, model_1/..., index.json)")
+
+
+def _match_info(args):
+    pairs = [tuple(m) for m in args.match]
+    if args.match_file:
+        try:
+            with open(args.match_file, encoding="utf-8") as f:
+                loaded = json.load(f)
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ParameterError(f"--match-file {args.match_file!r} cannot be read as JSON: {exc}") from None
+        items = loaded.items() if isinstance(loaded, dict) else loaded
+        try:
+            pairs += [(str(a), str(b)) for a, b in items]
+        except (TypeError, ValueError):
+            raise ParameterError(f"--match-file {args.match_file!r} must hold [[name0, name1], ...] or "
+                                 f"{{name0: name1}}") from None
+    return pairs or None
+
+
+def run(args) -> int:
+    from .. import data
+    from ..api import Simulator, _model_inputs
+    from ..schema.base import LayerwiseCheckerParameters
+
+    params = LayerwiseCheckerParameters(**model_params(args), **common_params(args),
+                                        layer_match_info=_match_info(args), isolated=not args.no_isolated,
+                                        isolated_threshold=args.isolated_threshold,
+                                        export_featuremap=bool(args.export_featuremap),
+                                        export_featuremap_path=args.export_featuremap)
+    total = data.count_samples(params.input_data_path, _model_inputs(params.input_model_path_0))
+    result = run_with_progress(Simulator.compare_model_by_layer, params, total, args.quiet)
+    return finish(result, args)

@@ -1,0 +1,32 @@
+"""`simulator verify`: check featuremaps dumped by another tool or a device against the simulator."""
+from __future__ import annotations
+
+from .compare import add_common_options, common_params, finish, run_with_progress
+
+NAME = "verify"
+HELP = ("verify featuremaps dumped by another tool or a device (.npy, .npz, AIMET layer-output .raw) against the "
+        "simulator, layer by layer: cumulative and isolated (the op re-run on the dumped inputs)")
+
+
+def add_arguments(p) -> None:
+    p.add_argument("model", help="the ONNX model the dumps come from")
+    p.add_argument("--encodings", "-e", help="its AIMET encodings file (omit for float)")
+    p.add_argument("--dumps", required=True, help="the dump folder: <sample>/<tensor>.npy, <sample>.npz, or AIMET's "
+                   "outputs/layer_outputs_N/<tensor>.raw")
+    p.add_argument("--data", "-d", help="the input data folder the dumps were made from (default: the graph inputs "
+                   "found in the dump)")
+    add_common_options(p, two_models=False)
+    p.add_argument("--isolated-threshold", type=float, help="threshold of the isolated check (default: --threshold)")
+
+
+def run(args) -> int:
+    from ..api import Simulator
+    from ..compare import _Dump
+    from ..schema.base import FeaturemapVerifierParameters
+
+    params = FeaturemapVerifierParameters(input_model_path=args.model, input_encodings_path=args.encodings,
+                                          featuremap_path=args.dumps, input_data_path=args.data,
+                                          isolated_threshold=args.isolated_threshold, **common_params(args))
+    total = len(_Dump(params.featuremap_path).samples)
+    result = run_with_progress(Simulator.verify_featuremaps, params, total, args.quiet)
+    return finish(result, args)

@@ -1,0 +1,48 @@
+"""onnx's backend node suite (1,884 cases generated in memory by the onnx package) through the simulator.
+
+Asserts the pass rate (>= 99% of every case of the suite) and that every failure is listed, with its reason, in
+conformance/expected_failures.txt. Runs in-process on the CPU in a few seconds.
+"""
+from __future__ import annotations
+
+import pytest
+
+from conformance.node_suite import BAR, expected_reason, load_cases, load_expected_failures, run_suite, summarize
+
+SUITE_SIZE = 1884  # onnx 1.23.x
+
+
+@pytest.fixture(scope="module")
+def results():
+    cases = load_cases()
+    return cases, run_suite(cases, "CPU", jobs=1)
+
+
+def test_suite_size(results):
+    cases, _ = results
+    assert len(cases) == SUITE_SIZE, "the onnx pin changed the suite; update SUITE_SIZE and re-measure"
+
+
+def test_pass_rate(results):
+    cases, res = results
+    summary = summarize(res, load_expected_failures(), total=len(cases))
+    assert summary["rate"] >= BAR, f"{summary['passed']}/{summary['total']} passed"
+
+
+def test_every_failure_is_expected(results):
+    _, res = results
+    expected = load_expected_failures()
+    unexpected = [f"{r.name}: {r.reason}" for r in res if not r.ok and expected_reason(r.name, expected) is None]
+    assert not unexpected, "\n".join(unexpected)
+
+
+def test_expected_failures_still_fail(results):
+    _, res = results
+    expected = load_expected_failures()
+    stale = [r.name for r in res if r.ok and expected_reason(r.name, expected) is not None]
+    assert not stale, f"now passing; remove from expected_failures.txt: {stale}"
+
+
+def test_every_expected_failure_has_a_reason():
+    for rx, reason in load_expected_failures():
+        assert reason, rx.pattern
