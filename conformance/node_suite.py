@@ -134,7 +134,7 @@ def _run_index(args):
 
 def run_suite(cases, device: str = "CPU", jobs: int = 1) -> list[Result]:
     global _CASES
-    if jobs <= 1:
+    if jobs <= 1 or device.upper().startswith("CUDA"):  # CUDA does not survive a fork: one process
         return [run_case(c, device) for c in cases]
     import multiprocessing as mp
 

@@ -374,8 +374,9 @@ class Interpreter:
         if observer is not None:
             for name in self.folded:  # computed at load, seen by the observer as if produced now
                 observer(name, self.constants[name], self.raw_params.get(name, self.constants[name]))
-        for name, value in feeds.items():
-            self._store(name, value, values, raw, pre_quant, observer)
+        with self._errstate():  # a graph input holding inf or NaN quantizes without warnings, like any value
+            for name, value in feeds.items():
+                self._store(name, value, values, raw, pre_quant, observer)
         for name in self.graph_input_free:
             if name not in keep:
                 values.pop(name, None)

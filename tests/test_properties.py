@@ -39,32 +39,61 @@ numbers = st.integers(-5, 70) | st.floats(allow_nan=True, allow_infinity=True) |
 number_lists = st.lists(numbers, max_size=4)
 field_values = numbers | number_lists | st.lists(number_lists, max_size=3) | json_values
 
-FIELDS_061 = ["bitwidth", "dtype", "is_symmetric", "min", "max", "offset", "scale"]
-FIELDS_100 = ["name", "bw", "dtype", "enc_type", "is_sym", "scale", "offset", "zero_point_shift", "block_size",
-              "compressed_bw", "per_block_int_scale"]
-FIELDS_2X = ["name", "output_dtype", "y_scale", "y_zero_point", "axis", "block_size", "per_block_int_scale",
-             "per_channel_float_scale"]
+def _mostly(usual, rare, one_in=8):
+    return st.integers(0, one_in - 1).flatmap(lambda i: rare if i == 0 else usual)
+
+
+def plausible(*good):
+    """Mostly a plausible value for the field, sometimes anything."""
+    return _mostly(st.sampled_from(good), field_values, 6)
+
+
+bits = plausible(1, 4, 8, 16, 32, 0, 33, 64) | st.integers(-3, 70)
+scale_lists = st.lists(st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([0.1, 1e-50, 1e300, 0]),
+                       max_size=4)
+FIELDS_061 = {"bitwidth": bits, "dtype": plausible("int", "float", "INT"), "is_symmetric": plausible("True", "False"),
+              "min": numbers, "max": numbers, "offset": plausible(0, -128, -255) | numbers,
+              "scale": plausible(0.1, 1.0) | numbers}
+FIELDS_100 = {"name": plausible("t", "u", "v"), "bw": bits, "dtype": plausible("INT", "FLOAT", "int", "FP"),
+              "enc_type": plausible("PER_TENSOR", "PER_CHANNEL", "PER_BLOCK", "LPBQ"), "is_sym": st.booleans(),
+              "scale": plausible([0.1], [0.1, 0.2]) | scale_lists, "offset": plausible([0], [-128, 0]) | scale_lists,
+              "zero_point_shift": plausible([0.5]) | scale_lists, "block_size": plausible(2, 0, -1),
+              "compressed_bw": bits, "per_block_int_scale": plausible([1, 2], [3]) | scale_lists}
+FIELDS_2X = {"name": plausible("t", "u"), "output_dtype": plausible("uint8", "int8", "int4", "int16", "int32",
+                                                                    "float16", "bfloat16", "int0", "int64", "uint"),
+             "y_scale": plausible(0.1, [0.1, 0.2], [[0.1], [0.2]]) | scale_lists, "y_zero_point": plausible(0, [1, 2]),
+             "axis": plausible(0, 1, -1, 9), "block_size": plausible(2, 0, -3),
+             "per_block_int_scale": plausible([1, 2], [[1, 2]]) | scale_lists,
+             "per_channel_float_scale": plausible([0.1], [0.1, 0.2]) | scale_lists}
+REQUIRED = {"bitwidth", "name", "bw", "output_dtype", "scale", "offset", "y_scale"}
 
 
 def entries(fields):
     """Entries with the version's field names (so that parsing goes past the schema) holding anything."""
-    return st.dictionaries(st.sampled_from(fields), field_values, max_size=len(fields)).map(
-        lambda d: {**d, "name": d["name"] if isinstance(d.get("name"), str) else "t"} if "name" in fields else d)
+    required = {k: v for k, v in fields.items() if k in REQUIRED}
+    optional = {k: v for k, v in fields.items() if k not in REQUIRED}
+    return _mostly(st.fixed_dictionaries(required, optional=optional),
+                   st.dictionaries(st.sampled_from(sorted(fields)), field_values, max_size=4))
+
+
+
+def _sections(section, names, kind):
+    if kind == "dict":
+        body = st.dictionaries(st.sampled_from(["t", "u", "v", "w"]), section | st.lists(section, max_size=3),
+                               max_size=3)
+    else:
+        body = st.lists(section, max_size=4)
+    return st.fixed_dictionaries({}, optional={n: _mostly(body, json_values) for n in names})
 
 
 encodings_files = st.one_of(
     json_values,
-    st.fixed_dictionaries({"version": st.sampled_from(["0.6.1", None]),
-                           "activation_encodings": st.dictionaries(st.text(max_size=3),
-                                                                   entries(FIELDS_061) | st.lists(entries(FIELDS_061),
-                                                                                                  max_size=3)
-                                                                   | json_values, max_size=3),
-                           "param_encodings": json_values}),
-    st.fixed_dictionaries({"version": st.just("1.0.0"),
-                           "activation_encodings": st.lists(entries(FIELDS_100) | json_values, max_size=3),
-                           "param_encodings": st.lists(entries(FIELDS_100), max_size=3) | json_values}),
-    st.fixed_dictionaries({"version": st.sampled_from(["2.0.0", "2.1.0"]),
-                           "encodings": st.lists(entries(FIELDS_2X) | json_values, max_size=4) | json_values}),
+    st.fixed_dictionaries({"version": st.sampled_from(["0.6.1", None])}).flatmap(
+        lambda v: _sections(entries(FIELDS_061), ["activation_encodings", "param_encodings"], "dict").map(
+            lambda d: {**v, **d})),
+    *[_sections(entries(FIELDS_100), ["activation_encodings", "param_encodings"], "list").map(
+        lambda d: {"version": "1.0.0", **d})] * 2,
+    *[_sections(entries(FIELDS_2X), ["encodings"], "list").map(lambda d: {"version": "2.0.0", **d})] * 2,
     st.fixed_dictionaries({"version": json_values}),
 )
 
