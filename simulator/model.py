@@ -52,7 +52,7 @@ def _load_external_data(model: onnx.ModelProto, path: str) -> None:
         except (ValueError, TypeError) as exc:  # a non-numeric offset/length, a NUL byte in the location
             raise ModelError(f"model {path!r}: tensor {tensor.name!r} has malformed external data information "
                              f"({_external_fields(tensor)}): {exc}") from None
-        if not location or os.path.isabs(location) or os.path.commonpath([real_base, target]) != real_base:
+        if os.path.isabs(location) or os.path.commonpath([real_base, target]) != real_base:
             raise ModelError(f"model {path!r}: tensor {tensor.name!r} points to external data {location!r} "
                              f"outside the model's folder {base!r}; refused")
         if not os.path.isfile(target):

@@ -444,6 +444,9 @@ CASES = [
     Case("param-threshold-text", lambda t: C(threshold="high"), ParameterError, r"field 'threshold'"),
     Case("param-unknown-layer-name", lambda t: Simulator.run_inference(P(layerwise_check_name=["/nope"])),
          ParameterError, r"tensor '/nope' does not exist in model"),
+    Case("param-unknown-layerwise-match", lambda t: Simulator.compare_model_by_layer(C(
+        LayerwiseCheckerParameters, layer_match_info=[("/Add_output_0", "nope")])), ParameterError,
+         r"tensor 'nope' does not exist in model"),
     Case("param-layer-name-not-text", lambda t: P(layerwise_check_name=[3]), ParameterError,
          r"field 'layerwise_check_name\.0'"),
     Case("param-unknown-field", lambda t: P(bogus=1), ParameterError, r"unknown field 'bogus'"),
@@ -533,6 +536,12 @@ CLI_CASES = [
     ("cli-nan-threshold", lambda t: ["compare", EX_MODEL, EX_MODEL, "-d", EX_DATA, "--threshold", "nan"],
      r"threshold.*finite number"),
     ("cli-usage-error", lambda t: ["run"], r"usage:"),
+    ("cli-layerwise-unknown-name", lambda t: ["layerwise", EX_MODEL, EX_MODEL, "-d", EX_DATA, "-q", "--match",
+                                              "/Add_output_0", "nope"], r"tensor 'nope' does not exist"),
+    ("cli-compare-model-not-onnx", lambda t: ["compare", EX_MODEL, _bad_model(t), "-d", EX_DATA, "-q"],
+     r"m\.onnx'.*(not a valid ONNX model|holds no graph)"),
+    ("cli-inspect-encodings-not-json", lambda t: ["inspect", EX_MODEL, "-e", _write(t, "e.json", "{bad")],
+     r"e\.json' is not valid JSON"),
 ]
 
 
