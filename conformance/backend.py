@@ -20,7 +20,7 @@ from onnx.backend.base import Backend, BackendRep
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from simulator.backend import array_module, to_host  # noqa: E402
+from simulator.backend import array_module, to_device, to_host  # noqa: E402
 from simulator.errors import DeviceError  # noqa: E402
 from simulator.interpreter import Interpreter  # noqa: E402
 
@@ -39,13 +39,9 @@ def _to_host(value):
 
 
 def _to_device(xp, value):
-    if value is None or xp is np:
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_to_device(xp, v) for v in value]
-    if isinstance(value, np.ndarray) and value.dtype.kind in "OUS":
-        return value  # strings stay on the host
-    return xp.asarray(value)
+    if isinstance(value, tuple):
+        value = list(value)
+    return to_device(xp, value)  # strings and ml_dtypes' types stay on the host
 
 
 class SimulatorRep(BackendRep):

@@ -41,22 +41,42 @@ HOST_FALLBACKS = {
     "Scatter": "same kernel as ScatterElements",
     "ScatterND": "CuPy has no ufunc.at for the multiply/max/min reductions",
     "Unique": "CuPy's unique lacks the sorted=0 first-occurrence order",
-    "StringNormalizer": "strings live on the host",
-    "RegexFullMatch": "strings live on the host",
-    "StringConcat": "strings live on the host",
-    "StringSplit": "strings live on the host",
 }
+# Besides those ops, tensors CuPy cannot hold stay on the host, and any op that reads or makes one
+# runs there: strings and objects (CuPy has no object arrays) and ml_dtypes' types (bfloat16, the
+# float8 and float4 variants, int4/uint4, int2/uint2: CuPy has no such dtypes).
+
+
+def device_can_hold(dtype) -> bool:
+    """Whether CuPy can hold an array of this dtype (plain NumPy numbers and booleans)."""
+    dtype = numpy.dtype(dtype)
+    return dtype.kind in "biufc" and dtype.type.__module__ == "numpy"
+
+
+def on_host(value) -> bool:
+    """Whether `value` (an array, or a sequence of them) is a host array that must stay on the host."""
+    if isinstance(value, (list, tuple)):
+        return any(on_host(v) for v in value)
+    return isinstance(value, numpy.ndarray) and not device_can_hold(value.dtype)
 
 
 def to_host(value):
-    """A NumPy array of `value` (a no-op for NumPy arrays and Python values)."""
+    """A NumPy array of `value` (a no-op for NumPy arrays and Python values; sequences element-wise)."""
+    if isinstance(value, list):
+        return [to_host(v) for v in value]
     if hasattr(value, "get") and type(value).__module__.startswith("cupy"):
         return value.get()
     return value
 
 
 def to_device(xp: ModuleType, value):
-    """`value` as an array of module xp (a no-op when it already is one)."""
+    """`value` on xp's device; a tensor CuPy cannot hold stays on the host (see device_can_hold)."""
     if xp is numpy:
-        return to_host(value) if not isinstance(value, numpy.ndarray) else value
+        return to_host(value)
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [to_device(xp, v) for v in value]
+    if isinstance(value, numpy.ndarray) and not device_can_hold(value.dtype):
+        return value
     return xp.asarray(value)

@@ -21,7 +21,7 @@ import ops
 from ops.registry import Kernel
 
 from .attributes import attribute_value, node_attributes, sparse_to_dense
-from .backend import HOST_FALLBACKS, to_device, to_host
+from .backend import HOST_FALLBACKS, device_can_hold, on_host, to_device, to_host
 from .encodings import EncodingsFile, channel_axis_for_param, describe_names
 from .errors import DataError, EncodingsError, KernelError, ModelError, SimulatorError
 from .model import opset_versions
@@ -223,7 +223,7 @@ class Interpreter:
         params = dict(raw_initializers)
         local = set(self.value_names)
         self._bind_encodings({n: e for n, e in wanted.items() if n in local}, params, raw_initializers)
-        self.constants = {name: xp.asarray(v) if xp is not np else v for name, v in params.items()}
+        self.constants = {name: to_device(xp, v) for name, v in params.items()}
         self.activation_quantizers: dict[str, Quantizer] = {}
         self._per_rank_quantizers: dict[tuple[str, int], Quantizer] = {}
         for name, enc in self.activation_encodings.items():
@@ -436,13 +436,12 @@ class Interpreter:
         if step.subgraphs:  # bodies run on demand, reading this run's values
             attrs = {**attrs, **{k: partial(g.call, values) for k, g in step.subgraphs.items()}}
         xp = self.xp
-        if xp is not np and step.node.op_type in HOST_FALLBACKS:  # listed, with reasons, in backend.py
-            xp, args = np, [to_host(a) if a is not None else None for a in args]
+        if xp is not np and step_needs_host(step, args):  # the rules and their reasons: backend.py
+            xp, args = np, [to_host(a) for a in args]
         try:
             result = step.kernel.fn(xp, *args, **attrs)
             if xp is not self.xp:
-                result = tuple(to_device(self.xp, r) if hasattr(r, "dtype") else r
-                               for r in (result if isinstance(result, tuple) else (result,)))
+                result = tuple(to_device(self.xp, r) for r in (result if isinstance(result, tuple) else (result,)))
         except SimulatorError:
             raise
         except Exception as exc:
@@ -482,6 +481,28 @@ def _read_attributes(node: onnx.NodeProto, source: str) -> dict:
                 break
         raise ModelError(f"{source}: node {node.name!r} ({node.op_type}): attribute {bad!r} cannot be read: "
                          f"{type(exc).__name__}: {exc}") from None
+
+
+_DTYPE_ATTRIBUTES = ("to", "output_dtype", "dtype")
+
+
+def step_needs_host(step: Step, args: list) -> bool:
+    """Whether a GPU run must run this node on the host: a listed op, a host-resident input, or an
+    output type CuPy cannot hold (Cast to float8, a Constant of int4, ...)."""
+    if step.node.op_type in HOST_FALLBACKS:
+        return True
+    if any(on_host(a) for i, a in enumerate(args) if i not in step.kernel.host_inputs):
+        return True
+    for name, value in step.attrs.items():
+        if name in _DTYPE_ATTRIBUTES and isinstance(value, int) and value:
+            try:
+                if not device_can_hold(onnx.helper.tensor_dtype_to_np_dtype(value)):
+                    return True
+            except (KeyError, TypeError, ValueError):
+                return True
+        elif isinstance(value, np.ndarray) and not device_can_hold(value.dtype):
+            return True
+    return False
 
 
 def _describe(a) -> str:
