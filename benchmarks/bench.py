@@ -38,7 +38,7 @@ def model_path(name: str) -> str:
 
 
 def batched_model(name: str, batch: int, tmp: str) -> str:
-    """The model with its batch dimension set to `batch` (Reshape targets of 1 become -1... kept as 0)."""
+    """The model with its batch dimension set to `batch` (constant Reshape targets follow)."""
     path = model_path(name)
     if batch == 1:
         return path
@@ -47,11 +47,13 @@ def batched_model(name: str, batch: int, tmp: str) -> str:
     for vi in list(model.graph.input) + list(model.graph.output):
         if vi.name not in inits and vi.type.tensor_type.shape.dim:
             vi.type.tensor_type.shape.dim[0].dim_value = batch
-    for t in model.graph.initializer:  # Reshape to (1, -1) -> (batch, -1)
-        if t.data_type == onnx.TensorProto.INT64 and len(t.dims) == 1 and t.dims[0] == 2:
-            arr = onnx.numpy_helper.to_array(t)
-            if arr[0] == 1 and arr[1] == -1:
-                t.CopyFrom(onnx.numpy_helper.from_array(np.array([batch, -1], np.int64), t.name))
+    shapes = {n.input[1] for n in model.graph.node if n.op_type == "Reshape"}
+    for t in model.graph.initializer:  # Reshape targets (1, ...) -> (batch, ...)
+        if t.name in shapes:
+            arr = onnx.numpy_helper.to_array(t).copy()
+            if arr.size and arr[0] == 1:
+                arr[0] = batch
+                t.CopyFrom(onnx.numpy_helper.from_array(arr, t.name))
     out = os.path.join(tmp, f"{name}_b{batch}.onnx")
     onnx.save(model, out)
     return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from .dtypes import dtype_of
+from .gemm import matmul
 from .registry import register
 
 
@@ -87,7 +88,7 @@ def _attention(xp, Q, K, V, attn_mask=None, past_key=None, past_value=None, nonp
     if hq != hk:
         K = xp.repeat(K, hq // hk, axis=1)
         V = xp.repeat(V, hq // hk, axis=1)
-    qk = xp.matmul(Q * sq, xp.swapaxes(K * sq, -1, -2))
+    qk = matmul(xp, Q * sq, xp.swapaxes(K * sq, -1, -2))
     if softcap and softcap > 0:
         qk = (xp.tanh(qk / dt.type(softcap)) * dt.type(softcap)).astype(dt)
     with_bias = qk + bias
@@ -99,7 +100,7 @@ def _attention(xp, Q, K, V, attn_mask=None, past_key=None, past_value=None, nonp
     if qk_matmul_output_mode == 3:
         qk_out = probs
     probs = probs.astype(dt)
-    Y = xp.matmul(probs, V).astype(dt)
+    Y = matmul(xp, probs, V).astype(dt)
     if rank3:
         Y = Y.transpose(0, 2, 1, 3)
         Y = Y.reshape(Y.shape[0], Y.shape[1], -1)
@@ -243,7 +244,7 @@ def FlexAttention(xp, Q, K, V, *, prob_mod=None, scale=None, score_mod=None, sof
         K = xp.repeat(K, hq // hkv, axis=1)
         V = xp.repeat(V, hq // hkv, axis=1)
     sq = Q.dtype.type(math.sqrt(xp.float32(scale)))
-    scores = xp.matmul(Q * sq, xp.swapaxes(K * sq, -1, -2))
+    scores = matmul(xp, Q * sq, xp.swapaxes(K * sq, -1, -2))
     if softmax_precision is not None:
         cdt = dtype_of(softmax_precision)
     else:
@@ -255,4 +256,4 @@ def FlexAttention(xp, Q, K, V, *, prob_mod=None, scale=None, score_mod=None, sof
     probs = e / e.sum(axis=-1, keepdims=True)
     if prob_mod is not None:
         probs = xp.asarray(prob_mod(probs)[0]).astype(cdt)
-    return xp.matmul(probs, V.astype(cdt)).astype(V.dtype)
+    return matmul(xp, probs, V.astype(cdt)).astype(V.dtype)

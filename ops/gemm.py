@@ -21,11 +21,17 @@ def Gemm(xp, A, B, C=None, *, alpha=1.0, beta=1.0, transA=0, transB=0, broadcast
     return Y
 
 
-@register("MatMul", 1, 9, 13)
-def MatMul(xp, A, B):
-    if A.dtype.name == "bfloat16":  # ml_dtypes promotes bfloat16 products to float32: accumulate there, round once
+def matmul(xp, A, B):
+    """A @ B; 16-bit floats (float16, bfloat16) accumulate in float32 and round once, on every device
+    (cuBLAS would otherwise accumulate float16 in float16)."""
+    if A.dtype.kind in "fV" and A.dtype.itemsize == 2:
         return xp.matmul(A.astype(xp.float32), B.astype(xp.float32)).astype(A.dtype)
     return xp.matmul(A, B)
+
+
+@register("MatMul", 1, 9, 13)
+def MatMul(xp, A, B):
+    return matmul(xp, A, B)
 
 
 def _explicit(equation, ranks):

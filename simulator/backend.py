@@ -41,6 +41,10 @@ HOST_FALLBACKS = {
     "Scatter": "same kernel as ScatterElements",
     "ScatterND": "CuPy has no ufunc.at for the multiply/max/min reductions",
     "Unique": "CuPy's unique lacks the sorted=0 first-occurrence order",
+    "NonMaxSuppression": "a data-dependent loop over boxes: host work by nature",
+    "Dropout": "training-mode masks come from NumPy's seeded generator (inference Dropout is an identity)",
+    "Mod": "CuPy's float remainder differs from NumPy's on signed zeros and infinities",
+    "DFT": "cuFFT's inverse transform differs from NumPy's beyond the suite's tolerance",
 }
 # Besides those ops, tensors CuPy cannot hold stay on the host, and any op that reads or makes one
 # runs there: strings and objects (CuPy has no object arrays) and ml_dtypes' types (bfloat16, the

@@ -125,6 +125,8 @@ def fake_quantize(xp, x, quantizer: Quantizer):
     if (xp is np and quantizer.rounding != ONNXRUNTIME_QDQ and scale.ndim == 0 and x.size > _CHUNK
             and x.flags.c_contiguous):
         return _fake_quantize_in_chunks(x, quantizer)
+    if xp is not np and quantizer.rounding != ONNXRUNTIME_QDQ:
+        return _cupy_kernel(xp, quantizer.rounding)(x, scale, offset, np.float32(quantizer.qmax))
     v = xp.divide(x, scale)  # true float32 division: a reciprocal multiply differs in ties
     if quantizer.rounding == ONNXRUNTIME_QDQ:
         xp.rint(v, out=v)  # round x / scale first (to even), then shift by the zero point, as MLAS does
@@ -171,6 +173,30 @@ def _fake_quantize_in_chunks(x, quantizer: Quantizer):
         q += offset
         q *= scale
     return out
+
+
+# The same steps as fake_quantize, fused into one CUDA kernel. No step can contract into a fused
+# multiply-add (a division, then a subtraction; an addition, then a multiplication), and CuPy compiles
+# with IEEE division, so the bits equal the NumPy path's. Comparisons keep NaN as NaN like np.clip.
+_CUPY_SOURCE = """
+float v = x / scale;
+v = v - offset;
+float q = %s;
+q = (q < 0.0f) ? 0.0f : ((q > qmax) ? qmax : q);
+y = (q + offset) * scale;
+"""
+_CUPY_ROUNDING = {HALF_AWAY_FROM_ZERO: "floorf(v); q = (v - q >= 0.5f) ? q + 1.0f : q",  # half up, see _round_grid
+                  HALF_TO_EVEN: "rintf(v)"}
+_cupy_kernels: dict = {}
+
+
+def _cupy_kernel(xp, rounding: str):
+    kernel = _cupy_kernels.get(rounding)
+    if kernel is None:
+        kernel = xp.ElementwiseKernel("float32 x, float32 scale, float32 offset, float32 qmax", "float32 y",
+                                      _CUPY_SOURCE % _CUPY_ROUNDING[rounding], f"simulator_fake_quantize_{rounding}")
+        _cupy_kernels[rounding] = kernel
+    return kernel
 
 
 def _fake_quantize_wide(xp, x, quantizer: Quantizer):
