@@ -209,10 +209,12 @@ def _check_int(name, bw, scale, source, placeholder_ok=False):
 
 def _check_offset(name, offset, source):
     offset = np.asarray(offset, dtype=np.float64)
-    bad = ~np.isfinite(offset)
+    # Offsets are integers on a grid of at most 2^32 steps; anything far larger is not an encoding
+    # (and would overflow float32).
+    bad = ~np.isfinite(offset) | (np.abs(np.nan_to_num(offset)) > 2.0 ** 33)
     if bad.any():
         raise EncodingsError(f"{source}: tensor {name!r}: offset {offset.reshape(-1)[np.argmax(bad.reshape(-1))]} is "
-                             f"not a finite number")
+                             f"not a finite number within +-2^33")
 
 
 def _check_float(name, bw, source):
