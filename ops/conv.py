@@ -34,6 +34,14 @@ def _conv_pads(in_shape, kernel, strides, dilations, pads, auto_pad):
     return out, begin, end
 
 
+def _batch_first(xp, Y, N, M, out):
+    """(G, M/G, N*O) GEMM results as (N, M, *out)."""
+    if N == 1:
+        return Y.reshape(1, M, *out)
+    G = Y.shape[0]
+    return xp.ascontiguousarray(Y.reshape(G, M // G, N, -1).transpose(2, 0, 1, 3)).reshape(N, M, *out)
+
+
 @register("Conv", 1, 11, 22)
 def Conv(xp, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None,
          strides=None):
@@ -55,8 +63,9 @@ def Conv(xp, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel
         if any(s != 1 for s in strides):
             X = X[(slice(None), slice(None)) + tuple(slice(0, (out[i] - 1) * strides[i] + 1, strides[i])
                                                      for i in range(n))]
-        cols = xp.ascontiguousarray(X).reshape(N, G, Cg, -1)
-        Y = xp.matmul(W.reshape(G, M // G, Cg), cols).reshape(N, M, *out)
+        O = math.prod(out)
+        cols = xp.ascontiguousarray(X.reshape(N, G, Cg, O).transpose(1, 2, 0, 3)).reshape(G, Cg, N * O)
+        Y = _batch_first(xp, xp.matmul(W.reshape(G, M // G, Cg), cols), N, M, out)
         if B is not None:
             Y += B.reshape((1, M) + (1,) * n)
         return Y
@@ -87,10 +96,11 @@ def Conv(xp, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel
                 Y += term
         Y = Y.reshape(N, M, *out)
     else:
-        # im2col: (N, G, Cg*K, O), one batched matmul for every group.
-        perm = (0, 1) + tuple(range(2 + n, 2 + 2 * n)) + tuple(range(2, 2 + n))
-        cols = xp.ascontiguousarray(win.transpose(perm)).reshape(N, G, Cg * K, O)
-        Y = xp.matmul(W.reshape(G, M // G, Cg * K), cols).reshape(N, M, *out)
+        # im2col: (G, Cg*K, N*O), one GEMM per group with the whole batch in its columns.
+        win = win.reshape((N, G, Cg) + win.shape[2:])
+        perm = (1, 2) + tuple(range(3 + n, 3 + 2 * n)) + (0,) + tuple(range(3, 3 + n))
+        cols = xp.ascontiguousarray(win.transpose(perm)).reshape(G, Cg * K, N * O)
+        Y = _batch_first(xp, xp.matmul(W.reshape(G, M // G, Cg * K), cols), N, M, out)
     if B is not None:
         Y += B.reshape((1, M) + (1,) * n)
     return Y
