@@ -36,8 +36,7 @@ def _check_params(params, cls):
 
 
 def _session(params) -> InferenceSession:
-    return InferenceSession(params.input_model_path, params.input_encodings_path, use_cuda=params.use_cuda,
-                            rounding=params.rounding, apply_int32_bias=params.apply_int32_bias)
+    return InferenceSession.from_options(params.input_model_path, params.input_encodings_path, params)
 
 
 def iter_inference(params: InferenceRunnerParameters, session: Optional[InferenceSession] = None

@@ -14,8 +14,57 @@ from .errors import DeviceError
 CUPY_INSTALL_HINT = "install the CUDA extra: pip install 'onnx-quant-simulator[cuda]' (cupy-cuda12x)"
 
 
-def array_module(use_cuda: bool) -> ModuleType:
-    """Return numpy, or cupy when use_cuda is true and a GPU is usable (else DeviceError)."""
+def array_module(use_cuda: bool, deterministic: bool = False):
+    """Return numpy, or cupy when use_cuda is true and a GPU is usable (else DeviceError); with
+    deterministic, wrapped so that matrix products and sums accumulate in float64 (Float64Accumulation)."""
+    xp = _device_module(use_cuda)
+    return Float64Accumulation(xp) if deterministic else xp
+
+
+def is_numpy(xp) -> bool:
+    """Whether xp computes on the host (NumPy, wrapped or not)."""
+    return getattr(xp, "module", xp) is numpy
+
+
+class Float64Accumulation:
+    """The array module, with matrix products (matmul, dot, tensordot, einsum: Conv, Gemm, MatMul,
+    attention) accumulated in float64 and rounded once to the inputs' float type.
+
+    A float32 sum of products then depends on neither the BLAS build, its blocking and thread count,
+    nor the device: the float64 result is rounded to float32 once, which gives the same float32 in all
+    but vanishingly rare cases. Reductions and pooling already add in a fixed, ONNX-Runtime order of
+    float32 operations, which every device computes alike, so they are left as they are. Kernels see
+    this object as `xp`; everything else is the wrapped module's.
+    """
+
+    def __init__(self, module):
+        self.module = module
+
+    def __getattr__(self, name):
+        return getattr(self.module, name)
+
+    def _accumulate(self, fn, arrays, *args, **kwargs):
+        dtypes = [a.dtype for a in arrays if hasattr(a, "dtype")]
+        floats = [d for d in dtypes if d.kind == "f" and d.itemsize <= 4]
+        if not floats or len(floats) != len(dtypes):
+            return fn(*arrays, *args, **kwargs)
+        out = fn(*(a.astype(self.module.float64) for a in arrays), *args, **kwargs)
+        return out.astype(self.module.result_type(*floats))
+
+    def matmul(self, a, b, **kwargs):
+        return self._accumulate(self.module.matmul, (a, b), **kwargs)
+
+    def dot(self, a, b, **kwargs):
+        return self._accumulate(self.module.dot, (a, b), **kwargs)
+
+    def tensordot(self, a, b, axes=2):
+        return self._accumulate(self.module.tensordot, (a, b), axes=axes)
+
+    def einsum(self, subscripts, *operands, **kwargs):
+        return self._accumulate(lambda *ops: self.module.einsum(subscripts, *ops, **kwargs), operands)
+
+
+def _device_module(use_cuda: bool) -> ModuleType:
     if not use_cuda:
         return numpy
     try:
@@ -75,7 +124,7 @@ def to_host(value):
 
 def to_device(xp: ModuleType, value):
     """`value` on xp's device; a tensor CuPy cannot hold stays on the host (see device_can_hold)."""
-    if xp is numpy:
+    if is_numpy(xp):
         return to_host(value)
     if value is None:
         return None

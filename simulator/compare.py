@@ -382,8 +382,7 @@ def _badness(metric: Metric, v) -> float:
 # ---------------------------------------------------------------------------------------------------
 
 def _session(path, encodings, params) -> InferenceSession:
-    return InferenceSession(path, encodings, use_cuda=params.use_cuda, rounding=params.rounding,
-                            apply_int32_bias=params.apply_int32_bias)
+    return InferenceSession.from_options(path, encodings, params)
 
 
 def _model_desc(path, encodings) -> dict:
@@ -868,8 +867,7 @@ def _match_dump_names(keys: Iterable[str], names: list[str]) -> tuple[dict, list
 
 def verify_dumps(params, progress: Progress = None) -> LayerwiseCheckResult:
     metric = get_metric(params.metric)
-    session = InferenceSession(params.input_model_path, params.input_encodings_path, use_cuda=params.use_cuda,
-                               rounding=params.rounding, apply_int32_bias=params.apply_int32_bias)
+    session = InferenceSession.from_options(params.input_model_path, params.input_encodings_path, params)
     interp = session._interp
     dump = _Dump(params.featuremap_path)
     input_specs = {i.name: i for i in interp.inputs}

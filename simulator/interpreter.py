@@ -21,7 +21,7 @@ import ops
 from ops.registry import Kernel
 
 from .attributes import attribute_value, node_attributes, sparse_to_dense
-from .backend import HOST_FALLBACKS, device_can_hold, on_host, to_device, to_host
+from .backend import HOST_FALLBACKS, Float64Accumulation, device_can_hold, is_numpy, on_host, to_device, to_host
 from .encodings import EncodingsFile, channel_axis_for_param, describe_names
 from .errors import DataError, EncodingsError, KernelError, ModelError, SimulatorError
 from .model import opset_versions
@@ -417,7 +417,7 @@ class Interpreter:
             return [self._quantize(n, v) if n else v for n, v in zip(step.outputs, result)]
 
     def _errstate(self):
-        return np.errstate(all="ignore") if self.xp is np else contextlib.nullcontext()
+        return np.errstate(all="ignore") if is_numpy(self.xp) else contextlib.nullcontext()
 
     def _store(self, name, value, values, raw, pre_quant, observer):
         if name in pre_quant:
@@ -436,8 +436,8 @@ class Interpreter:
         if step.subgraphs:  # bodies run on demand, reading this run's values
             attrs = {**attrs, **{k: partial(g.call, values) for k, g in step.subgraphs.items()}}
         xp = self.xp
-        if xp is not np and step_needs_host(step, args):  # the rules and their reasons: backend.py
-            xp, args = np, [to_host(a) for a in args]
+        if not is_numpy(xp) and step_needs_host(step, args):  # the rules and their reasons: backend.py
+            xp, args = _host_twin(xp), [to_host(a) for a in args]
         try:
             result = step.kernel.fn(xp, *args, **attrs)
             if xp is not self.xp:
@@ -484,6 +484,11 @@ def _read_attributes(node: onnx.NodeProto, source: str) -> dict:
 
 
 _DTYPE_ATTRIBUTES = ("to", "output_dtype", "dtype")
+
+
+def _host_twin(xp):
+    """NumPy, wrapped as xp is (a host fallback in deterministic mode stays deterministic)."""
+    return Float64Accumulation(np) if isinstance(xp, Float64Accumulation) else np
 
 
 def step_needs_host(step: Step, args: list) -> bool:

@@ -122,6 +122,7 @@ def fake_quantize(xp, x, quantizer: Quantizer):
         return fake_quantize(xp, x.astype(xp.float32), quantizer).astype(x.dtype)
     if x.ndim == 0:  # ufuncs on 0-d arrays return scalars, which `out=` cannot take
         return fake_quantize(xp, x.reshape(1), quantizer).reshape(())
+    xp = getattr(xp, "module", xp)  # quantization is exact elementwise math: no accumulation wrapper needed
     if (xp is np and quantizer.rounding != ONNXRUNTIME_QDQ and scale.ndim == 0 and x.size > _CHUNK
             and x.flags.c_contiguous):
         return _fake_quantize_in_chunks(x, quantizer)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
-from .backend import array_module, to_host
+from .backend import array_module, is_numpy, to_device, to_host
 from .encodings import EncodingsFile, describe_names, load_encodings
 from .errors import DataError, ParameterError
 from .interpreter import Interpreter, TensorInfo
@@ -41,14 +41,20 @@ class InferenceSession:
     """Runs a model with its encodings applied, with onnxruntime.InferenceSession's interface."""
 
     def __init__(self, model_path, encodings_path=None, use_cuda: bool = False,
-                 rounding: str = HALF_AWAY_FROM_ZERO, apply_int32_bias: bool = False):
+                 rounding: str = HALF_AWAY_FROM_ZERO, apply_int32_bias: bool = False, deterministic: bool = False):
         self.model_path = check_file(model_path, "model file")
-        self.xp = array_module(use_cuda)
+        self.xp = array_module(use_cuda, deterministic)
         model = load_model(self.model_path)
         self.encodings: EncodingsFile | None = load_encodings(encodings_path) if encodings_path else None
         self._interp = Interpreter(model, self.encodings, self.xp, rounding, apply_int32_bias, source=self.model_path)
         self._known = set(self._interp.value_names)
         self._model_meta = model.metadata_props
+
+    @classmethod
+    def from_options(cls, model_path, encodings_path, options) -> "InferenceSession":
+        """A session with the simulation options (use_cuda, rounding, ...) of a parameter schema."""
+        return cls(model_path, encodings_path, use_cuda=options.use_cuda, rounding=options.rounding,
+                   apply_int32_bias=options.apply_int32_bias, deterministic=options.deterministic)
 
     # -- ONNX Runtime's interface ---------------------------------------------------------------
 
@@ -62,7 +68,7 @@ class InferenceSession:
         return [_node_arg(i) for i in self._interp.overridable]
 
     def get_providers(self) -> list[str]:
-        return ["CUDAExecutionProvider" if self.xp is not np else "CPUExecutionProvider"]
+        return ["CPUExecutionProvider" if is_numpy(self.xp) else "CUDAExecutionProvider"]
 
     def run(self, output_names, input_feed: dict, run_options=None) -> list:
         """Run on `input_feed`; return NumPy arrays for `output_names` (None: the graph outputs)."""
@@ -120,7 +126,7 @@ class InferenceSession:
         for name, value in input_feed.items():
             spec = specs.get(name) or overridable[name]
             value = check_input(spec, value, f"input {name!r}")
-            feeds[name] = self.xp.asarray(value) if self.xp is not np else value
+            feeds[name] = to_device(self.xp, value)
         return feeds
 
 

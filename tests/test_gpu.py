@@ -98,3 +98,20 @@ def test_use_cuda_reports_missing_pieces_clearly(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_cupy)
     with pytest.raises(DeviceError, match="CuPy is not installed"):
         array_module(True)
+
+
+@pytest.mark.parametrize("case", CASES[::3])
+def test_deterministic_mode_same_bits_on_cpu_and_gpu(case):
+    require_golden()
+    from simulator.session import InferenceSession
+    from simulator.data import iter_samples
+
+    d = os.path.join(GOLDEN, case)
+    model, enc = os.path.join(d, "model.onnx"), os.path.join(d, "model.encodings")
+    cpu = InferenceSession(model, enc, deterministic=True)
+    gpu = InferenceSession(model, enc, use_cuda=True, deterministic=True)
+    names = cpu.tensor_names
+    for _, feed in iter_samples(os.path.join(d, "data"), cpu._interp.inputs):
+        a, b = cpu.run(names, feed), gpu.run(names, feed)
+        same = sum(int(np.array_equal(x, y, equal_nan=True)) for x, y in zip(a, b))
+        assert same == len(names), f"{case}: {len(names) - same} of {len(names)} tensors differ"

@@ -3,5 +3,5 @@ importing this package finds them all."""
 import importlib
 import pkgutil
 
-COMMANDS = [importlib.import_module(f"{__name__}.{m.name}") for m in sorted(pkgutil.iter_modules(__path__),
-                                                                         key=lambda m: m.name)]
+COMMANDS = [importlib.import_module(f"{__name__}.{m.name}")
+            for m in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name) if not m.name.startswith("_")]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from ..quantization import ROUNDING_MODES
+from ._options import add_simulation_options, simulation_options
 
 NAME = "compare"
 HELP = "compare the outputs of two models (model 0 is the reference) on every sample of a data folder"
@@ -27,16 +27,12 @@ def add_common_options(p, two_models: bool = True) -> None:
     p.add_argument("--json", metavar="FILE", help="write the report as JSON")
     p.add_argument("--csv", metavar="FILE", help="write the report as CSV")
     p.add_argument("--html", metavar="FILE", help="write the report as a standalone HTML page with a plot")
-    p.add_argument("--cuda", action="store_true", help="run on the GPU through CuPy")
-    p.add_argument("--rounding", choices=ROUNDING_MODES, default=ROUNDING_MODES[0],
-                   help="rounding of quantization ties (default: %(default)s, as AIMET)")
-    p.add_argument("--int32-bias", action="store_true", help="apply 2.x files' int32 bias encodings")
+    add_simulation_options(p)
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
 def common_params(args) -> dict:
-    return dict(metric=args.metric, threshold=args.threshold, top_k=args.top_k, use_cuda=args.cuda,
-                rounding=args.rounding, apply_int32_bias=args.int32_bias)
+    return dict(metric=args.metric, threshold=args.threshold, top_k=args.top_k, **simulation_options(args))
 
 
 def model_params(args) -> dict:

@@ -7,20 +7,17 @@ import time
 
 import numpy as np
 
-from ..quantization import ROUNDING_MODES
+from ._options import add_simulation_options, simulation_options
 
 NAME = "run"
 HELP = "run a model on every sample of a data folder and save the outputs"
 
 
 def add_model_options(p) -> None:
-    """The options every command that loads a model shares."""
+    """The options every command that loads and runs one model shares."""
     p.add_argument("model", help="the ONNX model file")
     p.add_argument("--encodings", "-e", help="the AIMET encodings file (omit for float inference)")
-    p.add_argument("--cuda", action="store_true", help="run on the GPU through CuPy")
-    p.add_argument("--rounding", choices=ROUNDING_MODES, default=ROUNDING_MODES[0],
-                   help="rounding of quantization ties (default: %(default)s, as AIMET)")
-    p.add_argument("--int32-bias", action="store_true", help="apply 2.x files' int32 bias encodings")
+    add_simulation_options(p)
 
 
 def add_arguments(p) -> None:
@@ -43,11 +40,10 @@ def run(args) -> int:
     from ..session import InferenceSession
 
     params = InferenceRunnerParameters(input_model_path=args.model, input_encodings_path=args.encodings,
-                                       input_data_path=args.data, use_cuda=args.cuda, layerwise_check_name=args.layer,
-                                       rounding=args.rounding, apply_int32_bias=args.int32_bias)
+                                       input_data_path=args.data, layerwise_check_name=args.layer,
+                                       **simulation_options(args))
     start = time.perf_counter()
-    session = InferenceSession(params.input_model_path, params.input_encodings_path, params.use_cuda,
-                               params.rounding, params.apply_int32_bias)
+    session = InferenceSession.from_options(params.input_model_path, params.input_encodings_path, params)
     loaded = time.perf_counter() - start
     names = [o.name for o in session.get_outputs()] + list(args.layer)
     total = data.count_samples(params.input_data_path, session._interp.inputs)

@@ -110,7 +110,11 @@ class _SimulationOptions(_Parameters):
     apply_int32_bias: bool = Field(False, description="Apply 2.x files' int32 bias encodings (AIMET's simulation "
                                    "does not; a QDQ runtime would).")
 
-    @field_validator("use_cuda", "apply_int32_bias", mode="before")
+    deterministic: bool = Field(False, description="Accumulate matrix products in float64, rounded to float32 "
+                                "once: the same bits on CPU and GPU under any BLAS build (slower; not AIMET's "
+                                "float32 order).")
+
+    @field_validator("use_cuda", "apply_int32_bias", "deterministic", mode="before")
     @classmethod
     def _strict_bool(cls, v):
         if not isinstance(v, bool):
