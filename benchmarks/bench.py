@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -133,22 +132,30 @@ def runners(path: str, encodings: str, feeds: dict, devices: list[str], referenc
 
 
 def peak_memory(path: str, encodings: str, which: str) -> float:
-    """Peak RSS growth (MiB) of one run in a fresh process, over its RSS after imports."""
+    """Peak RSS growth (MiB) of loading and running the model once in a fresh process, over its RSS
+    after imports. Read from /proc (VmHWM): getrusage's ru_maxrss survives exec, so a child of a large
+    parent would report the parent's peak."""
     code = f"""
-import resource, sys, numpy as np, onnx
+import sys, numpy as np, onnx
 sys.path.insert(0, {ROOT!r})
 sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})
 import onnxruntime
 from simulator.session import InferenceSession
 from bench import feeds_for
+
+def hwm():
+    for line in open('/proc/self/status'):
+        if line.startswith('VmHWM:'):
+            return int(line.split()[1])
+
 feeds = feeds_for({path!r}, {os.path.basename(path)[6:-5]!r}, 1)
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base = hwm()
 if {which!r} == 'ort':
     s = onnxruntime.InferenceSession({path!r}, providers=['CPUExecutionProvider'])
 else:
     s = InferenceSession({path!r}, {encodings!r} if {which!r} == 'quant' else None)
 s.run(None, feeds)
-print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)
+print((hwm() - base) / 1024)
 """
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     return float(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else float("nan")

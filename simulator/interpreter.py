@@ -304,8 +304,9 @@ class Interpreter:
     def _fold_constants(self):
         """Evaluate once, at load, every node whose inputs are all constants (weights built by Constant or
         ConstantOfShape chains, shape arithmetic on weights). Their outputs become constants, with their
-        encodings applied exactly as a run would apply them, so results do not change."""
-        self.folded: list[str] = []
+        encodings applied exactly as a run would apply them, so results do not change. Only the quantized
+        value is kept: a request for the value before its encoding recomputes it (_folded_raw)."""
+        self.folded: dict[str, Step] = {}
         remaining = []
         with self._errstate():
             for step in self.steps:
@@ -316,12 +317,23 @@ class Interpreter:
                 args = [self.constants[n] if n else None for n in step.inputs]
                 for name, value in zip(step.outputs, self._call(step, args, self.constants)):
                     if name:
-                        quantized = self._quantize(name, value)
-                        self.constants[name] = quantized
-                        if quantized is not value:
-                            self.raw_params[name] = value
-                        self.folded.append(name)
+                        self.constants[name] = self._quantize(name, value)
+                        self.folded[name] = step
         self.steps = remaining
+
+    def _folded_raw(self, name: str):
+        """A folded tensor as its node produced it, before its encoding (recomputed: rarely asked for)."""
+        if name not in self.activation_encodings:
+            return self.constants[name]
+        step = self.folded[name]
+        with self._errstate():
+            result = self._call(step, [self.constants[n] if n else None for n in step.inputs], self.constants)
+        return result[step.outputs.index(name)]
+
+    def _raw_constant(self, name: str):
+        if name in self.folded:
+            return self._folded_raw(name)
+        return self.raw_params.get(name, self.constants[name])
 
     def _plan_liveness(self):
         last_use: dict[str, int] = {}
@@ -370,10 +382,10 @@ class Interpreter:
         every intermediate without keeping them all.
         """
         values = dict(self.constants) if outer is None else ChainMap(dict(self.constants), outer)
-        raw = {n: self.raw_params.get(n, self.constants.get(n)) for n in pre_quant if n in self.constants}
+        raw = {n: self._raw_constant(n) for n in pre_quant if n in self.constants}
         if observer is not None:
             for name in self.folded:  # computed at load, seen by the observer as if produced now
-                observer(name, self.constants[name], self.raw_params.get(name, self.constants[name]))
+                observer(name, self.constants[name], self._folded_raw(name))
         with self._errstate():  # a graph input holding inf or NaN quantizes without warnings, like any value
             for name, value in feeds.items():
                 self._store(name, value, values, raw, pre_quant, observer)

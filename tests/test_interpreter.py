@@ -150,3 +150,25 @@ def test_truncated_model(tmp_path):
     p.write_bytes(data[: len(data) // 2])
     with pytest.raises(ModelError):
         load_model(p)
+
+
+def test_constant_subgraphs_are_folded_with_their_encodings_and_pre_quant_recomputed():
+    value = numpy_helper.from_array(np.array([[0.26, 0.74, 1.2]], np.float32), "v")
+    nodes = [helper.make_node("Constant", [], ["c"], "const", value=value),
+             helper.make_node("Mul", ["c", "c"], ["c2"], "sq"),
+             helper.make_node("Add", ["x", "c2"], ["y"], "add")]
+    m = _model(nodes)
+    enc = parse_encodings({"version": "1.0.0", "param_encodings": [], "activation_encodings": [
+        {"name": n, "bw": 8, "dtype": "INT", "enc_type": "PER_TENSOR", "is_sym": False, "scale": [0.5],
+         "offset": [0]} for n in ("c", "c2")]})
+    interp = Interpreter(m, enc)
+    assert [s.node.name for s in interp.steps] == ["add"] and set(interp.folded) == {"c", "c2"}
+    x = np.zeros((2, 3), np.float32)
+    values, raw = interp.run({"x": x}, {"c", "c2", "y"}, {"c", "c2"})
+    np.testing.assert_array_equal(values["c"], [[0.5, 0.5, 1.0]])
+    np.testing.assert_array_equal(raw["c"], [[0.26, 0.74, 1.2]])
+    np.testing.assert_array_equal(raw["c2"], np.float32([[0.25, 0.25, 1.0]]))  # from the quantized c
+    np.testing.assert_array_equal(values["y"], np.broadcast_to(values["c2"], (2, 3)))
+    seen = {}
+    interp.run({"x": x}, set(), observer=lambda n, v, r: seen.setdefault(n, (v, r)))
+    np.testing.assert_array_equal(seen["c"][1], [[0.26, 0.74, 1.2]])
