@@ -166,9 +166,9 @@ def test_constant_subgraphs_are_folded_with_their_encodings_and_pre_quant_recomp
     x = np.zeros((2, 3), np.float32)
     values, raw = interp.run({"x": x}, {"c", "c2", "y"}, {"c", "c2"})
     np.testing.assert_array_equal(values["c"], [[0.5, 0.5, 1.0]])
-    np.testing.assert_array_equal(raw["c"], [[0.26, 0.74, 1.2]])
+    np.testing.assert_array_equal(raw["c"], np.float32([[0.26, 0.74, 1.2]]))
     np.testing.assert_array_equal(raw["c2"], np.float32([[0.25, 0.25, 1.0]]))  # from the quantized c
     np.testing.assert_array_equal(values["y"], np.broadcast_to(values["c2"], (2, 3)))
     seen = {}
     interp.run({"x": x}, set(), observer=lambda n, v, r: seen.setdefault(n, (v, r)))
-    np.testing.assert_array_equal(seen["c"][1], [[0.26, 0.74, 1.2]])
+    np.testing.assert_array_equal(seen["c"][1], np.float32([[0.26, 0.74, 1.2]]))
