@@ -69,18 +69,22 @@ def round_half_away_from_zero(xp, v):
     return xp.copysign(r, v)
 
 
+# The float32 just below one half. floor(v + JUST_BELOW_HALF) rounds every float32 v in [0, 2^24] half
+# up, exactly: v = k + 0.5 reaches k + 1 (the sum rounds up), and no v below k + 0.5 does (checked
+# on every float32 of that range). floor(v + 0.5) is not exact: it sends 0.49999997 to 1.
+JUST_BELOW_HALF = np.nextafter(np.float32(0.5), np.float32(0))
+
+
 def _round_grid(xp, v, rounding: str):
-    """Round values that are clipped to [0, qmax] right after.
+    """Round, in place, values that are clipped to [0, qmax] (qmax < 2^24) right after.
 
     For v >= 0, half-up equals half away from zero; for v < 0 both end at 0 after the clip, so the
     cheaper half-up serves (and keeps NaN as NaN, +inf as +inf).
     """
     if rounding == HALF_TO_EVEN:
         return xp.rint(v, out=v)
-    q = xp.floor(v)
-    v -= q
-    q += v >= 0.5
-    return q
+    v += JUST_BELOW_HALF
+    return xp.floor(v, out=v)
 
 
 @dataclass(frozen=True)
@@ -156,7 +160,6 @@ def _fake_quantize_in_chunks(x, quantizer: Quantizer):
     out = np.empty_like(x)
     src, dst = x.reshape(-1), out.reshape(-1)
     v_buf = np.empty(_CHUNK, np.float32)
-    flag_buf = np.empty(_CHUNK, bool)
     for start in range(0, src.size, _CHUNK):
         xs = src[start:start + _CHUNK]
         m = xs.size
@@ -166,10 +169,8 @@ def _fake_quantize_in_chunks(x, quantizer: Quantizer):
         if half_to_even:
             np.rint(v, out=q)
         else:  # half up (see _round_grid)
+            v += JUST_BELOW_HALF
             np.floor(v, out=q)
-            v -= q
-            np.greater_equal(v, 0.5, out=flag_buf[:m])
-            q += flag_buf[:m]
         np.clip(q, 0, qmax, out=q)
         q += offset
         q *= scale

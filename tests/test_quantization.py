@@ -202,3 +202,26 @@ def test_1_0_0_lpbq_scales_multiply():
     # A Conv weight (2 out channels, 4 in channels): blocks of 2 along axis 1.
     q = bind(e, (2, 4, 1, 1), axis=0)
     assert q.scale.reshape(2, 4).tolist() == [[0.5, 0.5, 1.0, 1.0], [0.75, 0.75, 1.0, 1.0]]
+
+
+def _reference_fake_quantize(x, scale, offset, bw):
+    """The contract's formula, step by step in float32, with half-up written out (floor + frac >= 0.5)."""
+    v = (x / np.float32(scale)).astype(np.float32) - np.float32(offset)
+    f = np.floor(v)
+    q = np.clip(f + ((v - f) >= 0.5), 0, 2 ** bw - 1).astype(np.float32)
+    return (q + np.float32(offset)) * np.float32(scale)
+
+
+@pytest.mark.parametrize("bw,scale,offset", [(8, 0.0123, -128), (16, 6.582019755964507e-05, -32768), (4, 0.3, -3),
+                                             (8, 1.0, 0)])
+@pytest.mark.parametrize("size", [1000, 300_000])  # below and above the chunked path's threshold
+def test_fast_rounding_equals_the_reference_formula(bw, scale, offset, size):
+    rng = np.random.default_rng(bw + size)
+    x = (rng.standard_normal(size) * 2 ** (bw - 3) * scale).astype(f32)
+    ties = (rng.integers(-2 ** bw, 2 ** bw, size) + 0.5).astype(f32) * f32(scale)
+    x[: size // 3] = ties[: size // 3]
+    x[:6] = [0.49999997 * scale, 0.5 * scale, -0.49999997 * scale, np.nan, np.inf, -np.inf]
+    enc = per_tensor(scale, offset, bw)
+    with np.errstate(invalid="ignore"):
+        got, want = fq(enc, x), _reference_fake_quantize(x, scale, offset, bw)
+    np.testing.assert_array_equal(got, want)
