@@ -127,9 +127,6 @@ def fake_quantize(xp, x, quantizer: Quantizer):
     if x.ndim == 0:  # ufuncs on 0-d arrays return scalars, which `out=` cannot take
         return fake_quantize(xp, x.reshape(1), quantizer).reshape(())
     xp = getattr(xp, "module", xp)  # quantization is exact elementwise math: no accumulation wrapper needed
-    if (xp is np and quantizer.rounding != ONNXRUNTIME_QDQ and scale.ndim == 0 and x.size > _CHUNK
-            and x.flags.c_contiguous):
-        return _fake_quantize_in_chunks(x, quantizer)
     if xp is not np and quantizer.rounding != ONNXRUNTIME_QDQ:
         return _cupy_kernel(xp, quantizer.rounding)(x, scale, offset, np.float32(quantizer.qmax))
     v = xp.divide(x, scale)  # true float32 division: a reciprocal multiply differs in ties
@@ -147,34 +144,6 @@ def fake_quantize(xp, x, quantizer: Quantizer):
     q += offset
     q *= scale
     return q
-
-
-_CHUNK = 1 << 15  # elements: the steps' buffers stay in the CPU's L2 cache
-
-
-def _fake_quantize_in_chunks(x, quantizer: Quantizer):
-    """The same steps and bits as fake_quantize, a cache-sized chunk at a time (NumPy, per-tensor):
-    the nine passes over a large activation then cost cache bandwidth, not memory bandwidth."""
-    scale, offset, qmax = quantizer.scale, quantizer.offset, quantizer.qmax
-    half_to_even = quantizer.rounding == HALF_TO_EVEN
-    out = np.empty_like(x)
-    src, dst = x.reshape(-1), out.reshape(-1)
-    v_buf = np.empty(_CHUNK, np.float32)
-    for start in range(0, src.size, _CHUNK):
-        xs = src[start:start + _CHUNK]
-        m = xs.size
-        v, q = v_buf[:m], dst[start:start + m]
-        np.divide(xs, scale, out=v)
-        v -= offset
-        if half_to_even:
-            np.rint(v, out=q)
-        else:  # half up (see _round_grid)
-            v += JUST_BELOW_HALF
-            np.floor(v, out=q)
-        np.clip(q, 0, qmax, out=q)
-        q += offset
-        q *= scale
-    return out
 
 
 # The same steps as fake_quantize, fused into one CUDA kernel. No step can contract into a fused
