@@ -129,7 +129,23 @@ def fake_quantize(xp, x, quantizer: Quantizer):
     xp = getattr(xp, "module", xp)  # quantization is exact elementwise math: no accumulation wrapper needed
     if xp is not np and quantizer.rounding != ONNXRUNTIME_QDQ:
         return _cupy_kernel(xp, quantizer.rounding)(x, scale, offset, np.float32(quantizer.qmax))
-    v = xp.divide(x, scale)  # true float32 division: a reciprocal multiply differs in ties
+    if xp is np and scale.ndim == 0 and x.size > 2 * _CHUNK and x.flags.c_contiguous:
+        # A large tensor a chunk at a time: the passes below then run in cache, not in memory.
+        out = np.empty_like(x)
+        src, dst = x.reshape(-1), out.reshape(-1)
+        for start in range(0, src.size, _CHUNK):
+            _fake_quantize_into(np, src[start:start + _CHUNK], quantizer, dst[start:start + _CHUNK])
+        return out
+    return _fake_quantize_into(xp, x, quantizer, None)
+
+
+_CHUNK = 1 << 20  # elements (4 MiB of float32)
+
+
+def _fake_quantize_into(xp, x, quantizer: Quantizer, out):
+    """The integer-grid steps on float32 x, into `out` (a new array when None), which is returned."""
+    scale, offset = quantizer.scale, quantizer.offset
+    v = xp.divide(x, scale, out=out)  # true float32 division: a reciprocal multiply differs in ties
     if quantizer.rounding == ONNXRUNTIME_QDQ:
         xp.rint(v, out=v)  # round x / scale first (to even), then shift by the zero point, as MLAS does
         v -= offset

@@ -214,7 +214,7 @@ def _reference_fake_quantize(x, scale, offset, bw):
 
 @pytest.mark.parametrize("bw,scale,offset", [(8, 0.0123, -128), (16, 6.582019755964507e-05, -32768), (4, 0.3, -3),
                                              (8, 1.0, 0)])
-@pytest.mark.parametrize("size", [1000, 300_000])  # below and above the chunked path's threshold
+@pytest.mark.parametrize("size", [1000, 2_500_000])  # below and above the chunked path's threshold
 def test_fast_rounding_equals_the_reference_formula(bw, scale, offset, size):
     rng = np.random.default_rng(bw + size)
     x = (rng.standard_normal(size) * 2 ** (bw - 3) * scale).astype(f32)
