@@ -20,6 +20,7 @@ import onnx
 from onnx import numpy_helper
 
 from .errors import DataError
+from .paths import checked_path
 from .interpreter import TensorInfo
 from .session import check_input
 
@@ -29,15 +30,7 @@ DEFAULT_INPUT_NAME = "input"
 
 
 def _check_folder(path) -> str:
-    try:
-        path = os.fspath(path)
-    except TypeError:
-        raise DataError(f"input data folder {path!r}: expected a path (a string), got {type(path).__name__}") from None
-    if not os.path.exists(path):
-        raise DataError(f"input data folder {path!r} does not exist")
-    if not os.path.isdir(path):
-        raise DataError(f"input data path {path!r} is a file; expected a folder")
-    return path
+    return checked_path(path, "input data folder", DataError, folder=True)
 
 
 def _sample_files(folder: str) -> dict[str, str]:

@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from .errors import EncodingsError
+from .paths import checked_path
 from .quantization import Encoding, Granularity
 
 SUPPORTED_VERSIONS = ("0.6.1", "1.0.0", "2.0.0", "2.1.0")
@@ -99,14 +100,7 @@ class Entry200(_Entry):
 
 def load_encodings(path: str | os.PathLike) -> EncodingsFile:
     """Read and parse an encodings file; every problem is an EncodingsError naming the file."""
-    try:
-        path = os.fspath(path)
-    except TypeError:
-        raise EncodingsError(f"encodings file {path!r}: expected a path (a string), got {type(path).__name__}") from None
-    if not os.path.exists(path):
-        raise EncodingsError(f"encodings file {path!r} does not exist")
-    if os.path.isdir(path):
-        raise EncodingsError(f"encodings path {path!r} is a folder; expected an AIMET .encodings JSON file")
+    path = checked_path(path, "encodings file", EncodingsError, expected="an AIMET .encodings JSON file")
     try:
         with open(path, "rb") as f:
             data = json.loads(f.read().decode("utf-8"))

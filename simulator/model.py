@@ -8,20 +8,11 @@ from google.protobuf.message import DecodeError
 from onnx import external_data_helper
 
 from .errors import ModelError
+from .paths import checked_path
 
 
 def check_file(path, what: str, error=ModelError) -> str:
-    try:
-        path = os.fspath(path)
-    except TypeError:
-        raise error(f"{what} {path!r}: expected a path (a string), got {type(path).__name__}") from None
-    if not isinstance(path, str):
-        path = os.fsdecode(path)
-    if not os.path.exists(path):
-        raise error(f"{what} {path!r} does not exist")
-    if os.path.isdir(path):
-        raise error(f"{what} {path!r} is a folder; expected a file")
-    return path
+    return checked_path(path, what, error, expected="the model file itself (e.g. model.onnx)")
 
 
 def load_model(path, external_data: bool = True) -> onnx.ModelProto:

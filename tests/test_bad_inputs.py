@@ -245,7 +245,7 @@ CASES = [
          r"data folder .*nodata' does not exist"),
     Case("param-model-not-a-path", lambda t: P(input_model_path=123), ParameterError,
          r"input_model_path.*expected a path"),
-    Case("session-model-is-folder", lambda t: InferenceSession(t), ModelError, r"is a folder; expected a file"),
+    Case("session-model-is-folder", lambda t: InferenceSession(t), ModelError, r"is a folder; expected the model file"),
     Case("session-model-missing", lambda t: InferenceSession(os.path.join(t, "m.onnx")), ModelError,
          r"m\.onnx' does not exist"),
     Case("session-model-none", lambda t: InferenceSession(None), ModelError, r"model file.*None.*expected a path"),

@@ -7,53 +7,32 @@ invalid values raise ParameterError naming the field.
 from __future__ import annotations
 
 import math
-import os
 from typing import Literal, Optional
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import ParameterError
+from ..paths import checked_path
 from ..quantization import HALF_AWAY_FROM_ZERO, HALF_TO_EVEN
 
 METRICS = ("snr", "psnr", "rmse", "mse", "mae", "max_abs", "cosine", "relative_l2", "topk")
 Rounding = Literal["half_away_from_zero", "half_to_even", "onnxruntime_qdq"]
 
 
-def _path_text(value, field: str) -> str:
-    if isinstance(value, os.PathLike):
-        value = os.fspath(value)
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"expected a path (a non-empty string), got {value!r}")
-    return value
+def model_file(value) -> str:
+    return checked_path(value, "model file", ValueError, expected="the model file itself (e.g. model.onnx)")
 
 
-def model_file(value, field: str = "") -> str:
-    path = _path_text(value, field)
-    if not os.path.exists(path):
-        raise ValueError(f"model file {path!r} does not exist")
-    if os.path.isdir(path):
-        raise ValueError(f"{path!r} is a folder; expected the model file itself (e.g. model.onnx)")
-    return path
-
-
-def encodings_file(value, field: str = "") -> Optional[str]:
+def encodings_file(value) -> Optional[str]:
     if value is None or value == "":
         return None  # no encodings: float inference
-    path = _path_text(value, field)
-    if not os.path.exists(path):
-        raise ValueError(f"encodings file {path!r} does not exist")
-    if os.path.isdir(path):
-        raise ValueError(f"{path!r} is a folder; expected the encodings file itself (e.g. model.encodings)")
-    return path
+    return checked_path(value, "encodings file", ValueError,
+                        expected="the encodings file itself (e.g. model.encodings)")
 
 
-def data_folder(value, field: str = "") -> str:
-    path = _path_text(value, field)
-    if not os.path.exists(path):
-        raise ValueError(f"data folder {path!r} does not exist")
-    if not os.path.isdir(path):
-        raise ValueError(f"{path!r} is a file; expected the folder that holds the input data")
-    return path
+def data_folder(value) -> str:
+    return checked_path(value, "data folder", ValueError, folder=True,
+                        expected="the folder that holds the input data")
 
 
 def _alias(*names: str):
