@@ -11,7 +11,7 @@ import numpy
 
 from .errors import DeviceError
 
-CUPY_INSTALL_HINT = "install the CUDA extra: pip install 'onnx-quant-simulator[cuda]' (cupy-cuda12x)"
+CUPY_INSTALL_HINT = "install the CUDA extra from the project's folder: pip install '.[cuda]' (cupy-cuda12x, CUDA 12)"
 
 
 def array_module(use_cuda: bool, deterministic: bool = False):
