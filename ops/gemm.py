@@ -15,9 +15,10 @@ def Gemm(xp, A, B, C=None, *, alpha=1.0, beta=1.0, transA=0, transB=0, broadcast
     Y = xp.matmul(A, B)
     # ORT/MLAS: Y is first filled with beta*C, then alpha*A@B is accumulated onto it.
     if alpha != 1.0:
-        Y = Y * dt(alpha)
+        Y *= dt(alpha)
     if C is not None and beta != 0.0:
-        Y = Y + (C if beta == 1.0 else C * dt(beta))
+        C = C if beta == 1.0 else C * dt(beta)
+        Y = Y + C if Y.shape != xp.broadcast_shapes(Y.shape, C.shape) else xp.add(Y, C, out=Y)
     return Y
 
 

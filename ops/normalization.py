@@ -77,7 +77,8 @@ def BatchNormalization(xp, X, scale, B, mean, var, *, epsilon=1e-5, momentum=0.9
     inv_std = dt.type(1) / xp.sqrt(var + eps)
     new_scale = inv_std * scale
     new_bias = B - mean * new_scale
-    Y = X * new_scale.reshape(shape) + new_bias.reshape(shape)
+    Y = X * new_scale.reshape(shape)
+    Y += new_bias.reshape(shape)
     if training_mode:
         return Y, running_mean, running_var
     return Y
