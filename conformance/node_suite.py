@@ -109,8 +109,6 @@ def _assert_similar(refs, outs, rtol, atol, name):
 
 
 def run_case(case, device: str = "CPU") -> Result:
-    from onnx.backend.test.runner import Runner
-
     start = time.perf_counter()
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):

@@ -7,7 +7,6 @@
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,7 +47,6 @@ class InferenceSession:
         self.encodings: EncodingsFile | None = load_encodings(encodings_path) if encodings_path else None
         self._interp = Interpreter(model, self.encodings, self.xp, rounding, apply_int32_bias, source=self.model_path)
         self._known = set(self._interp.value_names)
-        self._model_meta = model.metadata_props
 
     @classmethod
     def from_options(cls, model_path, encodings_path, options) -> "InferenceSession":

@@ -27,7 +27,7 @@ from simulator.errors import (DataError, EncodingsError, KernelError, ModelError
                               UnsupportedOpError)
 from simulator.interpreter import Interpreter
 from simulator.schema.base import (InferenceCheckerParameters, InferenceRunnerParameters,
-                                   InferenceSessionParameters, LayerwiseCheckerParameters)
+                                   LayerwiseCheckerParameters)
 from simulator.session import InferenceSession
 from tests.conftest import ROOT
 

@@ -85,7 +85,6 @@ class Placement:
 def placements(model: onnx.ModelProto) -> list[Placement]:
     """The tensors AIMET's default configuration quantizes, in graph order."""
     entries = graph_tensors(model)
-    by_name = {e.name: e for e in entries}
     outputs = {o.name for o in model.graph.output}
     node_of = {}
     for node in model.graph.node:

@@ -19,7 +19,6 @@ import os
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-import onnx
 
 from ..encodings import EncodingsFile, load_encodings
 from ..errors import SimulatorError

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tests.ops.harness import run_kernel, run_ort, run_reference
+from tests.ops.harness import run_kernel, run_ort
 
 
 def _same(op, inputs, n_outputs=1, opset=17, ref=run_ort, **attrs):
