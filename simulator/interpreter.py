@@ -359,7 +359,11 @@ class Interpreter:
         q = self._per_rank_quantizers.get(key)
         if q is None:
             enc = self.activation_encodings[name]
-            axis = 1 if value.ndim > 1 else 0  # NCHW channel for activations whose file states no axis
+            # A file that states no axis: the weight rule when the tensor feeds a weight input (a weight
+            # built by Constant or DequantizeLinear nodes), else the NCHW channel.
+            axis = channel_axis_for_param(self._consumers(name), value.ndim)
+            if axis is None:
+                axis = 1 if value.ndim > 1 else 0
             try:
                 q = bind(enc, value.shape, axis, self.rounding).to(self.xp)
             except ValueError as exc:

@@ -172,3 +172,20 @@ def test_constant_subgraphs_are_folded_with_their_encodings_and_pre_quant_recomp
     seen = {}
     interp.run({"x": x}, set(), observer=lambda n, v, r: seen.setdefault(n, (v, r)))
     np.testing.assert_array_equal(seen["c"][1], np.float32([[0.26, 0.74, 1.2]]))
+
+
+def test_per_channel_encoding_of_a_computed_weight_follows_its_consumer():
+    # A Conv weight made by a Constant node (not an initializer): the file's per-channel encoding still
+    # runs along the output-channel axis 0, as for an initializer weight.
+    w = np.arange(2 * 3 * 1 * 1, dtype=np.float32).reshape(2, 3, 1, 1) * np.float32(0.3)
+    nodes = [helper.make_node("Constant", [], ["w"], "const", value=numpy_helper.from_array(w, "wv")),
+             helper.make_node("Conv", ["x", "w"], ["y"], "conv")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 2, 2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    enc = parse_encodings({"version": "1.0.0", "param_encodings": [], "activation_encodings": [
+        {"name": "w", "bw": 8, "dtype": "INT", "enc_type": "PER_CHANNEL", "is_sym": True, "scale": [0.5, 0.25],
+         "offset": [-128.0, -128.0]}]})
+    interp = Interpreter(m, enc)
+    expected = np.stack([np.round(w[0] / 0.5) * 0.5, np.floor(w[1] / 0.25 + 0.5) * 0.25]).astype(np.float32)
+    np.testing.assert_array_equal(interp.constants["w"], expected)
