@@ -96,10 +96,14 @@ def Conv(xp, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel
                 Y += term
         Y = Y.reshape(N, M, *out)
     else:
-        # im2col: (G, Cg*K, N*O), one GEMM per group with the whole batch in its columns.
-        win = win.reshape((N, G, Cg) + win.shape[2:])
-        perm = (1, 2) + tuple(range(3 + n, 3 + 2 * n)) + (0,) + tuple(range(3, 3 + n))
-        cols = xp.ascontiguousarray(win.transpose(perm)).reshape(G, Cg * K, N * O)
+        # im2col: (G, Cg*K, N*O), one GEMM per group with the whole batch in its columns, filled one
+        # kernel tap at a time (a strided copy each: faster than one many-axis transposing copy).
+        cols = xp.empty((G, Cg) + tuple(kernel) + (N,) + tuple(out), dtype=X.dtype)
+        to_cols = (1, 2, 0) + tuple(range(3, 3 + n))
+        for tap in itertools.product(*(range(k) for k in kernel)):
+            view = win[(Ellipsis,) + tap].reshape((N, G, Cg) + tuple(out))
+            cols[(slice(None), slice(None)) + tap] = view.transpose(to_cols)
+        cols = cols.reshape(G, Cg * K, N * O)
         Y = _batch_first(xp, xp.matmul(W.reshape(G, M // G, Cg * K), cols), N, M, out)
     if B is not None:
         Y += B.reshape((1, M) + (1,) * n)
