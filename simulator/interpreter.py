@@ -67,6 +67,9 @@ class Step:
     attrs: dict
     free: list[str] = field(default_factory=list)  # values whose last use is this step
     subgraphs: dict = field(default_factory=dict)  # GRAPH attributes, planned: attr name -> Interpreter
+    # Host copies of constant shape-like inputs (input index -> NumPy array), made once at load so that a
+    # GPU run reads Reshape's shape, Slice's starts, ... without a device-to-host copy per run.
+    host_args: dict = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -230,6 +233,10 @@ class Interpreter:
             if enc.granularity == Granularity.PER_TENSOR or enc.is_float:
                 self.activation_quantizers[name] = bind(enc, (), rounding=self.rounding).to(xp)
         self._fold_constants()
+        fixed = set(self.constants) - {o.name for o in self.overridable}  # a feed may replace the others
+        for step in self.steps:
+            step.host_args = {i: to_host(self.constants[step.inputs[i]]) for i in step.kernel.host_inputs
+                              if i < len(step.inputs) and step.inputs[i] in fixed}
         self._plan_liveness()
 
     # -- planning -------------------------------------------------------------------------------
@@ -446,7 +453,9 @@ class Interpreter:
     def _call(self, step: Step, args: list, values) -> tuple:
         """One kernel call, with host inputs moved to the host and bodies bound to this run's values."""
         for i in step.kernel.host_inputs:
-            if i < len(args) and args[i] is not None:
+            if i in step.host_args:
+                args[i] = step.host_args[i]
+            elif i < len(args) and args[i] is not None:
                 args[i] = to_host(args[i])
         attrs = step.attrs
         if step.subgraphs:  # bodies run on demand, reading this run's values

@@ -189,3 +189,17 @@ def test_per_channel_encoding_of_a_computed_weight_follows_its_consumer():
     interp = Interpreter(m, enc)
     expected = np.stack([np.round(w[0] / 0.5) * 0.5, np.floor(w[1] / 0.25 + 0.5) * 0.25]).astype(np.float32)
     np.testing.assert_array_equal(interp.constants["w"], expected)
+
+
+def test_fed_initializer_overrides_a_shape_input():
+    # An initializer listed as a graph input is a default: a feed replaces it, shape inputs included.
+    shape = numpy_helper.from_array(np.array([3, 2], np.int64), "shape")
+    graph = helper.make_graph(
+        [helper.make_node("Reshape", ["x", "shape"], ["y"], "r")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3]),
+         helper.make_tensor_value_info("shape", TensorProto.INT64, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [shape])
+    interp = Interpreter(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    assert interp.run({"x": x}, {"y"})[0]["y"].shape == (3, 2)
+    assert interp.run({"x": x, "shape": np.array([6, 1], np.int64)}, {"y"})[0]["y"].shape == (6, 1)
