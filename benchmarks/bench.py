@@ -85,7 +85,7 @@ def calibrate(path: str, feeds: dict, tmp: str) -> str:
             ranges[name] = (min(float(v.min()), 0.0), max(float(v.max()), 0.0))
 
     session = InferenceSession(path)
-    session._interp.run({k: v for k, v in feeds.items()}, set(), observer=observe)
+    session.interpreter.run({k: v for k, v in feeds.items()}, set(), observer=observe)
     entries = []
     for name, (lo, hi) in ranges.items():
         scale = (hi - lo) / 255 or 1.0

@@ -25,7 +25,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         session = InferenceSession(path, calibrate(path, feeds, tmp) if quant else None)
     spent, calls = collections.Counter(), collections.Counter()
-    for step in session._interp.steps:
+    for step in session.interpreter.steps:
         def timed(xp, *a, _fn=step.kernel.fn, _op=step.node.op_type, **kw):
             t = time.perf_counter()
             r = _fn(xp, *a, **kw)

@@ -46,7 +46,7 @@ def iter_inference(params: InferenceRunnerParameters, session: Optional[Inferenc
     names = [o.name for o in session.get_outputs()] + list(params.layerwise_check_name)
     for name in params.layerwise_check_name:
         session.resolve_name(name)  # an unknown name fails before any sample runs
-    for sample, feed in _data.iter_samples(params.input_data_path, session._interp.inputs):
+    for sample, feed in _data.iter_samples(params.input_data_path, session.interpreter.inputs):
         yield sample, session.run(names, feed)
 
 

@@ -411,7 +411,7 @@ def match_outputs(names0: list[str], names1: list[str], model0="model 0", model1
 
 def _feed_for(session: InferenceSession, feed: dict, source: str) -> dict:
     """The sample's feed for a model whose input names may differ (then matched by position)."""
-    names = [i.name for i in session._interp.inputs]
+    names = [i.name for i in session.interpreter.inputs]
     if set(names) == set(feed):
         return feed
     if len(names) == len(feed):
@@ -435,7 +435,7 @@ def _scale(interp, name: str, value):
         if enc.is_float:
             return None
         try:
-            q = interp._activation_quantizer(name, value)
+            q = interp.quantizer_for(name, value)
         except SimulatorError:
             return None
     else:
@@ -552,7 +552,7 @@ def compare_by_inference(params, progress: Progress = None) -> InferenceCheckRes
     models = [_model_desc(params.input_model_path_0, params.input_encodings_path_0),
               _model_desc(params.input_model_path_1, params.input_encodings_path_1)]
     result = InferenceCheckResult(metric, params.threshold, params.top_k, models, pairs, how)
-    for sample, feed in _data.iter_samples(params.input_data_path, s0._interp.inputs):
+    for sample, feed in _data.iter_samples(params.input_data_path, s0.interpreter.inputs):
         out0 = s0.run([p[0] for p in pairs], feed)
         out1 = s1.run([p[1] for p in pairs], _feed_for(s1, feed, params.input_model_path_1))
         per_output = {}
@@ -572,7 +572,7 @@ def compare_by_inference(params, progress: Progress = None) -> InferenceCheckRes
 
 def _layer_pairs(s0: InferenceSession, s1: InferenceSession, match_info) -> list[tuple[str, tuple, tuple]]:
     """[(key, (name0, pre0), (name1, pre1))] in model 1's graph order."""
-    i0, i1 = s0._interp, s1._interp
+    i0, i1 = s0.interpreter, s1.interpreter
     if match_info:
         pairs = []
         for item in match_info:
@@ -610,7 +610,7 @@ def compare_by_layer(params, progress: Progress = None, memory_limit: int = DEFA
     metric = get_metric(params.metric)
     s0 = _session(params.input_model_path_0, params.input_encodings_path_0, params)
     s1 = _session(params.input_model_path_1, params.input_encodings_path_1, params)
-    i0, i1 = s0._interp, s1._interp
+    i0, i1 = s0.interpreter, s1.interpreter
     pairs = _layer_pairs(s0, s1, params.layer_match_info)
     models = [_model_desc(params.input_model_path_0, params.input_encodings_path_0),
               _model_desc(params.input_model_path_1, params.input_encodings_path_1)]
@@ -669,7 +669,7 @@ def compare_by_layer(params, progress: Progress = None, memory_limit: int = DEFA
             store.clear()
             for n0 in {r0 for r0 in need0 if r0[0] in i0.constants}:
                 store.put(n0, i0.raw_params.get(n0[0], i0.constants[n0[0]]) if n0[1] else i0.constants[n0[0]])
-            i0.run(s0._check_feed(feed), set(), observer=capture0)
+            i0.run(s0.prepare_feed(feed), set(), observer=capture0)
 
             def compare1(name, value, raw, sample=sample):
                 for pre in (False, True):
@@ -680,7 +680,7 @@ def compare_by_layer(params, progress: Progress = None, memory_limit: int = DEFA
             for n1 in [r1 for r1 in by_name1 if r1[0] in i1.constants]:
                 value = i1.constants[n1[0]]
                 compare1(n1[0], value, i1.raw_params.get(n1[0], value))
-            i1.run(s1._check_feed(_feed_for(s1, feed, params.input_model_path_1)), set(), observer=compare1)
+            i1.run(s1.prepare_feed(_feed_for(s1, feed, params.input_model_path_1)), set(), observer=compare1)
             result._samples[sample] = (True, {})
             if exporter is not None:
                 exporter.samples.append(sample)
@@ -868,7 +868,7 @@ def _match_dump_names(keys: Iterable[str], names: list[str]) -> tuple[dict, list
 def verify_dumps(params, progress: Progress = None) -> LayerwiseCheckResult:
     metric = get_metric(params.metric)
     session = InferenceSession.from_options(params.input_model_path, params.input_encodings_path, params)
-    interp = session._interp
+    interp = session.interpreter
     dump = _Dump(params.featuremap_path)
     input_specs = {i.name: i for i in interp.inputs}
     candidates = [i.name for i in interp.inputs] + list(interp.producer)
@@ -895,7 +895,7 @@ def verify_dumps(params, progress: Progress = None) -> LayerwiseCheckResult:
     # the samples and their inputs
     dump_samples = list(dump.samples)
     if params.input_data_path is not None:
-        names = list(_data._layout(_data._check_folder(params.input_data_path), [i.name for i in interp.inputs]))
+        names = _data.sample_names(params.input_data_path, interp.inputs)
         if all(s in names for s in dump_samples):
             pairing = {s: s for s in dump_samples}
         elif len(names) == len(dump_samples):
@@ -972,7 +972,7 @@ def verify_dumps(params, progress: Progress = None) -> LayerwiseCheckResult:
             iso = np.asarray(to_host(outs[list(step.outputs).index(name)]))
             rec.add_isolated(sample, iso, dumped, _scale(interp, name, iso))
 
-        interp.run(session._check_feed(feed), set(), observer=check)
+        interp.run(session.prepare_feed(feed), set(), observer=check)
         result._samples[sample] = (True, {})
         if progress is not None:
             progress(sample)

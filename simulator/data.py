@@ -202,9 +202,14 @@ def iter_samples(path, inputs: Sequence[TensorInfo] | None = None) -> Iterator[t
         yield sample, arrays
 
 
-def count_samples(path, inputs: Sequence[TensorInfo] | None = None) -> int:
+def sample_names(path, inputs: Sequence[TensorInfo] | None = None) -> list[str]:
+    """The sample names of a data folder, in the order they run (no file is read)."""
     names = [i.name for i in inputs] if inputs is not None else None
-    return len(_layout(_check_folder(path), names))
+    return list(_layout(_check_folder(path), names))
+
+
+def count_samples(path, inputs: Sequence[TensorInfo] | None = None) -> int:
+    return len(sample_names(path, inputs))
 
 
 def load_input_data(path, inputs: Sequence[TensorInfo] | None = None) -> "OrderedDict[str, dict[str, np.ndarray]]":

@@ -358,6 +358,10 @@ class Interpreter:
             if i >= 0 and name not in self.constants and name not in self.outer_scope:
                 self.steps[i].free.append(name)
 
+    def quantizer_for(self, name: str, value) -> Quantizer | None:
+        """The quantizer bound to activation `name` for a value of this shape (None: no encoding)."""
+        return self._activation_quantizer(name, value)
+
     def _activation_quantizer(self, name: str, value) -> Quantizer | None:
         q = self.activation_quantizers.get(name)
         if q is not None or name not in self.activation_encodings:

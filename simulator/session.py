@@ -84,6 +84,15 @@ class InferenceSession:
     # -- beyond ONNX Runtime --------------------------------------------------------------------
 
     @property
+    def interpreter(self) -> Interpreter:
+        """The planned graph this session runs (for tools that walk it: inputs, steps, encodings)."""
+        return self._interp
+
+    def prepare_feed(self, input_feed: dict) -> dict:
+        """`input_feed` checked against the model's inputs and moved to this session's device."""
+        return self._check_feed(input_feed)
+
+    @property
     def tensor_names(self) -> list[str]:
         """Every tensor name of the graph that run() accepts: inputs, initializers, node outputs."""
         return list(self._interp.value_names)

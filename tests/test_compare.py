@@ -282,13 +282,13 @@ def _dump(d, out, encodings, fmt="npy", perturb=True):
     """Dump every tensor of a simulator run (Conv/MatMul/Gemm in float64 when perturb) as another tool would."""
     s = InferenceSession(f"{d}/model.onnx", encodings)
     if perturb:
-        for step in s._interp.steps:
+        for step in s.interpreter.steps:
             if step.node.op_type in ("Conv", "MatMul", "Gemm"):
                 step.kernel = dataclasses.replace(step.kernel, fn=_f64(step.kernel.fn))
     names = []
-    for i, (sample, feed) in enumerate(data.iter_samples(f"{d}/data", s._interp.inputs)):
+    for i, (sample, feed) in enumerate(data.iter_samples(f"{d}/data", s.interpreter.inputs)):
         values = {}
-        s._interp.run(s._check_feed(feed), set(), observer=lambda n, v, r: values.__setitem__(n, np.asarray(v)))
+        s.interpreter.run(s.prepare_feed(feed), set(), observer=lambda n, v, r: values.__setitem__(n, np.asarray(v)))
         names = list(values)
         if fmt == "npy":
             os.makedirs(out / sample, exist_ok=True)

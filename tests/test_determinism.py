@@ -115,7 +115,7 @@ def test_first_runs_racing_on_lazily_bound_quantizers(tmp_path):
 
 
 def test_runs_share_no_mutable_state(session):
-    constants = {k: np.array(v, copy=True) for k, v in session._interp.constants.items()}
+    constants = {k: np.array(v, copy=True) for k, v in session.interpreter.constants.items()}
     x = _inputs(1)[0]
     x_before = x.copy()
     first = session.run(NAMES, {"input": x})
@@ -123,7 +123,7 @@ def test_runs_share_no_mutable_state(session):
     again = session.run(NAMES, {"input": x})
     assert not np.array_equal(first[0], again[0])
     np.testing.assert_array_equal(x, x_before)  # the feed is not modified
-    for k, v in session._interp.constants.items():  # nor the weights
+    for k, v in session.interpreter.constants.items():  # nor the weights
         np.testing.assert_array_equal(np.asarray(v), constants[k], err_msg=k)
     assert _digest(session.run(NAMES, {"input": x})) == _digest(again)
 

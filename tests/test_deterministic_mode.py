@@ -24,7 +24,7 @@ def test_deterministic_mode_stays_close_to_aimet():
         d = os.path.join(GOLDEN, case)
         sess = InferenceSession(os.path.join(d, "model.onnx"), os.path.join(d, "model.encodings"), deterministic=True)
         expected, actual = [], []
-        for sample, feed in iter_samples(os.path.join(d, "data"), sess._interp.inputs):
+        for sample, feed in iter_samples(os.path.join(d, "data"), sess.interpreter.inputs):
             with np.load(os.path.join(d, "expected", f"{sample}.quant.npz")) as ref:
                 for o, value in zip(sess.get_outputs(), sess.run(None, feed)):
                     expected.append(ref[o.name])

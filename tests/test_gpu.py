@@ -70,7 +70,7 @@ def test_golden_case_gpu_matches_cpu_and_aimet(case):
     gpu = InferenceSession(os.path.join(d, "model.onnx"), os.path.join(d, "model.encodings"), use_cuda=True)
     names = [o.name for o in cpu.get_outputs()]
     signal = noise = 0.0
-    for sample, feed in iter_samples(os.path.join(d, "data"), cpu._interp.inputs):
+    for sample, feed in iter_samples(os.path.join(d, "data"), cpu.interpreter.inputs):
         a = cpu.run(None, feed)
         b = gpu.run(None, feed)
         with np.load(os.path.join(d, "expected", f"{sample}.quant.npz")) as ref:
@@ -111,7 +111,7 @@ def test_deterministic_mode_same_bits_on_cpu_and_gpu(case):
     cpu = InferenceSession(model, enc, deterministic=True)
     gpu = InferenceSession(model, enc, use_cuda=True, deterministic=True)
     names = cpu.tensor_names
-    for _, feed in iter_samples(os.path.join(d, "data"), cpu._interp.inputs):
+    for _, feed in iter_samples(os.path.join(d, "data"), cpu.interpreter.inputs):
         a, b = cpu.run(names, feed), gpu.run(names, feed)
         same = sum(int(np.array_equal(x, y, equal_nan=True)) for x, y in zip(a, b))
         assert same == len(names), f"{case}: {len(names) - same} of {len(names)} tensors differ"

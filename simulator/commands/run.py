@@ -46,7 +46,7 @@ def run(args) -> int:
     session = InferenceSession.from_options(params.input_model_path, params.input_encodings_path, params)
     loaded = time.perf_counter() - start
     names = [o.name for o in session.get_outputs()] + list(args.layer)
-    total = data.count_samples(params.input_data_path, session._interp.inputs)
+    total = data.count_samples(params.input_data_path, session.interpreter.inputs)
     os.makedirs(args.output_dir, exist_ok=True)
     count = 0
     last = None
