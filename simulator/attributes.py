@@ -55,10 +55,17 @@ def sparse_to_dense(sp: onnx.SparseTensorProto):
 
 
 def node_attributes(node: onnx.NodeProto) -> dict:
-    """The attributes set on `node`, by name. Attributes referencing a function's attributes are refused."""
+    """The attributes set on `node`, by name. Attributes referencing a function's attributes, or that cannot
+    be read (bad UTF-8, a malformed tensor), are a ModelError naming the node and the attribute."""
     out = {}
     for attr in node.attribute:
+        where = f"node {node.name!r} ({node.op_type}): attribute {attr.name!r}"
         if attr.ref_attr_name:
-            raise ModelError(f"node {node.name!r} ({node.op_type}): attribute {attr.name!r} refers to a function attribute")
-        out[attr.name] = attribute_value(attr)
+            raise ModelError(f"{where} refers to a function attribute")
+        try:
+            out[attr.name] = attribute_value(attr)
+        except ModelError:
+            raise
+        except Exception as exc:
+            raise ModelError(f"{where} cannot be read: {type(exc).__name__}: {exc}") from None
     return out

@@ -20,7 +20,7 @@ from onnx import numpy_helper
 import ops
 from ops.registry import Kernel
 
-from .attributes import attribute_value, node_attributes, sparse_to_dense
+from .attributes import node_attributes, sparse_to_dense
 from .backend import HOST_FALLBACKS, Float64Accumulation, device_can_hold, is_numpy, on_host, to_device, to_host
 from .encodings import EncodingsFile, channel_axis_for_param, describe_names
 from .errors import DataError, EncodingsError, KernelError, ModelError, SimulatorError
@@ -70,6 +70,7 @@ class Step:
     # Host copies of constant shape-like inputs (input index -> NumPy array), made once at load so that a
     # GPU run reads Reshape's shape, Slice's starts, ... without a device-to-host copy per run.
     host_args: dict = field(default_factory=dict)
+    runs_on_host: bool = False  # a GPU run must run this node on the host whatever its inputs (backend.py)
 
     @property
     def label(self) -> str:
@@ -200,7 +201,7 @@ class Interpreter:
                 raise ModelError(f"{source}: node {node.name!r} ({node.op_type}) uses domain {domain!r}, which the "
                                  f"model does not import (opset_import: {sorted(opsets)})")
             kernel = ops.resolve(node.op_type, domain, opsets[domain], node.name)
-            attrs = _read_attributes(node, source)
+            attrs = node_attributes(node)
             if kernel.takes_output_count:
                 attrs["_n_outputs"] = len(node.output)
             step = Step(node, kernel, tuple(node.input), tuple(node.output), attrs)
@@ -210,6 +211,7 @@ class Interpreter:
                     visible = available | {o for s in self.steps for o in s.outputs} | set(node.input)
                     step.subgraphs[name] = Interpreter._subgraph(value, self, visible)
                     del attrs[name]
+            step.runs_on_host = not is_numpy(xp) and _runs_on_host(step)
             self.steps.append(step)
         self.producer = {out: s for s in self.steps for out in s.outputs if out}
         self.value_names = input_names + list(raw_initializers) + list(self.producer)
@@ -396,7 +398,8 @@ class Interpreter:
         it is produced (value after its encoding, raw_value before), so that a caller can look at
         every intermediate without keeping them all.
         """
-        values = dict(self.constants) if outer is None else ChainMap(dict(self.constants), outer)
+        # Constants are read, never written or freed: a body's run layers its values over them (no copy).
+        values = dict(self.constants) if outer is None else ChainMap({}, self.constants, outer)
         raw = {n: self._raw_constant(n) for n in pre_quant if n in self.constants}
         if observer is not None:
             for name in self.folded:  # computed at load, seen by the observer as if produced now
@@ -431,7 +434,6 @@ class Interpreter:
         step = self.producer.get(output_name)
         if step is None:
             raise ModelError(f"no node of {self.source!r} produces tensor {output_name!r}")
-        values = dict(self.constants)
         args = []
         for name, value in zip(step.inputs, inputs):
             if value is not None and quantize_inputs and name not in self.constants:
@@ -440,7 +442,7 @@ class Interpreter:
                 value = self.constants[name]
             args.append(value)
         with self._errstate():
-            result = self._call(step, args, values)
+            result = self._call(step, args, self.constants)
             return [self._quantize(n, v) if n else v for n, v in zip(step.outputs, result)]
 
     def _errstate(self):
@@ -494,24 +496,6 @@ class Interpreter:
         return self._activation_quantizer(name, value)(self.xp, value)
 
 
-def _read_attributes(node: onnx.NodeProto, source: str) -> dict:
-    """node_attributes, with an attribute that cannot be read (bad UTF-8, a malformed tensor) a ModelError."""
-    try:
-        return node_attributes(node)
-    except SimulatorError:
-        raise
-    except Exception as exc:
-        bad = "?"
-        for attr in node.attribute:
-            try:
-                attribute_value(attr)
-            except Exception:
-                bad = attr.name
-                break
-        raise ModelError(f"{source}: node {node.name!r} ({node.op_type}): attribute {bad!r} cannot be read: "
-                         f"{type(exc).__name__}: {exc}") from None
-
-
 _DTYPE_ATTRIBUTES = ("to", "output_dtype", "dtype")
 
 
@@ -521,11 +505,14 @@ def _host_twin(xp):
 
 
 def step_needs_host(step: Step, args: list) -> bool:
-    """Whether a GPU run must run this node on the host: a listed op, a host-resident input, or an
-    output type CuPy cannot hold (Cast to float8, a Constant of int4, ...)."""
+    """Whether a GPU run must run this node on the host: decided at load (_runs_on_host), or because an
+    input is a host-resident tensor (a dtype CuPy cannot hold)."""
+    return step.runs_on_host or any(on_host(a) for i, a in enumerate(args) if i not in step.kernel.host_inputs)
+
+
+def _runs_on_host(step: Step) -> bool:
+    """A listed op, or an output type CuPy cannot hold (Cast to float8, a Constant of int4, ...)."""
     if step.node.op_type in HOST_FALLBACKS:
-        return True
-    if any(on_host(a) for i, a in enumerate(args) if i not in step.kernel.host_inputs):
         return True
     for name, value in step.attrs.items():
         if name in _DTYPE_ATTRIBUTES and isinstance(value, int) and value:
