@@ -172,7 +172,7 @@ float q = %s;
 q = (q < 0.0f) ? 0.0f : ((q > qmax) ? qmax : q);
 y = (q + offset) * scale;
 """
-_CUPY_ROUNDING = {HALF_AWAY_FROM_ZERO: "floorf(v); q = (v - q >= 0.5f) ? q + 1.0f : q",  # half up, see _round_grid
+_CUPY_ROUNDING = {HALF_AWAY_FROM_ZERO: f"floorf(v + {float(JUST_BELOW_HALF)!r}f)",  # half up, as _round_grid
                   HALF_TO_EVEN: "rintf(v)"}
 _cupy_kernels: dict = {}
 
