@@ -176,22 +176,24 @@ class LayerRecord:
         self.shape = None
 
     def add(self, sample, ref, out, scale=None) -> float:
-        s = Stats.of(ref, out, self._k)
-        self.stats.merge(s)
-        self.values[sample] = v = self._metric.value(s)
+        """One sample of the cumulative comparison."""
         if scale is not None:
-            self.steps.update(ref, out, scale)
             self.has_steps = True
         if self.shape is None:
             self.shape = tuple(np.shape(ref))
-        return v
+        return self._accumulate(sample, ref, out, scale, self.stats, self.values, self.steps)
 
     def add_isolated(self, sample, ref, out, scale=None) -> float:
+        """One sample of the isolated comparison (the op re-run on the reference's inputs)."""
+        return self._accumulate(sample, ref, out, scale, self.isolated_stats, self.isolated_values,
+                                self.isolated_steps)
+
+    def _accumulate(self, sample, ref, out, scale, stats, values, steps) -> float:
         s = Stats.of(ref, out, self._k)
-        self.isolated_stats.merge(s)
-        self.isolated_values[sample] = v = self._metric.value(s)
+        stats.merge(s)
+        values[sample] = v = self._metric.value(s)
         if scale is not None:
-            self.isolated_steps.update(ref, out, scale)
+            steps.update(ref, out, scale)
         return v
 
     # over all samples
