@@ -6,6 +6,8 @@ emulation. The remaining formulas follow ORT's functors operation for operation.
 """
 from __future__ import annotations
 
+import math
+
 from .elementwise import fma32, mlas_erf
 from .registry import register
 
@@ -53,7 +55,14 @@ def _f32(x):
 
 @register("Relu", 1, 6, 13, 14)
 def Relu(xp, X, *, consumed_inputs=None):
-    return xp.maximum(X, X.dtype.type(0))
+    zero = X.dtype.type(0)
+    if X.dtype != xp.float32 or getattr(xp, "__name__", "") != "numpy":
+        return xp.maximum(X, zero)
+    # maximum(X, 0) bit for bit, without NumPy's maximum-against-a-scalar loop (about 4x slower than
+    # clip): clip keeps NaN and leaves -0.0 as -0.0, which adding +0.0 turns into maximum's +0.0.
+    Y = xp.clip(X, zero, X.dtype.type(math.inf))
+    Y += zero
+    return Y
 
 
 @register("Sigmoid", 1, 6, 13)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 
+from ._taps import PhaseTaps
 from .registry import register
 
 
@@ -42,6 +43,46 @@ def _batch_first(xp, Y, N, M, out):
     return xp.ascontiguousarray(Y.reshape(G, M // G, N, -1).transpose(2, 0, 1, 3)).reshape(N, M, *out)
 
 
+def _depthwise_windows(xp, win, W, out):
+    """Depthwise convolution, tap by tap over strided window views: (N, G, *out, *kernel) -> (N, M, *out).
+
+    Every output is view * w summed over taps in row-major kernel order, one multiply and one add per tap."""
+    N, G = win.shape[:2]
+    M, kernel = W.shape[0], W.shape[2:]
+    n = len(kernel)
+    w = W.reshape((1, G, M // G) + tuple(kernel) + (1,) * n)
+    Y = term = None
+    for tap in itertools.product(*(range(k) for k in kernel)):
+        view = win[(Ellipsis,) + tap][:, :, None]  # (N, G, 1, *out)
+        wk = w[(slice(None),) * 3 + tap]
+        if Y is None:
+            Y = view * wk
+            term = xp.empty_like(Y)
+        else:
+            xp.multiply(view, wk, out=term)
+            Y += term
+    return Y.reshape(N, M, *out)
+
+
+def _depthwise_taps(xp, X, W, out, strides, dilations, begin):
+    """The same sums as _depthwise_windows (same products, same tap order), over PhaseTaps' long
+    slices instead of window views (faster: _taps.py says why)."""
+    G, M, kernel = X.shape[1], W.shape[0], tuple(W.shape[2:])
+    taps = PhaseTaps(xp, X, kernel, strides, dilations, out, begin, 0)
+    w = W.reshape((1, G, M // G) + kernel + (1,))
+    Y = term = None
+    for tap, view in taps.taps.items():  # row-major kernel order
+        view = view[:, :, None]  # (N, G, 1, size)
+        wk = w[(slice(None),) * 3 + tap]
+        if Y is None:
+            Y = view * wk
+            term = xp.empty_like(Y)
+        else:
+            xp.multiply(view, wk, out=term)
+            Y += term
+    return taps.crop(Y.reshape(Y.shape[0], M, -1))
+
+
 @register("Conv", 1, 11, 22)
 def Conv(xp, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None,
          strides=None):
@@ -69,6 +110,11 @@ def Conv(xp, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel
         if B is not None:
             Y += B.reshape((1, M) + (1,) * n)
         return Y
+    if Cg == 1 and G == C and G > 1:
+        Y = _depthwise_taps(xp, X, W, out, strides, dilations, begin)
+        if B is not None:
+            Y += B.reshape((1, M) + (1,) * n)
+        return Y
     if any(begin) or any(end):
         X = xp.pad(X, [(0, 0), (0, 0)] + [(begin[i], end[i]) for i in range(n)])
     ext = [(kernel[i] - 1) * dilations[i] + 1 for i in range(n)]
@@ -79,32 +125,15 @@ def Conv(xp, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel
     win = win[sl]  # (N, C, *out, *kernel)
     K = math.prod(kernel)
     O = math.prod(out)
-    if Cg == 1 and G == C and G > 1:
-        # Depthwise: accumulate tap by tap over all channels at once (no per-channel loop).
-        # Taps in row-major kernel order, each a strided view of the padded input.
-        mult = M // G
-        w = W.reshape((1, G, mult) + tuple(kernel) + (1,) * n)
-        Y = term = None
-        for tap in itertools.product(*(range(k) for k in kernel)):
-            view = win[(Ellipsis,) + tap][:, :, None]  # (N, G, 1, *out)
-            wk = w[(slice(None),) * 3 + tap]
-            if Y is None:
-                Y = view * wk
-                term = xp.empty_like(Y)
-            else:
-                xp.multiply(view, wk, out=term)
-                Y += term
-        Y = Y.reshape(N, M, *out)
-    else:
-        # im2col: (G, Cg*K, N*O), one GEMM per group with the whole batch in its columns, filled one
-        # kernel tap at a time (a strided copy each: faster than one many-axis transposing copy).
-        cols = xp.empty((G, Cg) + tuple(kernel) + (N,) + tuple(out), dtype=X.dtype)
-        to_cols = (1, 2, 0) + tuple(range(3, 3 + n))
-        for tap in itertools.product(*(range(k) for k in kernel)):
-            view = win[(Ellipsis,) + tap].reshape((N, G, Cg) + tuple(out))
-            cols[(slice(None), slice(None)) + tap] = view.transpose(to_cols)
-        cols = cols.reshape(G, Cg * K, N * O)
-        Y = _batch_first(xp, xp.matmul(W.reshape(G, M // G, Cg * K), cols), N, M, out)
+    # im2col: (G, Cg*K, N*O), one GEMM per group with the whole batch in its columns, filled one
+    # kernel tap at a time (a strided copy each: faster than one many-axis transposing copy).
+    cols = xp.empty((G, Cg) + tuple(kernel) + (N,) + tuple(out), dtype=X.dtype)
+    to_cols = (1, 2, 0) + tuple(range(3, 3 + n))
+    for tap in itertools.product(*(range(k) for k in kernel)):
+        view = win[(Ellipsis,) + tap].reshape((N, G, Cg) + tuple(out))
+        cols[(slice(None), slice(None)) + tap] = view.transpose(to_cols)
+    cols = cols.reshape(G, Cg * K, N * O)
+    Y = _batch_first(xp, xp.matmul(W.reshape(G, M // G, Cg * K), cols), N, M, out)
     if B is not None:
         Y += B.reshape((1, M) + (1,) * n)
     return Y

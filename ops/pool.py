@@ -11,9 +11,10 @@ Padding is filled with 0, which adds exactly, so summing padded windows gives th
 """
 from __future__ import annotations
 
-import itertools
 import math
+from functools import partial
 
+from ._taps import PhaseTaps
 from .registry import register
 
 # MLAS keeps the vectorised pooling row in a 2048-float stack buffer (minus 3 floats of slack).
@@ -70,6 +71,11 @@ def _windows(xp, X, kernel, strides, dilations, out, begin, fill):
     return W[sl]
 
 
+def _window_tap(W, tap):
+    """Tap `tap` (a kernel index tuple) of every window of a _windows view."""
+    return W[(Ellipsis,) + tap]
+
+
 def _valid_counts(xp, size, k, s, d, o, b, e, dtype):
     """Per output position: taps inside the input, and taps inside input+pads (for count_include_pad)."""
     starts = xp.arange(o) * s - b
@@ -79,12 +85,13 @@ def _valid_counts(xp, size, k, s, d, o, b, e, dtype):
     return inside.astype(dtype), in_pads.astype(dtype)
 
 
-def _sum_in_order(W, order, n):
-    """Sum a window view over its kernel axes in an explicit list of kernel index tuples."""
-    lead = (Ellipsis,)
-    acc = W[lead + order[0]]
-    for idx in order[1:]:
-        acc = acc + W[lead + idx]
+def _sum_in_order(tap, order):
+    """Sum window taps (tap(index) -> array) in an explicit list of kernel index tuples."""
+    acc = tap(order[0])
+    if len(order) > 1:
+        acc = acc + tap(order[1])
+        for idx in order[2:]:
+            acc += tap(idx)
     return acc
 
 
@@ -95,16 +102,12 @@ def _row_major(kernel):
     return out
 
 
-def _window_sum(W, kernel, route):
-    n = len(kernel)
+def _window_sum(tap, kernel, route):
     if route == "vector":
         # Each column over the leading kernel dims first, then the columns left to right.
-        cols = [_sum_in_order(W, [t + (kw,) for t in _row_major(kernel[:-1])], n) for kw in range(kernel[-1])]
-        acc = cols[0]
-        for c in cols[1:]:
-            acc = acc + c
-        return acc
-    return _sum_in_order(W, _row_major(kernel), n)
+        cols = [_sum_in_order(tap, [t + (kw,) for t in _row_major(kernel[:-1])]) for kw in range(kernel[-1])]
+        return _sum_in_order(cols.__getitem__, list(range(len(cols))))
+    return _sum_in_order(tap, _row_major(kernel))
 
 
 def _global_sum(xp, X):
@@ -146,8 +149,8 @@ def _average(xp, X, kernel_shape, strides, pads, dilations, auto_pad, ceil_mode,
     route = _mlas_route(in_shape, kernel, strides, begin, end) if mlas and not (ceil_mode and count_include_pad) else "generic"
     if route == "global":
         return _global_sum(xp, X) / X.dtype.type(math.prod(kernel))
-    W = _windows(xp, X, kernel, strides, dilations, out, begin, 0)
-    total = _window_sum(W, kernel, route)
+    taps = PhaseTaps(xp, X, kernel, strides, dilations, out, begin, 0)
+    total = taps.crop(_window_sum(taps.taps.__getitem__, kernel, route))
     # Divisor: an outer product of per-axis tap counts (small integers, exact in any float dtype).
     count = None
     for i in range(n):
@@ -191,15 +194,15 @@ def MaxPool(xp, X, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_sha
     dilations = _ints(dilations, n, 1)
     in_shape = list(X.shape[2:])
     out, begin, end = pool_geometry(in_shape, kernel, strides, pads, dilations, auto_pad, ceil_mode)
-    W = _windows(xp, X, kernel, strides, dilations, out, begin, _lowest(xp, X.dtype))
     if _n_outputs < 2:
-        # Max over one strided slice per kernel tap: far faster than reducing the window axes of the
-        # strided view, and max is exact whatever the order.
+        # Max over one slice per kernel tap: far faster than reducing the window axes of a strided
+        # view, and max is exact whatever the order.
+        taps = PhaseTaps(xp, X, kernel, strides, dilations, out, begin, _lowest(xp, X.dtype))
         Y = None
-        for tap in itertools.product(*(range(k) for k in kernel)):
-            view = W[(Ellipsis,) + tap]
+        for view in taps.taps.values():
             Y = view.copy() if Y is None else xp.maximum(Y, view, out=Y)
-        return Y
+        return taps.crop(Y)
+    W = _windows(xp, X, kernel, strides, dilations, out, begin, _lowest(xp, X.dtype))
     kaxes = tuple(range(2 + n, 2 + 2 * n))
     Y = W.max(axis=kaxes)
     # Indices: first maximum in row-major window order, as a flat index into X (NCHW, or
@@ -250,7 +253,7 @@ def LpPool(xp, X, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shap
     dilations = _ints(dilations, n, 1)
     out, begin, _ = pool_geometry(list(X.shape[2:]), kernel, strides, pads, dilations, auto_pad, ceil_mode)
     W = _windows(xp, _lp_power(xp, X, p), kernel, strides, dilations, out, begin, 0)
-    return _lp_root(X, _window_sum(W, kernel, "generic"), p)
+    return _lp_root(X, _window_sum(partial(_window_tap, W), kernel, "generic"), p)
 
 
 @register("GlobalLpPool", 1, 2, 22)
@@ -258,4 +261,4 @@ def GlobalLpPool(xp, X, *, p=2):
     n = X.ndim - 2
     kernel = list(X.shape[2:])
     W = _windows(xp, _lp_power(xp, X, p), kernel, [1] * n, [1] * n, [1] * n, [0] * n, 0)
-    return _lp_root(X, _window_sum(W, kernel, "generic"), p)
+    return _lp_root(X, _window_sum(partial(_window_tap, W), kernel, "generic"), p)

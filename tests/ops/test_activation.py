@@ -83,3 +83,16 @@ def test_shrink_int():
     (ref,) = run_ort("Shrink", [x], opset=9, bias=1.0, lambd=2.0)
     assert out.dtype == np.int32
     np.testing.assert_array_equal(out, ref)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64])
+def test_relu_fast_path_equals_maximum_bit_for_bit(dtype):
+    # The NumPy Relu is clip-then-add-zero (faster); it must give maximum(x, 0)'s bits, signed zeros,
+    # NaN payloads, infinities and subnormals included.
+    specials = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, -np.nan, 1e-45, -1e-45, 5.0, -5.0], dtype=np.float32)
+    x = np.concatenate([x32(3, 1000).ravel(), specials]).astype(dtype)
+    x = np.concatenate([x, np.array([0x7FC00123, 0xFFC00456], np.uint32).view(np.float32).astype(dtype)])
+    (out,) = run_kernel("Relu", [x], opset=14)
+    expected = np.maximum(x, dtype(0))
+    bits = {2: np.uint16, 4: np.uint32, 8: np.uint64}[x.dtype.itemsize]
+    np.testing.assert_array_equal(out.view(bits), expected.view(bits))

@@ -66,3 +66,42 @@ def test_conv_float64_stays_float64():
     (ref,) = run_ort("Conv", [x.astype(np.float32), w.astype(np.float32)], opset=11)
     assert out.dtype == np.float64
     np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
+
+
+# The fast depthwise path (flattened stride phases of the padded image, one slice per tap and channel) against the plain one (window
+# views): same products in the same order, so equal bit for bit, whatever the strides, dilations and pads.
+DEPTHWISE = [
+    ((1, 8, 14, 14), (8, 1, 3, 3), dict(pads=[1, 1, 1, 1])),
+    ((2, 6, 9, 11), (12, 1, 3, 3), dict(group=6, pads=[1, 1, 1, 1], strides=[2, 2])),
+    ((1, 5, 10, 7), (5, 1, 5, 3), dict(pads=[2, 1, 2, 1], dilations=[2, 3])),
+    ((1, 4, 12, 12), (4, 1, 3, 3), dict(strides=[3, 3], auto_pad="SAME_UPPER")),
+    ((3, 4, 13), (8, 1, 4), dict(group=4, strides=[2], pads=[1, 2])),
+    ((1, 3, 5, 6, 7), (3, 1, 3, 2, 3), dict(pads=[1, 0, 1, 1, 1, 0], strides=[2, 2, 2])),
+    ((1, 7, 9, 9), (7, 1, 3, 3), dict(auto_pad="VALID")),
+    ((2, 3, 11, 10), (3, 1, 3, 3), dict(pads=[0, 1, 2, 1], strides=[3, 2], dilations=[1, 2])),
+    ((1, 4, 8, 8), (4, 1, 2, 2), dict(strides=[2, 2])),
+]
+
+
+@pytest.mark.parametrize("x_shape,w_shape,attrs", DEPTHWISE)
+def test_depthwise_fast_path_equals_plain_path(x_shape, w_shape, attrs):
+    from ops import conv
+
+    x, w = r(*x_shape), r(*w_shape)
+    attrs = {"group": x_shape[1], **attrs}
+    (fast,) = run_kernel("Conv", [x, w, None], opset=11, **attrs)
+    n = x.ndim - 2
+    strides = conv._ints(attrs.get("strides"), n, 1)
+    dilations = conv._ints(attrs.get("dilations"), n, 1)
+    out, begin, end = conv._conv_pads(list(x.shape[2:]), list(w.shape[2:]), strides, dilations, attrs.get("pads"),
+                                      attrs.get("auto_pad", "NOTSET"))
+    padded = np.pad(x, [(0, 0), (0, 0)] + [(b, e) for b, e in zip(begin, end)])
+    ext = [(k - 1) * d + 1 for k, d in zip(w.shape[2:], dilations)]
+    win = np.lib.stride_tricks.sliding_window_view(padded, ext, axis=tuple(range(2, 2 + n)))
+    win = win[(slice(None), slice(None)) + tuple(slice(0, (o - 1) * s + 1, s) for o, s in zip(out, strides))
+              + tuple(slice(None, None, d) for d in dilations)]
+    plain = conv._depthwise_windows(np, win, w, out)
+    assert fast.shape == plain.shape and fast.flags.c_contiguous
+    np.testing.assert_array_equal(fast.view(np.uint32), plain.view(np.uint32))
+    (ref,) = run_ort("Conv", [x, w], opset=11, **attrs)
+    np.testing.assert_allclose(fast, ref, rtol=1e-5, atol=1e-5)

@@ -104,3 +104,18 @@ def test_global_lp_pool(p):
     (out,) = run_kernel("GlobalLpPool", [x], opset=2, p=p)
     (ref,) = run_ort("GlobalLpPool", [x], opset=2, p=p)
     np.testing.assert_allclose(out, ref, rtol=3e-7, atol=0)
+
+
+@pytest.mark.parametrize("shape,attrs", MAX + [((1, 8, 112, 112), dict(kernel_shape=[3, 3], strides=[2, 2], pads=[0, 0, 1, 1])),
+                                               ((2, 5, 14, 14), dict(kernel_shape=[3, 3], strides=[1, 1], pads=[1, 1, 1, 1]))])
+def test_max_pool_without_indices_equals_the_indices_path(shape, attrs):
+    # One output: the tap-slice fast path (ops/_taps.py); two outputs: window views reduced by max.
+    x = RNG.standard_normal(shape).astype(np.float32)
+    (ref,) = run_ort("MaxPool", [x], n_outputs=1, opset=12, **attrs)
+    (fast,) = run_kernel("MaxPool", [x], n_outputs=1, opset=12, **attrs)
+    np.testing.assert_array_equal(fast, ref)
+    x.flat[::7] = -np.inf  # windows of -inf and padding only (ORT's MLAS answers -FLT_MAX there)
+    (fast,) = run_kernel("MaxPool", [x], n_outputs=1, opset=12, **attrs)
+    plain, _ = run_kernel("MaxPool", [x], n_outputs=2, opset=12, **attrs)
+    assert fast.flags.c_contiguous
+    np.testing.assert_array_equal(fast.view(np.int32), plain.view(np.int32))
