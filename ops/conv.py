@@ -1,9 +1,14 @@
 """Convolutions: Conv and ConvTranspose (1D/2D/3D, groups, dilations, strides, pads, auto_pad).
 
 Conv is im2col over a sliding-window view followed by one batched matmul over all groups, with the
-bias added after the GEMM as ORT does. Depthwise convolutions (one input channel per group) are a
-multiply-accumulate over kernel taps, vectorised over channels and pixels. MLAS sums in its own
-blocked FMA order, so results agree with ORT to float32 rounding, not bit for bit.
+bias added after the GEMM as ORT does; pointwise convolutions need no im2col. Depthwise convolutions
+(one input channel per group) are a multiply-accumulate over kernel taps, vectorised over channels
+and pixels. MLAS sums in its own blocked FMA order, so results agree with ORT to float32 rounding,
+not bit for bit.
+
+The GEMM has exactly one column per output position: columns copied from long tap slices
+(ops/_taps.py) would be cheaper but add columns between output rows, and BLAS may sum a column in an
+order that depends on the column count (measured with OpenBLAS), which would change results.
 """
 from __future__ import annotations
 
@@ -100,21 +105,37 @@ def Conv(xp, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel
     M, Cg = W.shape[:2]
     G = int(group)
     if all(k == 1 for k in kernel) and not any(begin) and not any(end):
-        # Pointwise (grouped too): no im2col, the (strided) input is already the column matrix.
-        if any(s != 1 for s in strides):
-            X = X[(slice(None), slice(None)) + tuple(slice(0, (out[i] - 1) * strides[i] + 1, strides[i])
-                                                     for i in range(n))]
-        O = math.prod(out)
-        cols = xp.ascontiguousarray(X.reshape(N, G, Cg, O).transpose(1, 2, 0, 3)).reshape(G, Cg, N * O)
-        Y = _batch_first(xp, xp.matmul(W.reshape(G, M // G, Cg), cols), N, M, out)
-        if B is not None:
-            Y += B.reshape((1, M) + (1,) * n)
-        return Y
-    if Cg == 1 and G == C and G > 1:
+        Y = _pointwise(xp, X, W, out, strides, G)
+    elif Cg == 1 and G == C and G > 1:
         Y = _depthwise_taps(xp, X, W, out, strides, dilations, begin)
-        if B is not None:
-            Y += B.reshape((1, M) + (1,) * n)
-        return Y
+    else:
+        Y = _im2col(xp, X, W, out, strides, dilations, begin, end, G)
+    if B is not None:
+        Y += B.reshape((1, M) + (1,) * n)
+    return Y
+
+
+def _pointwise(xp, X, W, out, strides, G):
+    """1x1 convolutions (grouped too): no im2col, the (strided) input is already the column matrix."""
+    n = X.ndim - 2
+    N = X.shape[0]
+    M, Cg = W.shape[:2]
+    if any(s != 1 for s in strides):
+        X = X[(slice(None), slice(None)) + tuple(slice(0, (out[i] - 1) * strides[i] + 1, strides[i])
+                                                 for i in range(n))]
+    O = math.prod(out)
+    cols = xp.ascontiguousarray(X.reshape(N, G, Cg, O).transpose(1, 2, 0, 3)).reshape(G, Cg, N * O)
+    return _batch_first(xp, xp.matmul(W.reshape(G, M // G, Cg), cols), N, M, out)
+
+
+def _im2col(xp, X, W, out, strides, dilations, begin, end, G):
+    """im2col over a sliding-window view: (G, Cg*K, N*O), one GEMM per group with the whole batch in
+    its columns, filled one kernel tap at a time (a strided copy each: faster than one many-axis
+    transposing copy)."""
+    n = X.ndim - 2
+    N = X.shape[0]
+    M, Cg = W.shape[:2]
+    kernel = list(W.shape[2:])
     if any(begin) or any(end):
         X = xp.pad(X, [(0, 0), (0, 0)] + [(begin[i], end[i]) for i in range(n)])
     ext = [(kernel[i] - 1) * dilations[i] + 1 for i in range(n)]
@@ -125,19 +146,13 @@ def Conv(xp, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel
     win = win[sl]  # (N, C, *out, *kernel)
     K = math.prod(kernel)
     O = math.prod(out)
-    # im2col: (G, Cg*K, N*O), one GEMM per group with the whole batch in its columns, filled one
-    # kernel tap at a time (a strided copy each: faster than one many-axis transposing copy).
     cols = xp.empty((G, Cg) + tuple(kernel) + (N,) + tuple(out), dtype=X.dtype)
     to_cols = (1, 2, 0) + tuple(range(3, 3 + n))
     for tap in itertools.product(*(range(k) for k in kernel)):
         view = win[(Ellipsis,) + tap].reshape((N, G, Cg) + tuple(out))
         cols[(slice(None), slice(None)) + tap] = view.transpose(to_cols)
     cols = cols.reshape(G, Cg * K, N * O)
-    Y = _batch_first(xp, xp.matmul(W.reshape(G, M // G, Cg * K), cols), N, M, out)
-    if B is not None:
-        Y += B.reshape((1, M) + (1,) * n)
-    return Y
-
+    return _batch_first(xp, xp.matmul(W.reshape(G, M // G, Cg * K), cols), N, M, out)
 
 @register("ConvTranspose", 1, 11, 22)
 def ConvTranspose(xp, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None,

@@ -105,3 +105,4 @@ def test_depthwise_fast_path_equals_plain_path(x_shape, w_shape, attrs):
     np.testing.assert_array_equal(fast.view(np.uint32), plain.view(np.uint32))
     (ref,) = run_ort("Conv", [x, w], opset=11, **attrs)
     np.testing.assert_allclose(fast, ref, rtol=1e-5, atol=1e-5)
+
