@@ -5,7 +5,8 @@
 
 Models: the onnx package's light model zoo (onnx/backend/test/data/light). Quantized mode puts an
 8-bit per-tensor encoding on every float activation (min-max calibrated on the benchmark input).
-Each time is the median of --repeat runs after one warm-up run; ratios are computed per model and
+Each time is the median of --repeat runs after one warm-up run, the warm-up after half a second of
+rest (so that the threads of the engine timed before have stopped spinning); ratios are computed per model and
 summarised by their geometric mean. onnx.reference is timed once (it is slow).
 For a fair NumPy, run with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (this machine sets them).
 """
@@ -98,6 +99,9 @@ def calibrate(path: str, feeds: dict, tmp: str) -> str:
 
 
 def timed(fn, repeat: int) -> float:
+    # The engine timed before may still have threads spinning for work (OpenBLAS's wait about 0.1 s
+    # after its last GEMM, ONNX Runtime's pool): on 2 cores they would steal one from this engine.
+    time.sleep(0.5)
     fn()  # warm-up
     times = []
     for _ in range(repeat):

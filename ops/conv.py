@@ -130,14 +130,15 @@ def _pointwise(xp, X, W, out, strides, G):
 
 def _im2col(xp, X, W, out, strides, dilations, begin, end, G):
     """im2col over a sliding-window view: (G, Cg*K, N*O), one GEMM per group with the whole batch in
-    its columns, filled one kernel tap at a time (a strided copy each: faster than one many-axis
-    transposing copy)."""
+    its columns."""
     n = X.ndim - 2
     N = X.shape[0]
     M, Cg = W.shape[:2]
     kernel = list(W.shape[2:])
-    if any(begin) or any(end):
-        X = xp.pad(X, [(0, 0), (0, 0)] + [(begin[i], end[i]) for i in range(n)])
+    if any(begin) or any(end):  # zeros, then the input inside: xp.pad costs 10-20 us more per call
+        padded = xp.zeros(X.shape[:2] + tuple(X.shape[2 + i] + begin[i] + end[i] for i in range(n)), dtype=X.dtype)
+        padded[(Ellipsis,) + tuple(slice(begin[i], begin[i] + X.shape[2 + i]) for i in range(n))] = X
+        X = padded
     ext = [(kernel[i] - 1) * dilations[i] + 1 for i in range(n)]
     win = xp.lib.stride_tricks.sliding_window_view(X, ext, axis=tuple(range(2, 2 + n)))
     sl = (slice(None), slice(None))
@@ -146,13 +147,13 @@ def _im2col(xp, X, W, out, strides, dilations, begin, end, G):
     win = win[sl]  # (N, C, *out, *kernel)
     K = math.prod(kernel)
     O = math.prod(out)
+    # One copy of the transposed window view (measured 10-25% faster than one copy per kernel tap).
     cols = xp.empty((G, Cg) + tuple(kernel) + (N,) + tuple(out), dtype=X.dtype)
-    to_cols = (1, 2, 0) + tuple(range(3, 3 + n))
-    for tap in itertools.product(*(range(k) for k in kernel)):
-        view = win[(Ellipsis,) + tap].reshape((N, G, Cg) + tuple(out))
-        cols[(slice(None), slice(None)) + tap] = view.transpose(to_cols)
+    order = (1, 2) + tuple(range(3 + n, 3 + 2 * n)) + (0,) + tuple(range(3, 3 + n))
+    cols[...] = win.reshape((N, G, Cg) + tuple(out) + tuple(kernel)).transpose(order)
     cols = cols.reshape(G, Cg * K, N * O)
     return _batch_first(xp, xp.matmul(W.reshape(G, M // G, Cg * K), cols), N, M, out)
+
 
 @register("ConvTranspose", 1, 11, 22)
 def ConvTranspose(xp, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None,
