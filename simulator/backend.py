@@ -23,7 +23,9 @@ def array_module(use_cuda: bool, deterministic: bool = False):
 
 def is_numpy(xp) -> bool:
     """Whether xp computes on the host (NumPy, wrapped or not)."""
-    return getattr(xp, "module", xp) is numpy
+    # `xp is numpy` first: a missing attribute on the numpy module costs a microsecond (its __getattr__
+    # raises), and the interpreter asks once per node.
+    return xp is numpy or getattr(xp, "module", None) is numpy
 
 
 class Float64Accumulation:

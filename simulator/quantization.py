@@ -126,7 +126,8 @@ def fake_quantize(xp, x, quantizer: Quantizer):
         return fake_quantize(xp, x.astype(xp.float32), quantizer).astype(x.dtype)
     if x.ndim == 0:  # ufuncs on 0-d arrays return scalars, which `out=` cannot take
         return fake_quantize(xp, x.reshape(1), quantizer).reshape(())
-    xp = getattr(xp, "module", xp)  # quantization is exact elementwise math: no accumulation wrapper needed
+    if xp is not np:  # (numpy itself has no `module`: asking costs a raised AttributeError)
+        xp = getattr(xp, "module", xp)  # quantization is exact elementwise math: no accumulation wrapper needed
     if xp is not np and quantizer.rounding != ONNXRUNTIME_QDQ:
         return _cupy_kernel(xp, quantizer.rounding)(x, scale, offset, np.float32(quantizer.qmax))
     if xp is np and scale.ndim == 0 and x.size > 2 * _CHUNK and x.flags.c_contiguous:
