@@ -37,18 +37,21 @@ class PhaseTaps:
         n = len(kernel)
         self.phase_shape, row, self.size = phase_geometry(X.shape[2:], kernel, strides, dilations, out, begin)
         reach = sum(((kernel[d] - 1) * dilations[d] // strides[d]) * row[d] for d in range(n)) + self.size
-        phase_size = math.prod(self.phase_shape)
-        shape = (math.prod(strides), N, C, max(reach, phase_size))
+        # Whole extra rows at the end hold the reach of the last taps past the phase; the buffer is
+        # contiguous, so that its flat view below is a view with every array library.
+        extra_rows = max(0, -(-(reach - math.prod(self.phase_shape)) // row[0])) if row[0] else 0
+        shape = (math.prod(strides), N, C, self.phase_shape[0] + extra_rows) + tuple(self.phase_shape[1:])
         phases = xp.zeros(shape, dtype=X.dtype) if fill == 0 else xp.full(shape, fill, dtype=X.dtype)
         for i, phase in enumerate(itertools.product(*(range(s) for s in strides))):
             # Phase p of dim d holds padded rows p, p + s, ...: input rows x0, x0 + s, ... from phase row j0.
-            src, dst = [slice(None)] * 2, [slice(None)] * 2
+            src, dst = [slice(None)] * 2, [i, slice(None), slice(None)]
             for p, s, b, length in zip(phase, strides, begin, X.shape[2:]):
                 x0 = (p - b) % s
                 j0 = (x0 + b - p) // s
                 src.append(slice(x0, None, s))
                 dst.append(slice(j0, j0 + len(range(x0, length, s))))
-            phases[i, ..., :phase_size].reshape((N, C) + tuple(self.phase_shape))[tuple(dst)] = X[tuple(src)]
+            phases[tuple(dst)] = X[tuple(src)]
+        phases = phases.reshape(shape[:3] + (-1,))
         self.taps = {}
         for tap in itertools.product(*(range(k) for k in kernel)):
             phase, start = 0, 0
