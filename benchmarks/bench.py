@@ -1,13 +1,14 @@
 """Benchmark: the simulator (float and quantized) against ONNX Runtime and onnx.reference, same run.
 
-    python benchmarks/bench.py [--models resnet50,squeezenet] [--repeat 5] [--batch 1,32]
+    python benchmarks/bench.py [--models resnet50,squeezenet] [--repeat 9] [--rounds 3] [--batch 1,32]
                                [--devices cpu,cuda] [--no-reference] [--memory] [--json out.json]
 
 Models: the onnx package's light model zoo (onnx/backend/test/data/light). Quantized mode puts an
 8-bit per-tensor encoding on every float activation (min-max calibrated on the benchmark input).
-Each time is the median of --repeat runs after one warm-up run, the warm-up after half a second of
-rest (so that the threads of the engine timed before have stopped spinning); ratios are computed per model and
-summarised by their geometric mean. onnx.reference is timed once (it is slow).
+Each time is the median of --repeat runs, taken in --rounds interleaved rounds (ONNX Runtime, float,
+quantized, then again), each engine's runs in a round after half a second of rest and a warm-up run
+(timed_rounds says why); ratios are computed per model and summarised by their geometric mean.
+onnx.reference is timed once (it is slow).
 For a fair NumPy, run with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (this machine sets them).
 """
 from __future__ import annotations
@@ -99,16 +100,27 @@ def calibrate(path: str, feeds: dict, tmp: str) -> str:
 
 
 def timed(fn, repeat: int) -> float:
-    # The engine timed before may still have threads spinning for work (OpenBLAS's wait about 0.1 s
-    # after its last GEMM, ONNX Runtime's pool): on 2 cores they would steal one from this engine.
-    time.sleep(0.5)
-    fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    """Median of `repeat` runs of fn after a warm-up run."""
+    return timed_rounds({"fn": fn}, repeat, 1)["fn"]
+
+
+def timed_rounds(fns: dict, repeat: int, rounds: int) -> dict:
+    """Median time of each engine over `repeat` runs, taken in `rounds` interleaved rounds (engine A's
+    runs, then B's, ..., then A's again), so that slow drifts of a shared machine reach every engine
+    alike. Each engine's runs in a round follow half a second of rest, in which the threads of the
+    engine timed before stop spinning for work (OpenBLAS waits about 0.1 s after its last GEMM) and
+    would otherwise steal a core on a small machine, and one warm-up run."""
+    times = {key: [] for key in fns}
+    per_round = [repeat // rounds + (i < repeat % rounds) for i in range(rounds)]
+    for count in per_round:
+        for key, fn in fns.items():
+            time.sleep(0.5)
+            fn()  # warm-up
+            for _ in range(count):
+                t = time.perf_counter()
+                fn()
+                times[key].append(time.perf_counter() - t)
+    return {key: statistics.median(ts) for key, ts in times.items()}
 
 
 def runners(path: str, encodings: str, feeds: dict, devices: list[str], reference: bool) -> dict:
@@ -173,7 +185,8 @@ def geomean(values):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", default=",".join(DEFAULT_MODELS))
-    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--repeat", type=int, default=9, help="timed runs per engine and model")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds the runs are split into")
     p.add_argument("--batch", default="1")
     p.add_argument("--devices", default="cpu")
     p.add_argument("--no-reference", action="store_true")
@@ -190,11 +203,11 @@ def main(argv=None) -> int:
                 encodings = calibrate(path, feeds, tmp)
                 fns = runners(path, encodings, feeds, devices, not args.no_reference and batch == 1)
                 row = {"model": name, "batch": batch}
-                for key, fn in fns.items():
-                    if key.endswith("_load_s"):
-                        row[key] = fn
-                    else:
-                        row[key] = timed(fn, 1 if key == "reference" else args.repeat)
+                row.update({key: value for key, value in fns.items() if key.endswith("_load_s")})
+                engines = {key: fn for key, fn in fns.items() if not key.endswith("_load_s") and key != "reference"}
+                row.update(timed_rounds(engines, args.repeat, min(args.rounds, args.repeat)))
+                if "reference" in fns:
+                    row["reference"] = timed(fns["reference"], 1)
                 if args.memory and batch == 1:
                     for which in ("ort", "float", "quant"):
                         row[f"peak_mib_{which}"] = peak_memory(path, encodings, which)
