@@ -8,7 +8,8 @@ Models: the onnx package's light model zoo (onnx/backend/test/data/light). Quant
 Each time is the median of --repeat runs, taken in --rounds interleaved rounds (ONNX Runtime, float,
 quantized, then again), each engine's runs in a round after half a second of rest and a warm-up run
 (timed_rounds says why); ratios are computed per model and summarised by their geometric mean.
-onnx.reference is timed once (it is slow).
+onnx.reference is timed once (it is slow). The process reuses freed memory as the `simulator` command
+does (simulator.backend.reuse_freed_memory; --default-malloc leaves glibc's default).
 For a fair NumPy, run with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (this machine sets them).
 """
 from __future__ import annotations
@@ -28,6 +29,7 @@ import onnx
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from simulator.backend import reuse_freed_memory  # noqa: E402
 from simulator.session import InferenceSession  # noqa: E402
 
 LIGHT = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "light")
@@ -147,7 +149,7 @@ def runners(path: str, encodings: str, feeds: dict, devices: list[str], referenc
     return out
 
 
-def peak_memory(path: str, encodings: str, which: str) -> float:
+def peak_memory(path: str, encodings: str, which: str, reuse: bool = True) -> float:
     """Peak RSS growth (MiB) of loading and running the model once in a fresh process, over its RSS
     after imports. Read from /proc (VmHWM): getrusage's ru_maxrss survives exec, so a child of a large
     parent would report the parent's peak."""
@@ -157,7 +159,10 @@ sys.path.insert(0, {ROOT!r})
 sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})
 import onnxruntime
 from simulator.session import InferenceSession
+from simulator.backend import reuse_freed_memory
 from bench import feeds_for
+if {reuse!r}:
+    reuse_freed_memory()
 
 def hwm():
     for line in open('/proc/self/status'):
@@ -192,7 +197,11 @@ def main(argv=None) -> int:
     p.add_argument("--no-reference", action="store_true")
     p.add_argument("--memory", action="store_true", help="also measure peak memory (batch 1, CPU)")
     p.add_argument("--json", help="write the results here too")
+    p.add_argument("--default-malloc", action="store_true",
+                   help="leave glibc's malloc as it is (by default this process reuses freed memory, as the CLI does)")
     args = p.parse_args(argv)
+    if not args.default_malloc:
+        reuse_freed_memory()  # as the `simulator` command does (simulator/backend.py)
     devices = args.devices.split(",")
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -210,7 +219,7 @@ def main(argv=None) -> int:
                     row["reference"] = timed(fns["reference"], 1)
                 if args.memory and batch == 1:
                     for which in ("ort", "float", "quant"):
-                        row[f"peak_mib_{which}"] = peak_memory(path, encodings, which)
+                        row[f"peak_mib_{which}"] = peak_memory(path, encodings, which, not args.default_malloc)
                 results.append(row)
                 print(_row_text(row, devices), flush=True)
     print()

@@ -135,3 +135,22 @@ def to_device(xp: ModuleType, value):
     if isinstance(value, numpy.ndarray) and not device_can_hold(value.dtype):
         return value
     return xp.asarray(value)
+
+
+def reuse_freed_memory() -> bool:
+    """Ask glibc's malloc to keep the memory of freed arrays for the next ones (Linux; process-wide).
+
+    By default glibc maps every allocation above 32 MiB afresh from the kernel and unmaps it when it is
+    freed, so every large activation of a batched run is first touched page by page (page faults):
+    ResNet-50 at batch 32 runs 1.4 s instead of 2.0 s with this, at the same peak memory (measured,
+    docs/performance.md). Freed memory then stays with the process instead of going back to the
+    system, which suits a process that runs one model again and again: the `simulator` command calls
+    this; a program using the library may. Returns whether the setting was applied."""
+    try:
+        import ctypes  # noqa: PLC0415 - only for this call
+
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):  # not glibc (macOS, musl, Windows): nothing to tune
+        return False
+    m_trim_threshold, m_mmap_max = -1, -4  # malloc.h
+    return bool(mallopt(m_mmap_max, 0)) and bool(mallopt(m_trim_threshold, 2**31 - 1))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .backend import reuse_freed_memory
 from .errors import SimulatorError
 
 
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    reuse_freed_memory()  # this process runs models over and over: keep freed arrays' memory (backend.py)
     try:
         return args.handler(args)
     except SimulatorError as exc:
