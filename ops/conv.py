@@ -12,7 +12,6 @@ order that depends on the column count (measured with OpenBLAS), which would cha
 """
 from __future__ import annotations
 
-import itertools
 import math
 
 from ._taps import PhaseTaps
@@ -48,30 +47,10 @@ def _batch_first(xp, Y, N, M, out):
     return xp.ascontiguousarray(Y.reshape(G, M // G, N, -1).transpose(2, 0, 1, 3)).reshape(N, M, *out)
 
 
-def _depthwise_windows(xp, win, W, out):
-    """Depthwise convolution, tap by tap over strided window views: (N, G, *out, *kernel) -> (N, M, *out).
-
-    Every output is view * w summed over taps in row-major kernel order, one multiply and one add per tap."""
-    N, G = win.shape[:2]
-    M, kernel = W.shape[0], W.shape[2:]
-    n = len(kernel)
-    w = W.reshape((1, G, M // G) + tuple(kernel) + (1,) * n)
-    Y = term = None
-    for tap in itertools.product(*(range(k) for k in kernel)):
-        view = win[(Ellipsis,) + tap][:, :, None]  # (N, G, 1, *out)
-        wk = w[(slice(None),) * 3 + tap]
-        if Y is None:
-            Y = view * wk
-            term = xp.empty_like(Y)
-        else:
-            xp.multiply(view, wk, out=term)
-            Y += term
-    return Y.reshape(N, M, *out)
-
-
 def _depthwise_taps(xp, X, W, out, strides, dilations, begin):
-    """The same sums as _depthwise_windows (same products, same tap order), over PhaseTaps' long
-    slices instead of window views (faster: _taps.py says why)."""
+    """Depthwise convolution: per output, input * weight summed over the kernel taps in row-major
+    order, one multiply and one add per tap, over PhaseTaps' long slices (_taps.py says why; the plain
+    window-view form is in tests/ops/test_conv.py, equal bit for bit)."""
     G, M, kernel = X.shape[1], W.shape[0], tuple(W.shape[2:])
     taps = PhaseTaps(xp, X, kernel, strides, dilations, out, begin, 0)
     w = W.reshape((1, G, M // G) + kernel + (1,))

@@ -1,3 +1,5 @@
+import itertools
+
 import numpy as np
 import pytest
 
@@ -83,6 +85,21 @@ DEPTHWISE = [
 ]
 
 
+def _depthwise_windows(win, W):
+    """The plain depthwise convolution, tap by tap over window views (N, G, *out, *kernel): each output
+    is view * w summed over taps in row-major kernel order, one multiply and one add per tap."""
+    N, G = win.shape[:2]
+    M, kernel = W.shape[0], W.shape[2:]
+    n = len(kernel)
+    out = win.shape[2:2 + n]
+    w = W.reshape((1, G, M // G) + tuple(kernel) + (1,) * n)
+    Y = None
+    for tap in itertools.product(*(range(k) for k in kernel)):
+        term = win[(Ellipsis,) + tap][:, :, None] * w[(slice(None),) * 3 + tap]
+        Y = term if Y is None else Y + term
+    return Y.reshape(N, M, *out)
+
+
 @pytest.mark.parametrize("x_shape,w_shape,attrs", DEPTHWISE)
 def test_depthwise_fast_path_equals_plain_path(x_shape, w_shape, attrs):
     from ops import conv
@@ -100,7 +117,7 @@ def test_depthwise_fast_path_equals_plain_path(x_shape, w_shape, attrs):
     win = np.lib.stride_tricks.sliding_window_view(padded, ext, axis=tuple(range(2, 2 + n)))
     win = win[(slice(None), slice(None)) + tuple(slice(0, (o - 1) * s + 1, s) for o, s in zip(out, strides))
               + tuple(slice(None, None, d) for d in dilations)]
-    plain = conv._depthwise_windows(np, win, w, out)
+    plain = _depthwise_windows(win, w)
     assert fast.shape == plain.shape and fast.flags.c_contiguous
     np.testing.assert_array_equal(fast.view(np.uint32), plain.view(np.uint32))
     (ref,) = run_ort("Conv", [x, w], opset=11, **attrs)
