@@ -16,17 +16,6 @@ import itertools
 import math
 
 
-def phase_geometry(in_shape, kernel, strides, dilations, out, begin):
-    """(phase shape, element stride of each dim in a phase, positions per channel)."""
-    n = len(kernel)
-    # Beyond the input, up to the last window's end, everything is `fill` (padding, ceil_mode overhang).
-    padded = [max(begin[d] + in_shape[d], (out[d] - 1) * strides[d] + (kernel[d] - 1) * dilations[d] + 1)
-              for d in range(n)]
-    phase_shape = [-(-padded[d] // strides[d]) for d in range(n)]
-    row = [math.prod(phase_shape[d + 1:]) for d in range(n)]
-    return phase_shape, row, out[0] * row[0]
-
-
 class PhaseTaps:
     """taps[tap] is a (N, C, size) view whose position k holds window tap `tap` (a kernel index tuple)
     of output position k; crop() turns (N, C', size) results into (N, C', *out)."""
@@ -35,7 +24,12 @@ class PhaseTaps:
         self.xp, self.out = xp, list(out)
         N, C = X.shape[:2]
         n = len(kernel)
-        self.phase_shape, row, self.size = phase_geometry(X.shape[2:], kernel, strides, dilations, out, begin)
+        # Beyond the input, up to the last window's end, everything is `fill` (padding, ceil_mode overhang).
+        padded = [max(begin[d] + X.shape[2 + d], (out[d] - 1) * strides[d] + (kernel[d] - 1) * dilations[d] + 1)
+                  for d in range(n)]
+        self.phase_shape = [-(-padded[d] // strides[d]) for d in range(n)]
+        row = [math.prod(self.phase_shape[d + 1:]) for d in range(n)]  # element stride of dim d in a phase
+        self.size = out[0] * row[0]  # positions per channel: the outputs and the columns between their rows
         reach = sum(((kernel[d] - 1) * dilations[d] // strides[d]) * row[d] for d in range(n)) + self.size
         # Whole extra rows at the end hold the reach of the last taps past the phase; the buffer is
         # contiguous, so that its flat view below is a view with every array library.

@@ -80,7 +80,7 @@ def Conv(xp, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel
     strides = _ints(strides, n, 1)
     dilations = _ints(dilations, n, 1)
     out, begin, end = _conv_pads(list(X.shape[2:]), kernel, strides, dilations, pads, auto_pad)
-    N, C = X.shape[:2]
+    C = X.shape[1]
     M, Cg = W.shape[:2]
     G = int(group)
     if all(k == 1 for k in kernel) and not any(begin) and not any(end):
