@@ -733,13 +733,11 @@ def _compare_layer(result, rec: LayerRecord, sample, r0, name1, value1, pre1, st
             continue
         v = store.get(n)
         args.append(None if v is None else i1.xp.asarray(v))
-    step = i1.producer[name1]
     try:
-        outs = i1.run_step(name1, args)
+        iso = np.asarray(to_host(i1.run_step(name1, args)))
     except SimulatorError as exc:
-        rec.isolated_note = f"re-running {step.label} failed: {exc}"
+        rec.isolated_note = f"re-running {i1.producer[name1].label} failed: {exc}"
         return
-    iso = np.asarray(to_host(outs[list(step.outputs).index(name1)]))
     if iso.size != ref.size:
         rec.isolated_note = f"the re-run op gives shape {iso.shape}, model 0 has {tuple(np.shape(ref))}"
         return
@@ -967,11 +965,10 @@ def verify_dumps(params, progress: Progress = None) -> LayerwiseCheckResult:
                 rec.isolated_note = f"input(s) {describe_names(missing)} of its op were not dumped"
                 return
             try:
-                outs = interp.run_step(name, args)
+                iso = np.asarray(to_host(interp.run_step(name, args)))
             except SimulatorError as exc:
                 rec.isolated_note = f"re-running {step.label} on the dumped inputs failed: {exc}"
                 return
-            iso = np.asarray(to_host(outs[list(step.outputs).index(name)]))
             rec.add_isolated(sample, iso, dumped, _scale(interp, name, iso))
 
         interp.run(session.prepare_feed(feed), set(), observer=check)

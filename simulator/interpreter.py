@@ -426,9 +426,9 @@ class Interpreter:
                              f"did not compute?)")
         return {n: values[n] for n in keep}, raw
 
-    def run_step(self, output_name: str, inputs: list, quantize_inputs: bool = True) -> list:
+    def run_step(self, output_name: str, inputs: list, quantize_inputs: bool = True):
         """Run the single node that produces `output_name` on the given input values (None for an omitted
-        input); returns its outputs after their encodings. With quantize_inputs, each input is first
+        input); returns that output after its encoding. With quantize_inputs, each input is first
         fake-quantized by its own encoding, as the node's producers would have done (for re-running one
         op on values dumped elsewhere)."""
         step = self.producer.get(output_name)
@@ -443,7 +443,7 @@ class Interpreter:
             args.append(value)
         with self._errstate():
             result = self._call(step, args, self.constants)
-            return [self._quantize(n, v) if n else v for n, v in zip(step.outputs, result)]
+            return self._quantize(output_name, result[step.outputs.index(output_name)])
 
     def _errstate(self):
         return np.errstate(all="ignore") if is_numpy(self.xp) else contextlib.nullcontext()

@@ -121,17 +121,18 @@ def test_external_data_outside_the_folder_is_refused(tmp_path):
     onnx.save(m, sub / "model.onnx", save_as_external_data=True, location="w.data", size_threshold=0)
     (tmp_path / "w.data").write_bytes((sub / "w.data").read_bytes())
     loaded = onnx.load(sub / "model.onnx", load_external_data=False)
-    for entry in loaded.graph.initializer[0].external_data:
-        if entry.key == "location":
-            entry.value = "../w.data"
-    onnx.save(loaded, sub / "model.onnx")
+
+    def save_with_location(location):
+        for entry in loaded.graph.initializer[0].external_data:
+            if entry.key == "location":
+                entry.value = location
+        onnx.save(loaded, sub / "model.onnx")
+
+    save_with_location("../w.data")
     with pytest.raises(ModelError, match="outside the model's folder"):
         load_model(sub / "model.onnx")
     os.remove(sub / "w.data")
-    for entry in loaded.graph.initializer[0].external_data:
-        if entry.key == "location":
-            entry.value = "w.data"
-    onnx.save(loaded, sub / "model.onnx")
+    save_with_location("w.data")
     with pytest.raises(ModelError, match="external data file 'w.data'.*missing"):
         load_model(sub / "model.onnx")
 
