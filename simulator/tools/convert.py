@@ -4,7 +4,9 @@ The layouts and field names are those of aimet-onnx 2.42's exports (the golden c
 
 * 0.6.1: {"activation_encodings": {name: [{bitwidth, dtype, is_symmetric: "True"/"False", max, min, offset,
   scale}, ...one per channel]}, "param_encodings": {...}, "producer", "quantizer_args", "version"};
-  min = offset·scale, max = (offset + 2^bw − 1)·scale; float16: [{"bitwidth": 16, "dtype": "float"}].
+  min = offset·scale, max = (offset + 2^bw − 1)·scale; float16: [{"bitwidth": 16, "dtype": "float"}]; a
+  per-block weight is one flat list of n_blocks x n_channels entries in the weight's own axis order
+  ([in/block, out] for a MatMul weight [in, out]), as AIMET writes it; reading it back needs the model.
 * 1.0.0: lists of {bw, dtype: "INT"/"FLOAT", enc_type, is_sym, name, offset: [...], scale: [...]}.
 * 2.0.0: {"encodings": [{name, output_dtype, y_scale, [y_zero_point], [axis], [block_size]}], ...}; parameters
   first, then activations; activations are written unsigned (uintN, zero point = −offset, as AIMET's
@@ -25,7 +27,7 @@ import onnx
 
 from ..encodings import EncodingsFile, load_encodings, parse_encodings
 from ..errors import EncodingsError, ParameterError
-from ..quantization import Encoding, Granularity, bind
+from ..quantization import Encoding, Granularity, bind, flat_blocks_as_per_block
 
 WRITE_VERSIONS = ("0.6.1", "1.0.0", "2.0.0")
 PRODUCER = {"package": "onnx-quantization-simulator", "version": "1"}
@@ -57,18 +59,25 @@ def _check_version(version: str) -> str:
 
 # -- one entry per version -------------------------------------------------------------------------
 
-def entry_061(enc: Encoding) -> list[dict]:
+def entry_061(enc: Encoding, shape=None, channel_axis=None) -> list[dict]:
     if enc.is_float:
         if enc.float_format != "float16":
             raise EncodingsError(f"tensor {enc.name!r}: a {enc.float_format} encoding cannot be expressed in 0.6.1 "
                                  f"(its dtype 'float' means float16)")
         return [{"bitwidth": int(enc.bitwidth), "dtype": "float"}]
+    scale, offset = np.asarray(enc.scale, np.float32), np.asarray(enc.offset, np.float32)
     if enc.granularity == Granularity.PER_BLOCK:
-        raise EncodingsError(f"tensor {enc.name!r}: per-block encodings cannot be expressed in 0.6.1 "
-                             f"(write 1.0.0 or 2.0.0)")
+        # AIMET's layout: one flat list of n_blocks x n_channels entries in the weight's own axis order.
+        if shape is None:
+            raise EncodingsError(f"tensor {enc.name!r}: writing a per-block encoding as 0.6.1 needs the model "
+                                 f"(the weight's shape)")
+        scale, offset, ch, block_axis = _blocks(enc, shape, channel_axis)
+        if ch is None or block_axis != (1 if ch == 0 else ch - 1):
+            raise EncodingsError(f"tensor {enc.name!r}: 0.6.1 cannot express blocks along axis {block_axis} "
+                                 f"(it implies the axis next to the channel axis)")
     steps = 2.0 ** enc.bitwidth - 1
     out = []
-    for s, o in zip(np.asarray(enc.scale, np.float32).reshape(-1), np.asarray(enc.offset, np.float32).reshape(-1)):
+    for s, o in zip(scale.reshape(-1), np.broadcast_to(offset, scale.shape).reshape(-1)):
         s, o = _f(s), float(o)
         out.append({"bitwidth": int(enc.bitwidth), "dtype": "int", "is_symmetric": str(bool(enc.symmetric)),
                     "max": (o + steps) * s, "min": o * s, "offset": o, "scale": s})
@@ -214,12 +223,25 @@ def write_encodings(encodings: dict[str, Encoding], version: str, params=(), mod
             raise EncodingsError(f"tensor {enc.name!r}: per-channel axis {enc.axis} differs from the axis {derived} "
                                  f"that a {version} reader derives from its consumer; {version} cannot express it")
 
+    def resolved(n, enc):
+        """A 0.6.1 source's blockwise list (known by the weight's shape) as the per-block encoding it is."""
+        if enc.extra.get("flat_blocks") and n in inits and axis_of(n) is not None:
+            if np.asarray(enc.scale).size != inits[n][axis_of(n)]:
+                try:
+                    return flat_blocks_as_per_block(enc, inits[n], axis_of(n))
+                except ValueError as exc:
+                    raise EncodingsError(f"tensor {n!r} (shape {inits[n]}): {exc}") from None
+        return enc
+
+    encodings = {n: resolved(n, encodings[n]) for n in names}
     out: dict = {}
     if version == "0.6.1":
         act, par = {}, {}
         for n in names:
-            check_axis(encodings[n])
-            (par if n in params else act)[n] = entry_061(encodings[n])
+            enc = encodings[n]
+            if enc.granularity != Granularity.PER_BLOCK:
+                check_axis(enc)
+            (par if n in params else act)[n] = entry_061(enc, inits.get(n), axis_of(n))
         out = {"activation_encodings": act, "param_encodings": par}
     elif version == "1.0.0":
         act, par = [], []
