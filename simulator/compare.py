@@ -975,7 +975,7 @@ def verify_dumps(params, progress: Progress = None) -> LayerwiseCheckResult:
                 rec.isolated_note = f"re-running {step.label} on the dumped inputs failed: {exc}"
                 return
             if chain:  # e.g. AIMET dumps a Linear layer only at its Add: its MatMul is re-run first
-                rec.isolated_rerun = sorted(set(rec.isolated_rerun) | set(chain))
+                rec.isolated_rerun += [c for c in chain if c not in rec.isolated_rerun]
             rec.add_isolated(sample, iso, dumped, _scale(interp, name, iso))
 
         for n in quantized_constants:
