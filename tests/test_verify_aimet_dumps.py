@@ -44,7 +44,9 @@ def test_every_dumped_layer_is_checked_in_isolation_within_one_step(name):
         assert rec.isolated_values, (rec.key, rec.isolated_note)  # none skipped for an undumped input
         if rec.isolated_steps.n:  # a quantized layer: AIMET's rules, given AIMET's inputs
             assert rec.isolated_steps.max <= 1.01, (rec.key, rec.isolated_steps.max)
-            assert rec.isolated_same[0] >= 0.998 * rec.isolated_same[1], rec.key
+            # and almost always bit-identical (a float32 sum an ulp off flips a step now and then; how often
+            # depends on the BLAS kernels: 0.13% of a layer at most here, 0.33% with OPENBLAS_CORETYPE=Haswell)
+            assert rec.isolated_same[0] >= 0.99 * rec.isolated_same[1], rec.key
     assert res.verdict == "pass" and res.passed
     if name.startswith("kv_decoder"):  # Linear layers dumped at their Add only: the MatMul is re-run first
         assert res.layer("/blocks.0/q/Add_output_0").isolated_rerun == ["node '/blocks.0/q/MatMul' (MatMul)"]
@@ -53,7 +55,7 @@ def test_every_dumped_layer_is_checked_in_isolation_within_one_step(name):
 
 @pytest.mark.parametrize("name", DUMPED[1:])
 def test_a_cascade_names_the_worst_isolated_layer(name):
-    res = _verify(_case(name), threshold=100.0, isolated_threshold=100.0)
+    res = _verify(_case(name), threshold=90.0, isolated_threshold=90.0)  # cumulative ~75 dB, isolated >= 102
     checked = [r for r in res.layers if r.isolated_values]
     worst = min(checked, key=lambda r: r.isolated_worst)
     assert res.verdict == "cascade", res.diagnosis
@@ -81,10 +83,10 @@ def test_cli_verify_reports_identical_share_and_steps(tmp_path, capsys):
     assert rc == 0 and "iso identical" in text and "RESULT: PASS" in text
     d = json.load(open(f"{out}.json"))
     ln = next(layer for layer in d["layers"] if layer["layer"] == "/blocks.0/ln1/LayerNormalization_output_0")
-    assert 0.998 <= ln["isolated_identical"] < 1 and 1 <= ln["isolated_steps_max"] <= 1.01
+    assert 0.99 <= ln["isolated_identical"] < 1 and 1 <= ln["isolated_steps_max"] <= 1.01
     rows = list(csv.DictReader(io.StringIO(open(f"{out}.csv").read())))
     row = next(r for r in rows if r["layer"] == ln["layer"])
     assert float(row["isolated_identical"]) == ln["isolated_identical"] and row["isolated_steps_max"]
     rc = main(["verify", f"{case}/model.onnx", "-e", f"{case}/model.encodings", "--dumps",
-               f"{case}/aimet_layer_outputs", "--threshold", "100", "-q"])
+               f"{case}/aimet_layer_outputs", "--threshold", "90", "-q"])
     assert rc == 1 and "diagnosis (cascade)" in capsys.readouterr().out
