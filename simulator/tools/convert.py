@@ -68,13 +68,7 @@ def entry_061(enc: Encoding, shape=None, channel_axis=None) -> list[dict]:
     scale, offset = np.asarray(enc.scale, np.float32), np.asarray(enc.offset, np.float32)
     if enc.granularity == Granularity.PER_BLOCK:
         # AIMET's layout: one flat list of n_blocks x n_channels entries in the weight's own axis order.
-        if shape is None:
-            raise EncodingsError(f"tensor {enc.name!r}: writing a per-block encoding as 0.6.1 needs the model "
-                                 f"(the weight's shape)")
-        scale, offset, ch, block_axis = _blocks(enc, shape, channel_axis)
-        if ch is None or block_axis != (1 if ch == 0 else ch - 1):
-            raise EncodingsError(f"tensor {enc.name!r}: 0.6.1 cannot express blocks along axis {block_axis} "
-                                 f"(it implies the axis next to the channel axis)")
+        scale, offset, _, _ = _implied_blocks(enc, shape, channel_axis, "0.6.1")
     steps = 2.0 ** enc.bitwidth - 1
     out = []
     for s, o in zip(scale.reshape(-1), np.broadcast_to(offset, scale.shape).reshape(-1)):
@@ -112,19 +106,25 @@ def _blocks(enc: Encoding, shape, channel_axis) -> tuple[np.ndarray, np.ndarray,
             None if ch is None else ch % rank, block_axis)
 
 
+def _implied_blocks(enc: Encoding, shape, channel_axis, version: str):
+    """_blocks for 0.6.1 and 1.0.0, which state no block axis: it must be the one next to the channel axis."""
+    if shape is None:
+        raise EncodingsError(f"tensor {enc.name!r}: writing a per-block encoding as {version} needs the model "
+                             f"(the weight's shape)")
+    scale, offset, ch, block_axis = _blocks(enc, shape, channel_axis)
+    if ch is None or block_axis != (1 if ch == 0 else ch - 1):
+        raise EncodingsError(f"tensor {enc.name!r}: {version} cannot express blocks along axis {block_axis} "
+                             f"(it implies the axis next to the channel axis)")
+    return scale, offset, ch, block_axis
+
+
 def entry_100(enc: Encoding, shape=None, channel_axis=None) -> dict:
     if enc.is_float:
         if enc.float_format != "float16":
             raise EncodingsError(f"tensor {enc.name!r}: a {enc.float_format} encoding cannot be expressed in 1.0.0")
         return {"bw": int(enc.bitwidth), "dtype": "FLOAT", "enc_type": "PER_TENSOR", "name": enc.name}
     if enc.granularity == Granularity.PER_BLOCK:
-        if shape is None:
-            raise EncodingsError(f"tensor {enc.name!r}: writing a per-block encoding as 1.0.0 needs the model "
-                                 f"(the weight's shape)")
-        scale, offset, ch, block_axis = _blocks(enc, shape, channel_axis)
-        if ch is None or block_axis != (1 if ch == 0 else ch - 1):
-            raise EncodingsError(f"tensor {enc.name!r}: 1.0.0 cannot express blocks along axis {block_axis} "
-                                 f"(it implies the axis next to the channel axis)")
+        scale, offset, ch, block_axis = _implied_blocks(enc, shape, channel_axis, "1.0.0")
         order = lambda a: np.moveaxis(np.moveaxis(a, ch, 0), block_axis if block_axis > ch else block_axis + 1, 1)  # noqa: E731
         scale, offset = order(scale).reshape(-1), order(offset).reshape(-1)
         return {"block_size": int(enc.block_size), "bw": int(enc.bitwidth), "dtype": "INT", "enc_type": "PER_BLOCK",
