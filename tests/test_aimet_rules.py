@@ -111,6 +111,8 @@ def test_aimet_061_blockwise_decoder_simulates_and_round_trips(tmp_path):
     v2 = convert_encodings(os.path.join(case, "model.encodings"), "2.0.0", model=model).data
     proj = next(e for e in v2["encodings"] if e["name"] == "onnx::MatMul_270")
     assert proj["block_size"] == 64 and np.shape(proj["y_scale"]) == (6, 96)
+    blind = convert_encodings(os.path.join(case, "model.encodings"), "2.0.0")  # no model: cannot tell, says so
+    assert any("without the model a blockwise list" in n for n in blind.notes)
     back = tmp_path / "back.encodings"
     convert_encodings(v2, "0.6.1", model=model, output=back)
     again = _outputs(case, str(back))

@@ -363,6 +363,10 @@ def convert_encodings(source, version: str, model=None, output=None) -> Conversi
         key = lambda n: pos.get(n[:-len("_updated")] if n.endswith("_updated") and n not in pos else n, len(pos))  # noqa: E731
         order = sorted(order, key=key)
     written = write_encodings(parsed.encodings, version, params, model, parsed.int32_bias, qargs, order)
+    lists = [n for n, e in parsed.encodings.items() if e.extra.get("flat_blocks")]
+    if lists and model is None and version != "0.6.1":
+        written.notes.append(f"{len(lists)} 0.6.1 list(s) written as per-channel: without the model a blockwise "
+                             f"list (n_blocks x n_channels entries) cannot be told from a per-channel one")
     if output is not None:
         dump(written.data, output)
     return Conversion(parsed, written)
