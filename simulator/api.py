@@ -54,16 +54,15 @@ class Simulator:
     """Entry points of the simulator, as static methods (the API page's `Simulator`)."""
 
     @staticmethod
-    def run_inference(params: InferenceRunnerParameters,
-                      progress: Optional[Callable[[str], None]] = None) -> "OrderedDict[str, list[np.ndarray]]":
-        """{sample name: [graph outputs in graph order..., layerwise_check_name featuremaps in order]}."""
+    def run_inference(params: InferenceRunnerParameters, progress: Optional[Callable[[str], None]] = None,
+                      executor=None) -> "OrderedDict[str, list[np.ndarray]]":
+        """{sample name: [graph outputs in graph order..., layerwise_check_name featuremaps in order]}.
+        params.workers / params.scheduler, or `executor` (a concurrent.futures.Executor or a Dask Client),
+        spread the samples over processes (docs/scale-out.md)."""
         _check_params(params, InferenceRunnerParameters)
-        results = OrderedDict()
-        for sample, arrays in iter_inference(params):
-            results[sample] = arrays
-            if progress is not None:
-                progress(sample)
-        return results
+        from .inference import run_inference  # noqa: PLC0415
+
+        return run_inference(params, progress, executor)
 
     @staticmethod
     def get_inference_session(params: GetInferenceSessionParameters) -> InferenceSession:
@@ -90,35 +89,35 @@ class Simulator:
 
     @staticmethod
     def compare_model_by_inference(params: InferenceCheckerParameters,
-                                   progress: Optional[Callable[[str], None]] = None):
+                                   progress: Optional[Callable[[str], None]] = None, executor=None):
         """Both models on every sample; {sample: (passed, {output name: metric value})} ordered by sample
         name (an InferenceCheckResult: also .worst/.mean/.overall per output, .passed, .to_json(), print()).
         Model 0 is the reference; docs/comparison.md gives each metric's formula and direction."""
         _check_params(params, InferenceCheckerParameters)
         from .compare import compare_by_inference  # noqa: PLC0415
 
-        return compare_by_inference(params, progress)
+        return compare_by_inference(params, progress, executor=executor)
 
     @staticmethod
     def compare_model_by_layer(params: LayerwiseCheckerParameters,
-                               progress: Optional[Callable[[str], None]] = None):
+                               progress: Optional[Callable[[str], None]] = None, executor=None):
         """Intermediate tensors of both models, paired by layer_match_info or by shared name:
         {sample: (passed, {layer: value})} (a LayerwiseCheckResult: .layers in graph order with the isolated
         error beside the cumulative one, .first_failure, .verdict, .diagnosis, reports)."""
         _check_params(params, LayerwiseCheckerParameters)
         from .compare import compare_by_layer  # noqa: PLC0415
 
-        return compare_by_layer(params, progress)
+        return compare_by_layer(params, progress, executor=executor)
 
     @staticmethod
     def verify_featuremaps(params: FeaturemapVerifierParameters,
-                           progress: Optional[Callable[[str], None]] = None):
+                           progress: Optional[Callable[[str], None]] = None, executor=None):
         """Featuremaps dumped by another tool or a device against the simulator, layer by layer: cumulative
         (simulator run vs dump) and isolated (the simulator's op on the dumped inputs vs the dumped output)."""
         _check_params(params, FeaturemapVerifierParameters)
         from .compare import verify_dumps  # noqa: PLC0415
 
-        return verify_dumps(params, progress)
+        return verify_dumps(params, progress, executor=executor)
 
 
     @staticmethod

@@ -5,8 +5,6 @@ import os
 import sys
 import time
 
-import numpy as np
-
 from ._options import add_simulation_options, simulation_options
 
 NAME = "run"
@@ -35,7 +33,7 @@ def run(args) -> int:
     from tqdm import tqdm  # noqa: PLC0415
 
     from .. import data
-    from ..api import iter_inference
+    from ..inference import run_to_files
     from ..schema.base import InferenceRunnerParameters
     from ..session import InferenceSession
 
@@ -45,23 +43,16 @@ def run(args) -> int:
     start = time.perf_counter()
     session = InferenceSession.from_options(params.input_model_path, params.input_encodings_path, params)
     loaded = time.perf_counter() - start
-    names = [o.name for o in session.get_outputs()] + list(args.layer)
     total = data.count_samples(params.input_data_path, session.interpreter.inputs)
-    os.makedirs(args.output_dir, exist_ok=True)
-    count = 0
-    last = None
     with tqdm(total=total, desc="samples", unit="sample", disable=args.quiet or None, file=sys.stderr) as bar:
-        for sample, arrays in iter_inference(params, session):
-            np.savez(os.path.join(args.output_dir, f"{sample}.npz"), **dict(zip(names, arrays)))
-            count += 1
-            last = arrays
-            bar.update(1)
+        summary = run_to_files(params, args.output_dir, lambda sample: bar.update(1), session=session,
+                               resume=args.resume)
+    count, names = summary["count"], summary["names"]
     elapsed = time.perf_counter() - start
     enc = session.encodings
     mode = (f"quantized ({enc.version}, {len(enc.encodings)} encodings)" if enc and not enc.is_empty else "float")
     print(f"ran {count} sample(s) of {args.model} [{mode}] in {elapsed:.2f} s (load {loaded:.2f} s)")
-    for name, value in zip(names, last or []):
-        print(f"  {name}: {value.dtype}{list(value.shape)}  min {np.min(value):.6g}  max {np.max(value):.6g}"
-              if value.size and value.dtype.kind in "fiub" else f"  {name}: {value.dtype}{list(value.shape)}")
+    for name, (dtype, shape, lo, hi) in zip(names, summary["last"]):
+        print(f"  {name}: {dtype}{shape}  min {lo:.6g}  max {hi:.6g}" if lo is not None else f"  {name}: {dtype}{shape}")
     print(f"outputs written to {os.path.abspath(args.output_dir)} (one .npz per sample, keyed by tensor name)")
     return 0

@@ -1,0 +1,97 @@
+"""run_inference and `simulator run` as tasks of simulator.runner: each worker builds the session once,
+reads its shard's samples from the data folder and runs them; `simulator run`'s workers write each
+sample's outputs themselves and return only a summary."""
+from __future__ import annotations
+
+import os
+import shutil
+from collections import OrderedDict
+from typing import Callable, Optional
+
+import numpy as np
+
+from . import data as _data
+from . import runner as _runner
+from .session import InferenceSession
+
+RUN_CHECKPOINTS = ".simulator-shards"  # in the output folder while a `simulator run` is unfinished
+
+
+def save_outputs(folder: str, sample: str, names: list, arrays: list) -> None:
+    """One sample's outputs: <folder>/<sample>.npz keyed by tensor name."""
+    np.savez(os.path.join(folder, f"{sample}.npz"), **dict(zip(names, arrays)))
+
+
+class _State:
+    def __init__(self, params, output_dir: Optional[str] = None, session: Optional[InferenceSession] = None):
+        self.session = session or InferenceSession.from_options(params.input_model_path, params.input_encodings_path,
+                                                                params)
+        self.names = [o.name for o in self.session.get_outputs()] + list(params.layerwise_check_name)
+        for name in params.layerwise_check_name:
+            self.session.resolve_name(name)  # an unknown name fails before any sample runs
+        self.reader = _data.SampleReader(params.input_data_path, self.session.interpreter.inputs)
+        self.output_dir = output_dir
+
+
+def _arrays_shard(state: _State, names: list) -> list:
+    """[(sample, [outputs..., featuremaps...])] (run_inference returns the arrays)."""
+    return [(s, state.session.run(state.names, state.reader.read(s))) for s in names]
+
+
+def _describe(value) -> tuple:
+    value = np.asarray(value)
+    if value.size and value.dtype.kind in "fiub":
+        return value.dtype.name, list(value.shape), float(np.min(value)), float(np.max(value))
+    return value.dtype.name, list(value.shape), None, None
+
+
+def _files_shard(state: _State, names: list) -> dict:
+    """Each sample's outputs written to the output folder; returns the count and the last sample's summary."""
+    last = []
+    for s in names:
+        arrays = state.session.run(state.names, state.reader.read(s))
+        save_outputs(state.output_dir, s, state.names, arrays)
+        last = [_describe(a) for a in arrays]
+    return {"count": len(names), "last": last}
+
+
+def run_inference(params, progress: Optional[Callable[[str], None]] = None, executor=None
+                  ) -> "OrderedDict[str, list[np.ndarray]]":
+    """{sample: [outputs..., featuremaps...]} over the data folder, on the runner's workers."""
+    state = _State(params)
+    results = OrderedDict()
+
+    def merge(index, names, rows):
+        results.update(rows)
+
+    task = _runner.Task("simulator.inference:_State", (params,), "simulator.inference:_arrays_shard",
+                        _runner.task_key("run-arrays", params), use_cuda=params.use_cuda)
+    _runner.run(task, state.reader.names, merge, _runner.options_from(params, executor), progress, local_state=state)
+    return results
+
+
+def run_to_files(params, output_dir: str, progress: Optional[Callable[[str], None]] = None, executor=None,
+                 session: Optional[InferenceSession] = None, resume: bool = False) -> dict:
+    """Every sample's outputs written to `output_dir` (one .npz per sample); returns {"count", "names", "last"}.
+    While the run is unfinished, <output_dir>/.simulator-shards records the finished shards for `resume`."""
+    os.makedirs(output_dir, exist_ok=True)
+    state = _State(params, output_dir, session)
+    summary = {"count": 0, "names": state.names, "last": []}
+
+    def merge(index, names, shard):
+        summary["count"] += shard["count"]
+        summary["last"] = shard["last"] or summary["last"]
+
+    checkpoints = os.path.join(output_dir, RUN_CHECKPOINTS)
+    options = _runner.options_from(params, executor, checkpoint_path=checkpoints)
+    options.resume = resume or options.resume
+    task = _runner.Task("simulator.inference:_State", (params, os.path.abspath(output_dir)),
+                        "simulator.inference:_files_shard", _runner.task_key("run-files", params),
+                        use_cuda=params.use_cuda)
+    _runner.run(task, state.reader.names, merge, options, progress, local_state=state)
+    if options.checkpoint_path == checkpoints:
+        shutil.rmtree(checkpoints, ignore_errors=True)  # finished: the folder holds only the outputs, as before
+    return summary
+
+
+__all__ = ["run_inference", "run_to_files", "save_outputs", "RUN_CHECKPOINTS"]
