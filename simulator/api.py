@@ -121,12 +121,16 @@ class Simulator:
 
 
     @staticmethod
-    def inspect_encodings(model_path, encodings_path=None, data_path=None, max_samples=None):
+    def inspect_encodings(model_path, encodings_path=None, data_path=None, max_samples=None, workers=1, scheduler=None,
+                          executor=None):
         """Each tensor of the model in graph order with its encoding, totals, warnings (simulator.tools.inspect);
         `.format_table()` prints it, `.to_dict()` gives it as JSON-ready data."""
         from .tools.inspect import inspect_encodings  # noqa: PLC0415
 
-        return inspect_encodings(model_path, encodings_path, data_path, max_samples)
+        from .runner import Options  # noqa: PLC0415
+
+        return inspect_encodings(model_path, encodings_path, data_path, max_samples,
+                                 Options(workers=workers, scheduler=scheduler, executor=executor))
 
     @staticmethod
     def convert_encodings(encodings_path, version, output_path=None, model_path=None):
@@ -137,14 +141,18 @@ class Simulator:
         return convert_encodings(encodings_path, version, model=model_path, output=output_path)
 
     @staticmethod
-    def calibrate(model_path, data_path, output_path=None, version="1.0.0", config=None, max_samples=None):
+    def calibrate(model_path, data_path, output_path=None, version="1.0.0", config=None, max_samples=None, workers=1,
+                  scheduler=None, executor=None):
         """Min-max encodings for a float model from a data folder (simulator.tools.calibrate); `config` is a
         CalibrationConfig (bitwidths per weight/activation/op type, per-channel). Returns the Calibration."""
         from .model import load_model  # noqa: PLC0415
         from .tools.calibrate import calibrate  # noqa: PLC0415
 
         model = load_model(model_path)
-        cal = calibrate(model, data_path, config, max_samples, source=str(model_path))
+        from .runner import Options  # noqa: PLC0415
+
+        cal = calibrate(model, data_path, config, max_samples, source=str(model_path),
+                        options=Options(workers=workers, scheduler=scheduler, executor=executor))
         if output_path is not None:
             cal.write(version, model, output_path)
         return cal

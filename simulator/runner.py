@@ -24,6 +24,8 @@ import importlib
 import json
 import os
 import threading
+import uuid
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
@@ -99,10 +101,13 @@ def _resolve(path: str) -> Callable:
     return getattr(importlib.import_module(module), name)
 
 
-def _state(key: str, setup: str, args: tuple):
-    """This process's state of the task (built once: a Dask worker runs shards on threads)."""
+def _state(key: str, setup: str, args: Optional[tuple]):
+    """This process's state of the task (built once: a Dask worker runs shards on threads). args None: built
+    by the pool initializer already (the arguments, e.g. a model, are not sent with every shard)."""
     with _STATES_LOCK:
         if key not in _STATES:
+            if args is None:
+                raise WorkerError(f"worker process {os.getpid()} has no state for task {key}")
             _STATES.clear()  # one task's sessions at a time per process
             _STATES[key] = _resolve(setup)(*args)
         return _STATES[key]
@@ -196,6 +201,9 @@ def run(task: Task, names: list, merge: Callable, options: Options = Options(),
     it instead of calling setup again)."""
     shards = shards_of(names, options.shard_size)
     checkpoints = _Checkpoints(options.checkpoint_path, task, options.resume)
+    # the workers' state is this run's: a Dask worker that ran another run (or these files before a change)
+    # builds its sessions again
+    task = dataclasses.replace(task, key=f"{task.key}:{uuid.uuid4().hex}")
     report = Report(shards=len(shards))
     todo = []
     done: dict[int, Any] = {}
@@ -280,7 +288,7 @@ def _pool_loop(task, shards, finished, workers, threads, gpus, ctx, counter, att
                 while queue and len(running) < window:
                     i = queue.pop(0)
                     attempts[i] += 1
-                    running[pool.submit(_run_shard, task.key, task.setup, task.args, task.work, shards[i])] = i
+                    running[pool.submit(_run_shard, task.key, task.setup, None, task.work, shards[i])] = i
                 finished_now, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
                 for fut in sorted(finished_now, key=lambda f: running[f]):
                     i = running.pop(fut)

@@ -14,14 +14,15 @@ def add_simulation_options(p) -> None:
     add_runner_options(p)
 
 
-def add_runner_options(p) -> None:
+def add_runner_options(p, resume: bool = True) -> None:
     """How the samples are spread over processes (simulator.runner; docs/scale-out.md)."""
     p.add_argument("--workers", "-j", type=int, default=1, help="worker processes (default: %(default)s, this "
                    "process); the result is the same bits for any number")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run the samples on a Dask cluster (tcp://host:8786); "
                    "its workers read the data folder from shared storage")
     p.add_argument("--shard-size", type=int, default=16, help="samples per shard (default: %(default)s)")
-    p.add_argument("--resume", action="store_true", help="skip the shards an interrupted run already finished")
+    if resume:
+        p.add_argument("--resume", action="store_true", help="skip the shards an interrupted run already finished")
 
 
 def simulation_options(args) -> dict:
@@ -32,3 +33,10 @@ def simulation_options(args) -> dict:
 
 def runner_options(args) -> dict:
     return dict(workers=args.workers, scheduler=args.scheduler, shard_size=args.shard_size)
+
+
+def runner_run_options(args):
+    """simulator.runner.Options of add_runner_options' options (commands without a parameter schema)."""
+    from ..runner import Options  # noqa: PLC0415
+
+    return Options(workers=args.workers, scheduler=args.scheduler, shard_size=args.shard_size)

@@ -181,32 +181,66 @@ class Observed:
             lo, hi = grid
             self.outside += int(np.count_nonzero((a < lo) | (a > hi)))
 
+    def merge(self, later: "Observed") -> "Observed":
+        """The range over both (exact: min and max do not depend on the order); shape and dtype: the later's."""
+        self.min, self.max = min(self.min, later.min), max(self.max, later.max)
+        self.count += later.count
+        self.outside += later.outside
+        if later.shape is not None:
+            self.shape, self.dtype = later.shape, later.dtype
+        return self
 
-def observe(model: onnx.ModelProto, data_path, encodings=None, source: str = "<model>", grids=None,
-            max_samples: int | None = None) -> tuple[dict[str, Observed], int]:
-    """Run every sample of a data folder (with `encodings` applied when given) and collect, per graph input
-    and node output, the range of its values before its encoding. `grids` (name -> (lo, hi)) counts the
-    values outside each grid. Returns ({name: Observed}, number of samples)."""
-    from .. import data as _data  # noqa: PLC0415
-    from ..interpreter import Interpreter  # noqa: PLC0415
 
-    interp = Interpreter(model, encodings, source=source)
+class _ObserveState:
+    """One process's part of observe: the interpreter and the data folder."""
+
+    def __init__(self, model, data_path, encodings, source, grids):
+        from .. import data as _data  # noqa: PLC0415
+        from ..interpreter import Interpreter  # noqa: PLC0415
+
+        self.interp = Interpreter(model, encodings, source=source)
+        self.reader = _data.SampleReader(data_path, self.interp.inputs)
+        self.grids = grids or {}
+
+
+def _observe_shard(state: _ObserveState, names: list) -> dict:
+    """{tensor name: Observed} over one shard of samples (runner work function)."""
     stats: dict[str, Observed] = {}
-    grids = grids or {}
 
     def observer(name, value, raw):
         st = stats.get(name)
         if st is None:
             st = stats[name] = Observed()
-        st.update(raw, grids.get(name))
+        st.update(raw, state.grids.get(name))
 
-    n = 0
-    for _, feed in _data.iter_samples(data_path, interp.inputs):
-        interp.run(feed, set(), observer=observer)
-        n += 1
-        if max_samples is not None and n >= max_samples:
-            break
-    return stats, n
+    for sample in names:
+        state.interp.run(state.reader.read(sample), set(), observer=observer)
+    return stats
+
+
+def observe(model: onnx.ModelProto, data_path, encodings=None, source: str = "<model>", grids=None,
+            max_samples: int | None = None, options=None) -> tuple[dict[str, Observed], int]:
+    """Run every sample of a data folder (with `encodings` applied when given) and collect, per graph input
+    and node output, the range of its values before its encoding. `grids` (name -> (lo, hi)) counts the
+    values outside each grid. `options`: simulator.runner.Options (workers, scheduler, executor); ranges
+    merge exactly. Returns ({name: Observed}, number of samples)."""
+    from .. import runner as _runner  # noqa: PLC0415
+
+    state = _ObserveState(model, data_path, encodings, source, grids)
+    names = state.reader.names[:max(max_samples, 1)] if max_samples is not None else state.reader.names  # >= 1, as before
+    stats: dict[str, Observed] = {}
+
+    def merge(index, shard, observed):
+        for name, st in observed.items():
+            if name in stats:
+                stats[name].merge(st)
+            else:
+                stats[name] = st
+
+    task = _runner.Task("simulator.tools:_ObserveState", (model, data_path, encodings, source, grids),
+                        "simulator.tools:_observe_shard", "observe")
+    _runner.run(task, names, merge, options or _runner.Options(), local_state=state)
+    return stats, len(names)
 
 
 __all__ = ["DATA_MOVEMENT_OPS", "WEIGHT_INPUTS", "NORM_SCALE_INPUTS", "BIAS_INPUTS", "SUPERGROUPS", "TensorEntry",
