@@ -7,7 +7,9 @@ local pool of worker processes and on a Dask LocalCluster, and the runner's own 
 Models: quantized ResNet-50 (the onnx package's light model zoo, 8-bit per-tensor encodings on every float
 activation as benchmarks/bench.py makes them) on generated 1x3x224x224 samples, and the golden case
 cnn_residual__w8a8__v1.0.0 (../shared/conformance/aimet) on copies of its samples. Each time covers the whole
-call, including the workers' start (spawning, building their sessions) but not the main process's session;
+call, including the pool's start (spawning, building the workers' sessions; a Dask cluster's workers are
+already running, they only build their sessions) but not the main process's session; "serial, 1 BLAS
+thread" is the one-process run with its BLAS limited to one thread (threadpoolctl), as each worker's is;
 the fastest of --rounds interleaved rounds (serial, pool, Dask, then again, a second of rest between).
 The overhead is the serial runner against a bare loop over the same samples (read + session.run + save).
 """
@@ -67,7 +69,14 @@ def time_modes(model, enc, data, workers, rounds, client, tmp):
     from simulator.data import count_samples  # noqa: PLC0415
 
     n = count_samples(data, session.interpreter.inputs)
+    def serial_one_thread(out):
+        from threadpoolctl import threadpool_limits  # noqa: PLC0415
+
+        with threadpool_limits(1):
+            return run_to_files(InferenceRunnerParameters(**base), out, session=session)
+
     modes = {"serial": lambda out: run_to_files(InferenceRunnerParameters(**base), out, session=session),
+             "serial, 1 BLAS thread": serial_one_thread,
              f"{workers} workers": lambda out: run_to_files(InferenceRunnerParameters(**base, workers=workers), out,
                                                             session=session)}
     if client is not None:

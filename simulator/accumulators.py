@@ -276,6 +276,12 @@ def rethreshold(report: dict, threshold: float, scope: str = "sample",
         out["first_isolated_failure"] = next((x["layer"] for x in out["layers"] if x.get("isolated_passed") is False),
                                              None)
         out["passed"] = passed
+        old = report["metric"].get("threshold")
+        out["verdict"] = "pass" if passed else "fail"
+        out["diagnosis"] = (f"re-judged from the values saved with threshold {old} ({scope} scope, threshold "
+                            f"{threshold:g}, isolated {iso:g}): first cumulative failure "
+                            f"{out['first_failure'] or 'none'}, first isolated failure "
+                            f"{out['first_isolated_failure'] or 'none'}")
     out["failed_samples"] = [s for s, row in out.get("samples", {}).items() if not row["passed"]]
     return out
 
