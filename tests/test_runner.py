@@ -302,3 +302,23 @@ def test_memory_stays_flat_from_100_to_1000_samples(case, tmp_path):
     p100, p1000 = _peak(case, small, tmp_path), _peak(case, large, tmp_path)
     # the folder's index (one name and path per sample) is all that grows: ~0.5 KB per sample
     assert p1000 < p100 + 900 * 1024, (p100, p1000)
+
+
+def test_cli_rethreshold_and_runner_options(case, tmp_path, capsys):
+    small = _data(str(tmp_path / "d"), 20)
+    report = str(tmp_path / "r.json")
+    rows = str(tmp_path / "rows.jsonl")
+    args = ["compare", case["model"], case["model"], "-e1", case["enc"], "-d", small, "-q", "-t", "200"]
+    assert main([*args, "--json", report, "--samples-jsonl", rows, "--checkpoint-dir", str(tmp_path / "ck")]) == 1
+    saved = json.load(open(report))
+    assert saved["num_samples"] == 20 and saved["samples"] == {} and len(open(rows).readlines()) == 20
+    worst, pooled = saved["worst"]["y"], saved["overall"]["y"]
+    assert worst < pooled
+    assert main(["rethreshold", report, "-t", str(worst - 1)]) == 0
+    assert main(["rethreshold", report, "-t", str((worst + pooled) / 2)]) == 1
+    assert main(["rethreshold", report, "-t", str((worst + pooled) / 2), "--threshold-scope", "pooled", "--json", report]) == 0
+    assert json.load(open(report))["threshold_scope"] == "pooled"
+    capsys.readouterr()
+    assert main([*args, "--resume"]) == 2  # resume needs a checkpoint folder
+    assert "checkpoint" in capsys.readouterr().err
+    assert main(["rethreshold", str(tmp_path / "missing.json"), "-t", "1"]) == 2
