@@ -87,6 +87,12 @@ class Evaluator:
         self.variants = 0
         self.seconds = 0.0
 
+    @classmethod
+    def from_params(cls, params) -> "Evaluator":
+        """An evaluator from a SensitivityParameters/MixedPrecisionParameters schema."""
+        return cls(params.input_model_path, params.input_encodings_path, params.input_data_path, params.metric,
+                   params.max_samples, params.use_cuda, params.rounding, params.apply_int32_bias, params.deterministic)
+
     def interpreter(self, encodings: Optional[dict]) -> Interpreter:
         enc = None
         if encodings is not None:
@@ -224,6 +230,11 @@ def analyze(evaluator: Evaluator, moves=(FLOAT, INT16), reverse: bool = True, pr
     return out
 
 
+def run_sensitivity(params, progress: Progress = None) -> SensitivityResult:
+    """Simulator.analyze_sensitivity: the ranking for a SensitivityParameters schema."""
+    return analyze(Evaluator.from_params(params), params.moves, params.reverse, progress)
+
+
 def variants_needed(evaluator: Evaluator, moves, reverse: bool) -> int:
     """How many variants `analyze` scores (for a progress bar)."""
     moves = check_moves(moves)
@@ -234,4 +245,4 @@ def variants_needed(evaluator: Evaluator, moves, reverse: bool) -> int:
 
 
 __all__ = ["Evaluator", "Score", "SensitivityResult", "GroupSensitivity", "analyze", "iter_dataset",
-           "END_METRICS", "variants_needed"]
+           "END_METRICS", "variants_needed", "run_sensitivity"]

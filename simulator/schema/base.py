@@ -225,3 +225,7 @@ class FeaturemapVerifierParameters(_MetricOptions):
 __all__ = ["InferenceRunnerParameters", "GetInferenceSessionParameters", "InferenceSessionParameters",
            "InferenceCheckerParameters", "LayerwiseCheckerParameters",
            "FeaturemapVerifierParameters", "METRICS"]
+
+from .debugging import MixedPrecisionParameters, SensitivityParameters  # noqa: E402 - new schemas, own file
+
+__all__ += ["SensitivityParameters", "MixedPrecisionParameters"]
