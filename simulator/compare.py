@@ -29,6 +29,7 @@ from typing import Callable, Iterable, Optional
 import numpy as np
 
 from . import data as _data
+from . import dumps as _dumps
 from . import report as _report
 from .backend import to_host
 from .encodings import describe_names
@@ -369,6 +370,7 @@ class LayerwiseCheckResult(_CheckResult):
             d["unmatched_files"] = list(self.unmatched)
         if self.export_path:
             d["export_featuremap_path"] = self.export_path
+        _dumps.annotate(self, d)
         return d
 
 
@@ -816,7 +818,7 @@ class _Dump:
             dirs.sort()
             for f in sorted(files):
                 stem, ext = os.path.splitext(f)
-                if ext.lower() in (".npy", ".pb"):
+                if ext.lower() in (".npy", ".pb", _dumps.BIN_EXTENSION):
                     rel = os.path.relpath(os.path.join(root, stem), folder).replace(os.sep, "/")
                     out[rel] = (ext.lower()[1:], os.path.join(root, f))
             if not recursive:
@@ -874,6 +876,7 @@ def verify_dumps(params, progress: Progress = None) -> LayerwiseCheckResult:
     candidates = [i.name for i in interp.inputs] + list(interp.producer)
     all_keys = {k for files in dump.samples.values() for k in files}
     mapping, unmatched = _match_dump_names(sorted(all_keys), candidates)
+    mapping, unmatched = _dumps.extend_mapping(mapping, unmatched, candidates, getattr(params, "name_map_path", None))
     if not mapping:
         raise DataError(f"none of the {len(all_keys)} dumped featuremaps in {dump.path!r} names a tensor of model "
                         f"{params.input_model_path!r} (e.g. {describe_names(sorted(all_keys), 5)}; model tensors "
@@ -927,15 +930,9 @@ def verify_dumps(params, progress: Progress = None) -> LayerwiseCheckResult:
             if loc is None:
                 return
             rec = records[name]
-            try:
-                dumped = _Dump.load(loc, host.shape)
-            except DataError as exc:
-                rec.note = str(exc)
+            dumped = _dumps.read_aligned(result, rec, loc, name, host, raw, interp, params)  # layout, grid, ties
+            if dumped is None:
                 return
-            if dumped.size != host.size:
-                rec.note = f"dumped shape {tuple(dumped.shape)} does not fit the tensor's shape {tuple(host.shape)}"
-                return
-            dumped = dumped.reshape(host.shape)
             scale = _scale(interp, name, host)
             rec.add(sample, host, dumped, scale)
             step = interp.producer.get(name)
@@ -948,14 +945,10 @@ def verify_dumps(params, progress: Progress = None) -> LayerwiseCheckResult:
                     args.append(None)
                 elif n in files:
                     try:
-                        v = _Dump.load(files[n], shapes.get(n), dtypes.get(n, np.float32))
+                        v = _dumps.read_input(result, files[n], n, shapes.get(n), dtypes.get(n))
                     except DataError as exc:
                         rec.isolated_note = str(exc)
                         return
-                    if n in shapes and v.size == int(np.prod(shapes[n])):
-                        v = v.reshape(shapes[n])
-                    if n in dtypes and v.dtype != dtypes[n]:
-                        v = v.astype(dtypes[n])
                     args.append(interp.xp.asarray(v))
                 elif n in fed:
                     args.append(interp.xp.asarray(fed[n]))

@@ -226,6 +226,6 @@ __all__ = ["InferenceRunnerParameters", "GetInferenceSessionParameters", "Infere
            "InferenceCheckerParameters", "LayerwiseCheckerParameters",
            "FeaturemapVerifierParameters", "METRICS"]
 
-from .debugging import MixedPrecisionParameters, SensitivityParameters  # noqa: E402 - new schemas, own file
+from .debugging import DumpVerifierParameters, MixedPrecisionParameters, SensitivityParameters  # noqa: E402
 
-__all__ += ["SensitivityParameters", "MixedPrecisionParameters"]
+__all__ += ["SensitivityParameters", "MixedPrecisionParameters", "DumpVerifierParameters"]

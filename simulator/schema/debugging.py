@@ -7,7 +7,9 @@ from typing import Literal, Optional
 
 from pydantic import Field, field_validator
 
-from .base import _SimulationOptions, data_folder, encodings_file, model_file
+from ..paths import checked_path
+
+from .base import FeaturemapVerifierParameters, _SimulationOptions, data_folder, encodings_file, model_file
 
 MOVES = ("int16", "float")
 
@@ -76,4 +78,17 @@ class MixedPrecisionParameters(SensitivityParameters):
         return v
 
 
-__all__ = ["SensitivityParameters", "MixedPrecisionParameters"]
+class DumpVerifierParameters(FeaturemapVerifierParameters):
+    """verify_featuremaps with the dump reader's options: a name map, the rounding-tie tolerance."""
+    name_map_path: Optional[str] = Field(None, description="A JSON file {dump file name: tensor name} (default: by "
+                                         "name, sanitized name, then unique suffix).")
+    tie_tolerance: float = Field(0.01, ge=0, le=0.5, description="A one-step difference is a rounding tie when the "
+                                 "simulator's value before its encoding lies within this many steps of half-way.")
+
+    @field_validator("name_map_path", mode="before")
+    @classmethod
+    def _map(cls, v):
+        return None if v is None else checked_path(v, "name map file", ValueError, expected="a JSON file")
+
+
+__all__ = ["SensitivityParameters", "MixedPrecisionParameters", "DumpVerifierParameters"]
