@@ -180,6 +180,15 @@ class Simulator:
         _check_params(params, MixedPrecisionParameters)
         return run_search(params, progress)
 
+    @staticmethod
+    def bisect_dumps(params: FeaturemapVerifierParameters, progress: Optional[Callable[[str], None]] = None):
+        """The first dumped layer whose isolated error (from the nearest dumped values) fails on any sample, by
+        bisection over the dumped layers (a BisectResult: .first_failure, .sample, .value, .probes)."""
+        from .bisect import bisect_dumps  # noqa: PLC0415
+
+        _check_params(params, FeaturemapVerifierParameters)
+        return bisect_dumps(params, progress)
+
 
 def _model_inputs(model_path):
     from .interpreter import _tensor_info  # noqa: PLC0415
