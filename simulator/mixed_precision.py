@@ -66,6 +66,7 @@ class MixedPrecisionResult(_report.Reportable):
     def to_dict(self) -> dict:
         return {"kind": "mixed_precision", "model": self.model, "encodings": self.encodings, "metric": self.metric,
                 "target": self.target, "moves": list(self.moves), "reached": self.reached,
+                "scoring": self.sensitivity.to_dict()["scoring"] if self.sensitivity else None,
                 "baseline": self.baseline, "achieved": self.achieved, "achieved_per_output": self.achieved_per_output,
                 "num_changes": len(self.changes), "num_groups": self.num_groups, "num_samples": self.num_samples,
                 "changes": [{**g.to_dict(), "move": m} for g, m in self.changes.items()],

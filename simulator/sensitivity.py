@@ -49,7 +49,8 @@ def check_end_metric(name: str) -> str:
 
 @dataclass
 class Score:
-    """The end metric of one variant: per graph output (pooled over the samples) and the lowest of them."""
+    """The end metric of one variant: per graph output (pooled over the samples, or its worst sample) and the
+    lowest of them."""
     per_output: dict[str, float]
 
     @property
@@ -62,8 +63,10 @@ class Evaluator:
     """A quantized model, its float reference outputs and the samples, ready to score encodings variants."""
 
     def __init__(self, model_path, encodings_path, data_path, metric: str = "snr", max_samples=None,
-                 use_cuda=False, rounding="half_away_from_zero", apply_int32_bias=False, deterministic=False):
+                 use_cuda=False, rounding="half_away_from_zero", apply_int32_bias=False, deterministic=False,
+                 worst_sample: bool = False):
         self.metric = check_end_metric(metric)
+        self.worst_sample = bool(worst_sample)  # each output's worst sample instead of its pooled value
         self._formula = get_metric(END_METRICS[self.metric])
         self.model_path = str(model_path)
         self.model = load_model(model_path)
@@ -91,7 +94,8 @@ class Evaluator:
     def from_params(cls, params) -> "Evaluator":
         """An evaluator from a SensitivityParameters/MixedPrecisionParameters schema."""
         return cls(params.input_model_path, params.input_encodings_path, params.input_data_path, params.metric,
-                   params.max_samples, params.use_cuda, params.rounding, params.apply_int32_bias, params.deterministic)
+                   params.max_samples, params.use_cuda, params.rounding, params.apply_int32_bias, params.deterministic,
+                   params.worst_sample)
 
     def interpreter(self, encodings: Optional[dict]) -> Interpreter:
         enc = None
@@ -110,11 +114,16 @@ class Evaluator:
         interp = self.interpreter(encodings)
         k = 1 if self.metric == "top1" else 0
         stats = {n: Stats(k) for n in self.output_names}
+        worst: dict[str, list[float]] = {n: [] for n in self.output_names}
         for (_, feed), ref in zip(self.samples, self.reference):
             for name, r, o in zip(self.output_names, ref, self._outputs(interp, feed)):
-                stats[name].update(r, o)
+                one = Stats.of(r, o, k)
+                stats[name].merge(one)
+                worst[name].append(self._formula.value(one))
         self.variants += 1
         self.seconds += time.perf_counter() - start
+        if self.worst_sample:
+            return Score({n: self._formula.worst(v) for n, v in worst.items()})
         return Score({n: self._formula.value(s) for n, s in stats.items()})
 
     @property
@@ -154,6 +163,7 @@ class SensitivityResult(_report.Reportable):
     ranking: list[GroupSensitivity] = field(default_factory=list)
     seconds_per_variant: float = math.nan
     variants: int = 0
+    worst_sample: bool = False
     title = "Sensitivity analysis"
 
     @property
@@ -163,6 +173,7 @@ class SensitivityResult(_report.Reportable):
     def to_dict(self) -> dict:
         return {"kind": "sensitivity", "model": self.model, "encodings": self.encodings, "metric": self.metric,
                 "reference": "float model (no encodings)", "moves": list(self.moves), "num_samples": self.num_samples,
+                "scoring": "worst sample" if self.worst_sample else "pooled over the samples",
                 "baseline": self.baseline, "baseline_per_output": dict(self.baseline_per_output),
                 "num_groups": len(self.ranking), "variants": self.variants,
                 "seconds_per_variant": self.seconds_per_variant,
@@ -227,6 +238,7 @@ def analyze(evaluator: Evaluator, moves=(FLOAT, INT16), reverse: bool = True, pr
     for i, g in enumerate(out.ranking, 1):
         g.rank = i
     out.variants, out.seconds_per_variant = evaluator.variants, evaluator.seconds_per_variant
+    out.worst_sample = evaluator.worst_sample
     return out
 
 

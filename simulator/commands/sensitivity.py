@@ -21,6 +21,8 @@ def add_debug_options(p, moves_default: str) -> None:
     p.add_argument("--moves", default=moves_default, help="comma-separated moves per group: int16, float "
                    "(default: %(default)s)")
     p.add_argument("--max-samples", type=int, metavar="N", help="use only the first N samples")
+    p.add_argument("--worst-sample", action="store_true", help="score each output by its worst sample (as compare "
+                   "judges each sample) instead of its value pooled over all samples")
     p.add_argument("--json", metavar="FILE", help="write the result as JSON")
     p.add_argument("--csv", metavar="FILE", help="write the result as CSV")
     p.add_argument("--html", metavar="FILE", help="write the result as an HTML page")
@@ -30,7 +32,8 @@ def add_debug_options(p, moves_default: str) -> None:
 
 def debug_params(args) -> dict:
     return dict(input_model_path=args.model, input_encodings_path=args.encodings, input_data_path=args.data,
-                metric=args.metric, moves=args.moves, max_samples=args.max_samples, **simulation_options(args))
+                metric=args.metric, moves=args.moves, max_samples=args.max_samples,
+                worst_sample=args.worst_sample, **simulation_options(args))
 
 
 def progress_bar(total, quiet: bool, desc: str):

@@ -28,6 +28,8 @@ class SensitivityParameters(_SimulationOptions):
                                         "over the same range).")
     reverse: bool = Field(True, description="Also measure each group quantized alone (every other tensor float).")
     max_samples: Optional[int] = Field(None, ge=1, description="Use only the first N samples.")
+    worst_sample: bool = Field(False, description="Score each output by its worst sample instead of its value "
+                               "pooled over all samples (as compare's per-sample verdict judges).")
 
     _model = field_validator("input_model_path", mode="before")(classmethod(lambda cls, v: model_file(v)))
     _data = field_validator("input_data_path", mode="before")(classmethod(lambda cls, v: data_folder(v)))
