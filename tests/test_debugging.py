@@ -299,3 +299,18 @@ def test_schemas_refuse_bad_values(bad_encodings):
         MixedPrecisionParameters(**base, target=float("inf"))
     with pytest.raises(ParameterError, match="metric"):
         SensitivityParameters(**base, metric="mse")
+
+
+def test_worst_sample_scoring_makes_every_sample_pass_compare(tmp_path):
+    require_golden()
+    model, data_path = os.path.join(TRANSFORMER, "model.onnx"), os.path.join(TRANSFORMER, "data")
+    params = MixedPrecisionParameters(input_model_path=model, input_encodings_path=os.path.join(TRANSFORMER,
+                                      "model.encodings"), input_data_path=data_path, target=39, worst_sample=True,
+                                      output_encodings_path=str(tmp_path / "w.encodings"))
+    result = Simulator.search_mixed_precision(params)
+    assert result.reached and result.to_dict()["scoring"] == "worst sample"
+    from simulator.schema.base import InferenceCheckerParameters
+    check = Simulator.compare_model_by_inference(InferenceCheckerParameters(
+        input_model_path_0=model, input_model_path_1=model, input_encodings_path_1=str(tmp_path / "w.encodings"),
+        input_data_path=data_path, threshold=39))
+    assert check.passed and min(check.worst.values()) == result.achieved
