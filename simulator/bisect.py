@@ -63,7 +63,7 @@ class BisectResult(_report.Reportable):
         return sum(p.steps_run for p in self.probes)
 
     def _head(self) -> str:
-        unit = "dB" if self.metric in ("snr", "psnr") else ""
+        unit = self.unit
         if self.first_failure is None:
             found = f"no dumped layer fails in isolation ({self.metric} threshold {self.threshold:g})"
         else:

@@ -430,13 +430,12 @@ def _check_sizes(a, b, what: str):
                          f"be compared")
 
 
-def _scale(interp, name: str, value):
-    """The quantization scale of tensor `name` in `interp` (broadcasting against value), or None."""
+def quantizer_of(interp, name: str, value):
+    """The integer-grid quantizer of tensor `name` in `interp` for a value of this shape, or None."""
     if name in getattr(interp, "param_quantizers", {}):
         q = interp.param_quantizers[name]
     elif name in interp.activation_encodings:
-        enc = interp.activation_encodings[name]
-        if enc.is_float:
+        if interp.activation_encodings[name].is_float:
             return None
         try:
             q = interp.quantizer_for(name, value)
@@ -444,7 +443,13 @@ def _scale(interp, name: str, value):
             return None
     else:
         return None
-    if q is None or q.scale is None:
+    return None if q is None or q.scale is None else q
+
+
+def _scale(interp, name: str, value):
+    """The quantization scale of tensor `name` in `interp` (broadcasting against value), or None."""
+    q = quantizer_of(interp, name, value)
+    if q is None:
         return None
     scale = np.asarray(to_host(q.scale), np.float64)
     try:

@@ -70,6 +70,11 @@ class Reportable:
 
     title = "Report"
 
+    @property
+    def unit(self) -> str:
+        """The unit of the result's metric values (dB for snr and psnr)."""
+        return "dB" if getattr(self, "metric", "") in ("snr", "psnr") else ""
+
     def to_json(self, path=None) -> str:
         return self._out(to_json(self.to_dict()), path)
 

@@ -55,10 +55,6 @@ class MixedPrecisionResult(_report.Reportable):
     title = "Mixed-precision search"
 
     @property
-    def unit(self) -> str:
-        return "dB" if self.metric == "snr" else ""
-
-    @property
     def exclude_nodes(self) -> list[str]:
         """Nodes whose output or weight group goes to float: the ones to exclude from quantization."""
         return list(dict.fromkeys(g.node for g, m in self.changes.items() if m == FLOAT))

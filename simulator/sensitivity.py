@@ -166,10 +166,6 @@ class SensitivityResult(_report.Reportable):
     worst_sample: bool = False
     title = "Sensitivity analysis"
 
-    @property
-    def unit(self) -> str:
-        return "dB" if self.metric == "snr" else ""
-
     def to_dict(self) -> dict:
         return {"kind": "sensitivity", "model": self.model, "encodings": self.encodings, "metric": self.metric,
                 "reference": "float model (no encodings)", "moves": list(self.moves), "num_samples": self.num_samples,
