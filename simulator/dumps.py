@@ -36,6 +36,7 @@ LAYOUT_MIN_DB = 20.0
 LAYOUT_MARGIN_DB = 10.0
 DEFAULT_TIE_TOLERANCE = 0.01  # steps
 MAX_PERMUTED_RANK = 5
+MAX_NAME_MAP_BYTES = 64 << 20
 _SNR = get_metric("snr")
 
 
@@ -63,9 +64,11 @@ def read_bin(path: str, shape, dtype) -> np.ndarray:
 
 def load_name_map(path) -> dict[str, str]:
     """A JSON file {dump file name (without extension): tensor name} or [[dump name, tensor name], ...]."""
+    if not os.path.isfile(path):  # a FIFO or a device would block or never end
+        raise ParameterError(f"name map {os.fspath(path)!r} is not a regular file")
     try:
         with open(path, "rb") as f:
-            loaded = json.loads(f.read().decode("utf-8"))
+            loaded = json.loads(f.read(MAX_NAME_MAP_BYTES + 1).decode("utf-8"))
         items = loaded.items() if isinstance(loaded, dict) else loaded
         return {str(a): str(b) for a, b in items}
     except (OSError, UnicodeDecodeError, ValueError, TypeError) as exc:

@@ -314,3 +314,24 @@ def test_worst_sample_scoring_makes_every_sample_pass_compare(tmp_path):
         input_model_path_0=model, input_model_path_1=model, input_encodings_path_1=str(tmp_path / "w.encodings"),
         input_data_path=data_path, threshold=39))
     assert check.passed and min(check.worst.values()) == result.achieved
+
+
+@pytest.mark.parametrize("case", ["cnn_residual__w8a8_pc__v0.6.1", "cnn_residual__w4a16_pc__v2.0.0",
+                                  "seq_model__w8a16_mixed_fp16__v1.0.0"])
+def test_written_file_reads_back_to_the_changed_encodings_in_every_version(case, tmp_path):
+    require_golden()
+    g = os.path.join(GOLDEN, case)
+    ev = Evaluator(os.path.join(g, "model.onnx"), os.path.join(g, "model.encodings"), os.path.join(g, "data"),
+                   max_samples=1)
+    result = search(ev, 1e9)  # unreachable: every ranked change is applied, float and 16-bit moves both
+    assert set(result.changes.values()) == {"float", "int16"}
+    result.write(tmp_path / "all.encodings")
+    back = load_encodings(tmp_path / "all.encodings")
+    assert back.version == ev.encodings_file.version and set(back.encodings) == set(result._changed)
+    for name, enc in back.encodings.items():
+        want = result._changed[name]
+        assert (enc.dtype, enc.bitwidth) == (want.dtype, want.bitwidth), name
+        if not enc.is_float:
+            assert np.array_equal(enc.scale, want.scale) and np.array_equal(
+                np.broadcast_to(enc.offset, enc.scale.shape), np.broadcast_to(want.offset, want.scale.shape)), name
+    assert ev.score(back.encodings).value == result.achieved
