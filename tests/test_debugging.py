@@ -157,8 +157,11 @@ def test_nhwc_dump_is_read_as_such(tmp_path, capsys):
     nhwc = lambda n, v, r, i: v.transpose(0, 2, 3, 1) if v.ndim == 4 else v  # noqa: E731
     dumps = _dump(tmp_path / "nhwc", os.path.join(CNN, "model.onnx"), os.path.join(CNN, "model.encodings"),
                   os.path.join(CNN, "data"), nhwc)
-    rc, d = _verify(dumps, tmp_path)
+    rc, d = _verify(dumps, tmp_path, "--csv", str(tmp_path / "v.csv"), "--html", str(tmp_path / "v.html"))
     assert rc == 0 and d["passed"]
+    rows = (tmp_path / "v.csv").read_text().splitlines()
+    assert "dump_layout,dump_verdict" in rows[0] and any(",NHWC," in r for r in rows[1:])
+    assert "<h2>Dump diagnosis</h2>" in (tmp_path / "v.html").read_text()
     diag = d["dump_diagnosis"]
     assert BAD_LAYER in diag["relaid_tensors"] and "NHWC" in diag["summary"]
     layer = next(x for x in d["layers"] if x["name0"] == BAD_LAYER)
