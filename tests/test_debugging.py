@@ -94,6 +94,10 @@ def test_bisection_with_sparse_dumps_checks_segments(bad_encodings, tmp_path):
                                   featuremap_path=dumps, input_data_path=data_path)
     clean = Simulator.bisect_dumps(good)
     assert clean.first_failure is None and len(clean.probes) == 1
+    argv = ["bisect", model, "--dumps", dumps, "--data", data_path, "-q", "--json", str(tmp_path / "b.json")]
+    assert main([*argv, "-e", bad_encodings]) == 1
+    assert json.loads((tmp_path / "b.json").read_text())["first_failure"] == "/Relu_1_output_0"
+    assert main([*argv, "-e", os.path.join(CNN, "model.encodings")]) == 0
 
 
 # -- mixed precision ---------------------------------------------------------------------------------
