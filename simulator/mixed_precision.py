@@ -1,7 +1,7 @@
 """Mixed-precision search: a small set of per-group precision changes that meets an accuracy target.
 
 1. Rank the quantizer groups by sensitivity (simulator.sensitivity) and give each its best allowed move (16 bits
-   where that comes within `tolerance` of float, else float).
+   where that comes within `tolerance` of float, else float; by default 1 dB for snr, 0 for top1).
 2. Greedy from the ranking: the shortest prefix of the ranked changes that meets the target, found by bisection
    over the prefix length (the metric grows with the prefix; the found prefix is checked, and extended one
    change at a time should a longer prefix be needed).
@@ -27,6 +27,7 @@ from .precision import (FLOAT, INT16, QuantizerGroup, apply_moves, check_moves, 
 from .sensitivity import Evaluator, SensitivityResult, analyze
 
 Progress = Optional[Callable[[str], None]]
+DEFAULT_TOLERANCE = {"snr": 1.0, "top1": 0.0}  # dB; share of rows
 
 
 @dataclass
@@ -117,7 +118,7 @@ def _meets(value: float, target: float) -> bool:
     return not math.isnan(value) and value >= target
 
 
-def search(evaluator: Evaluator, target: float, moves=(INT16, FLOAT), tolerance: float = 1.0,
+def search(evaluator: Evaluator, target: float, moves=(INT16, FLOAT), tolerance: Optional[float] = None,
            sensitivity: Optional[SensitivityResult] = None, progress: Progress = None) -> MixedPrecisionResult:
     """Find a small set of changes whose end metric meets `target` (see the module docstring)."""
     moves = check_moves(moves)
@@ -129,6 +130,8 @@ def search(evaluator: Evaluator, target: float, moves=(INT16, FLOAT), tolerance:
         sensitivity = analyze(evaluator, moves, reverse=False, progress=progress)
     encs = evaluator.encodings
     start = evaluator.variants
+    if tolerance is None:
+        tolerance = DEFAULT_TOLERANCE[evaluator.metric]
     ranked = [(g.group, g.best_move(moves, tolerance)) for g in sensitivity.ranking]
     ranked = [(g, m) for g, m in ranked if m is not None]
 

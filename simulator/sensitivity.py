@@ -224,11 +224,9 @@ def analyze(evaluator: Evaluator, moves=(FLOAT, INT16), reverse: bool = True, pr
         out.ranking.append(GroupSensitivity(group, changed, iso))
         if progress is not None:
             progress(group.key)
-    higher = True  # both end metrics: higher is better
-
-    def key(g: GroupSensitivity):
+    def key(g: GroupSensitivity):  # both end metrics: higher is better
         iso = g.only_quantized if g.only_quantized is not None and not math.isnan(g.only_quantized) else math.inf
-        return (-g.gain(base.value), iso if higher else -iso, g.group.index)
+        return (-g.gain(base.value), iso, g.group.index)
 
     out.ranking.sort(key=key)
     for i, g in enumerate(out.ranking, 1):

@@ -20,8 +20,8 @@ def add_arguments(p) -> None:
     p.add_argument("--output", "-o", required=True, metavar="OUT.encodings", help="the encodings file to write")
     p.add_argument("--exclude-list", metavar="FILE", help="the node names moved to float, one a line (default: "
                    "OUT.exclude.txt beside the encodings file)")
-    p.add_argument("--tolerance", type=float, default=1.0, help="prefer 16 bits over float when within this much "
-                   "of float's metric (default: %(default)s)")
+    p.add_argument("--tolerance", type=float, help="prefer 16 bits over float when within this much of float's "
+                   "metric (default: 1 dB for snr, 0 for top1)")
 
 
 def run(args) -> int:

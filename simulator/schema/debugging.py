@@ -65,8 +65,9 @@ class MixedPrecisionParameters(SensitivityParameters):
                                         "group: 'int16' and/or 'float'.")
     reverse: bool = False
     target: float = Field(description="The end metric to reach: SNR in dB, or a top-1 agreement share (0 to 1).")
-    tolerance: float = Field(1.0, ge=0, description="Prefer 16 bits over float for a group when its 16-bit metric "
-                             "comes within this much of its float metric.")
+    tolerance: Optional[float] = Field(None, ge=0, description="Prefer 16 bits over float for a group when its "
+                                       "16-bit metric comes within this much of its float metric (default: 1 dB "
+                                       "for snr, 0 for top1).")
     output_encodings_path: Optional[str] = Field(None, description="Write the result here as an encodings file "
                                                  "of the source's version.")
     exclude_list_path: Optional[str] = Field(None, description="Write the node names moved to float here, one a "
