@@ -241,14 +241,5 @@ def run_sensitivity(params, progress: Progress = None) -> SensitivityResult:
     return analyze(Evaluator.from_params(params), params.moves, params.reverse, progress)
 
 
-def variants_needed(evaluator: Evaluator, moves, reverse: bool) -> int:
-    """How many variants `analyze` scores (for a progress bar)."""
-    moves = check_moves(moves)
-    n = 1
-    for g in evaluator.groups:
-        n += sum(group_move_applies(g, evaluator.encodings, m) for m in moves) + (1 if reverse else 0)
-    return n
-
-
 __all__ = ["Evaluator", "Score", "SensitivityResult", "GroupSensitivity", "analyze", "iter_dataset",
-           "END_METRICS", "variants_needed", "run_sensitivity"]
+           "END_METRICS", "run_sensitivity"]

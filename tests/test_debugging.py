@@ -16,7 +16,7 @@ from simulator.mixed_precision import search
 from simulator.precision import find_groups, to_bits
 from simulator.quantization import Encoding, bind, fake_quantize
 from simulator.schema.base import DumpVerifierParameters, MixedPrecisionParameters, SensitivityParameters
-from simulator.sensitivity import Evaluator, analyze
+from simulator.sensitivity import Evaluator
 from simulator.session import InferenceSession
 from tests.conftest import GOLDEN, require_golden
 
@@ -53,6 +53,10 @@ def _dump(folder, model, encodings, data_path, transform=lambda name, value, raw
             path = os.path.join(folder, sample, n.replace("/", "_").strip("_") + ext)
             np.save(path, v) if ext == ".npy" else v.tofile(path)
     return str(folder)
+
+
+def _cnn():
+    return os.path.join(CNN, "model.onnx"), os.path.join(CNN, "model.encodings"), os.path.join(CNN, "data")
 
 
 # -- sensitivity and the planted bad layer ---------------------------------------------------------
@@ -140,11 +144,12 @@ def test_to_bits_keeps_the_range():
 def test_groups_name_nodes_and_op_types():
     require_golden()
     from simulator.model import load_model
-    groups = find_groups(load_model(os.path.join(CNN, "model.onnx")), load_encodings(os.path.join(CNN, "model.encodings")))
+    encodings = load_encodings(os.path.join(CNN, "model.encodings"))
+    groups = find_groups(load_model(os.path.join(CNN, "model.onnx")), encodings)
     kinds = {g.key: g.kind for g in groups}
     assert kinds["input:input"] == "input" and kinds["/c1/Conv:weights"] == "weights"
     assert kinds["/fc/Gemm:output"] == "output"
-    assert sum(len(g.tensors) for g in groups) == len(load_encodings(os.path.join(CNN, "model.encodings")).encodings)
+    assert sum(len(g.tensors) for g in groups) == len(encodings.encodings)
 
 
 # -- dumps read as they come ------------------------------------------------------------------------
@@ -193,7 +198,7 @@ def test_planted_one_step_ties_are_diagnosed_as_rounding_ties(tmp_path):
         planted[at_ties] = planted.get(at_ties, 0) + int(near.sum())
         return np.where(near, ((other + offset) * scale), v).astype(np.float32)
 
-    model, enc, data_path = os.path.join(CNN, "model.onnx"), os.path.join(CNN, "model.encodings"), os.path.join(CNN, "data")
+    model, enc, data_path = _cnn()
     dumps = _dump(tmp_path / "ties", model, enc, data_path, ties)
     rc, d = _verify(dumps, tmp_path)
     t = next(x for x in d["dump_diagnosis"]["tensors"] if x["tensor"] == BAD_LAYER)
@@ -211,7 +216,7 @@ def test_planted_one_step_ties_are_diagnosed_as_rounding_ties(tmp_path):
 
 def test_bin_dumps_read_in_the_model_dtype_and_names_map_by_file_or_suffix(tmp_path):
     require_golden()
-    model, enc, data_path = os.path.join(CNN, "model.onnx"), os.path.join(CNN, "model.encodings"), os.path.join(CNN, "data")
+    model, enc, data_path = _cnn()
     dumps = _dump(tmp_path / "bin", model, enc, data_path, ext=".bin")
     rc, d = _verify(dumps, tmp_path)
     assert rc == 0 and d["passed"] and len(d["layers"]) == 10 and not d.get("unmatched_files")
