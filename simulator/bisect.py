@@ -6,8 +6,9 @@ candidate j on a sample is the simulator's value of that tensor when every dumpe
 replaced by its dump: with dense dumps that is the op re-run on the dumped inputs; with sparse dumps it is the
 chain of ops from the nearest dumped values (the segment). Since candidate j reads only dumps that come before
 it, "some candidate among the first k fails on some sample" is monotone in k, and a binary search over k finds
-the first failure in ceil(log2 L) + 1 probes. A probe runs the graph only up to the k-th candidate's node and
-stops at the first sample that fails.
+the first failure in at most ceil(log2 L) + 2 probes. A probe runs the graph only up to the k-th candidate's node
+and stops at the first sample that fails; the failing candidate it stops on bounds the search from above, so a
+single failing layer is usually found in two probes (the whole graph, then the prefix before it).
 """
 from __future__ import annotations
 
@@ -166,6 +167,16 @@ def bisect_dumps(params, progress: Progress = None) -> BisectResult:
     if progress is not None:
         progress(top.tensor)
     if top.failed:
+        # A failing probe names a failing candidate: the first failure is at or before it. Check the prefix before
+        # it once (one layer failing: done), then bisect what is left.
+        bound = lambda: candidates.index(result.first_failure) + 1  # noqa: E731
+        hi = bound()
+        if lo < hi:
+            p = probe(hi - 1)
+            result.probes.append(p)
+            if progress is not None:
+                progress(p.tensor)
+            lo, hi = (lo, bound()) if p.failed else (hi, hi)
         while lo < hi:
             mid = (lo + hi) // 2
             p = probe(mid)
@@ -173,7 +184,7 @@ def bisect_dumps(params, progress: Progress = None) -> BisectResult:
             if progress is not None:
                 progress(p.tensor)
             if p.failed:
-                hi = mid
+                hi = min(mid, bound())
             else:
                 lo = mid + 1
         # the first failing candidate is candidates[lo - 1]; find where it fails if no probe stopped on it

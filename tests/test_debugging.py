@@ -104,6 +104,26 @@ def test_bisection_with_sparse_dumps_checks_segments(bad_encodings, tmp_path):
     assert main([*argv, "-e", os.path.join(CNN, "model.encodings")]) == 0
 
 
+def test_bisection_finds_an_earlier_failure_on_a_later_sample(bad_encodings, tmp_path):
+    """sample_000 first fails at the planted layer; sample_002's dump is corrupted at an earlier layer."""
+    model, enc, data_path = _cnn()
+
+    def corrupt(name, v, raw, interp):
+        return v + 1.0 if name == "/Relu_output_0" else v
+
+    dumps = _dump(tmp_path / "d", model, enc, data_path)
+    _dump(tmp_path / "late", model, enc, data_path, corrupt)
+    os.replace(tmp_path / "late" / "sample_002" / "Relu_output_0.npy",
+               tmp_path / "d" / "sample_002" / "Relu_output_0.npy")
+    params = DumpVerifierParameters(input_model_path=model, input_encodings_path=bad_encodings,
+                                    featuremap_path=dumps, input_data_path=data_path)
+    result = Simulator.bisect_dumps(params)
+    assert result.first_failure == "/Relu_output_0" and result.sample == "sample_002"
+    assert [p.failed for p in result.probes][0] is True and len(result.probes) <= 2 + int(
+        np.ceil(np.log2(len(result.candidates))))
+    assert Simulator.verify_featuremaps(params).first_isolated_failure == "/Relu_output_0"
+
+
 # -- mixed precision ---------------------------------------------------------------------------------
 
 def test_mixed_precision_reaches_the_target_with_fewer_changes_than_all_16_bits(tmp_path):
