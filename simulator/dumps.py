@@ -59,6 +59,8 @@ def read_bin(path: str, shape, dtype) -> np.ndarray:
                             f"{tuple(shape)}) has {expected}")
     elif st.st_size % dtype.itemsize:
         raise DataError(f"dump file {path!r} holds {st.st_size} bytes, not a whole number of {dtype.name} values")
+    if dtype == np.bool_:  # one byte per element, as the device tools and AIMET write booleans
+        return np.fromfile(path, dtype=np.uint8) != 0
     return np.fromfile(path, dtype=dtype)
 
 
