@@ -3,8 +3,7 @@
     python conformance/ort_node_diff.py [--root DIR ...] [--kernels numpy|onnxruntime]
 
 Every node of every golden case (quantized, sample_000) is re-run as a one-node ONNX Runtime session
-(optimisations off, every input fed; a weight pre-packed as an initializer can sum in yet another
-order: see ort_kernels.OrtNode) on exactly the inputs the simulator gave it, and its output is compared with the
+(optimisations off, every input fed, as kernels="onnxruntime" runs it) on exactly the inputs the simulator gave it, and its output is compared with the
 simulator's output before its encoding. Prints, per op type, the nodes that are bit-identical and the
 share of identical elements. This is the measurement behind ort_kernels.ORT_OPS.
 """
@@ -23,7 +22,7 @@ from simulator import data  # noqa: E402
 from simulator.encodings import load_encodings  # noqa: E402
 from simulator.interpreter import Interpreter  # noqa: E402
 from simulator.model import load_model  # noqa: E402
-from simulator.ort_kernels import OrtNode  # noqa: E402
+from simulator.ort_kernels import OrtNode, element_types  # noqa: E402
 
 SHARED = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "shared",
                       "conformance")
@@ -44,7 +43,7 @@ def diff_case(case_dir: str, kernels: str, stats: dict) -> None:
             continue
         args = [seen[n] if n else None for n in step.inputs]
         try:
-            got = OrtNode(step.node, interp.opsets)(np, *args)
+            got = OrtNode(step.node, interp.opsets, element_types(args, step.inputs))(np, *args)
         except Exception as exc:  # an op ORT does not run on these types: counted, not compared
             stats[f"{step.node.op_type} (ORT refused)"]["nodes"] += 1
             print(f"{os.path.basename(case_dir)}: {step.label}: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -206,7 +206,7 @@ class Interpreter:
                                  f"model does not import (opset_import: {sorted(opsets)})")
             kernel = ops.resolve(node.op_type, domain, opsets[domain], node.name)
             if self.kernels == "onnxruntime":
-                kernel = ort_kernels.ort_kernel(kernel, node, opsets) or kernel
+                kernel = ort_kernels.ort_kernel(kernel, node, opsets, raw_initializers) or kernel
             attrs = node_attributes(node)
             if kernel.takes_output_count:
                 attrs["_n_outputs"] = len(node.output)
@@ -241,10 +241,9 @@ class Interpreter:
             if enc.granularity == Granularity.PER_TENSOR or enc.is_float:
                 self.activation_quantizers[name] = bind(enc, (), rounding=self.rounding).to(xp)
         self._fold_constants()
-        fixed = set(self.constants) - {o.name for o in self.overridable}  # a feed may replace the others
         if self.kernels == "onnxruntime":
             self._apply_ort_rewrites({o.name for o in self.outputs})
-            ort_kernels.bake_constants(self.steps, self.constants, fixed)
+        fixed = set(self.constants) - {o.name for o in self.overridable}  # a feed may replace the others
         for step in self.steps:
             step.host_args = {i: to_host(self.constants[step.inputs[i]]) for i in step.kernel.host_inputs
                               if i < len(step.inputs) and step.inputs[i] in fixed}

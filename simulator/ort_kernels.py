@@ -55,12 +55,13 @@ def onnxruntime():
 
 def _session_options(ort):
     so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    # One thread per node session: dozens of sessions each with its own spinning pool would fight over the
-    # cores. MLAS splits a product over threads by output blocks, never along the sum, so bits do not move.
-    so.intra_op_num_threads = 1
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # the rewrites are the plan's
+    # ONNX Runtime's default intra-op thread count (its physical cores), as in AIMET's session: MLAS's SGEMM on
+    # an unpacked weight picks its K stride from the share of N each thread gets, so the thread count decides
+    # the order of a sum (measured: one thread moves 2-3% of the KV decoder's outputs; docs/quantization.md).
+    so.intra_op_num_threads = 0
     so.inter_op_num_threads = 1
-    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")  # many small sessions: no busy waits
     so.log_severity_level = 3
     return so
 
@@ -68,89 +69,70 @@ def _session_options(ort):
 class OrtNode:
     """One node as a one-node ONNX Runtime session; called like a kernel: fn(xp, *inputs) -> tuple.
 
-    `bake` (at load) builds the session with the node's constant inputs (quantized weights) as initializers,
-    as AIMET's session holds them: ONNX Runtime then pre-packs a MatMul/Gemm weight, whose packed product
-    sums in another order than the unpacked one (measured: K=384 MatMuls of the KV decoder). The other
-    inputs are graph inputs, typed float32 unless they arrive otherwise (a session for those types is then
-    built once and cached), and a call whose constant arguments are not the baked arrays (a re-run on
-    dumped values) feeds every input."""
+    Every input is a graph input, weights included, as AIMET's quantizer outputs are in its session (a
+    weight held as an initializer would be pre-packed, and a pre-packed product sums in another order for
+    a single row). The session is built at load for the given input types; a run with other types (a
+    float16 feed) builds and caches one for those, once."""
 
-    def __init__(self, node: onnx.NodeProto, opsets: dict[str, int]):
+    def __init__(self, node: onnx.NodeProto, opsets: dict[str, int], input_types: tuple):
         self.node = node
         self.opsets = opsets
         self.input_names = [f"in{i}" if name else "" for i, name in enumerate(node.input)]
         self.output_names = [f"out{i}" if name else "" for i, name in enumerate(node.output)]
-        self.baked: dict[int, np.ndarray] = {}
         self._sessions: dict[tuple, object] = {}
         self._lock = threading.Lock()
+        self._session(tuple(input_types))
 
-    def bake(self, constants: dict[int, np.ndarray]) -> None:
-        """Hold these inputs (index -> array) inside the session; builds it now, for float32 other inputs."""
-        self.baked = dict(constants)
-        self._session(tuple(self._type(self.baked[i]) if i in self.baked else onnx.TensorProto.FLOAT
-                            for i, n in enumerate(self.input_names) if n), True)
-
-    @staticmethod
-    def _type(a) -> int:
-        return onnx.helper.np_dtype_to_tensor_dtype(np.asarray(a).dtype)
-
-    def _session(self, types: tuple, baked: bool):
-        key = (types, baked)
-        sess = self._sessions.get(key)
+    def _session(self, types: tuple):
+        sess = self._sessions.get(types)
         if sess is None:
             with self._lock:
-                if key not in self._sessions:
-                    self._sessions[key] = self._build(types, self.baked if baked else {})
-                sess = self._sessions[key]
+                if types not in self._sessions:
+                    self._sessions[types] = self._build(types)
+                sess = self._sessions[types]
         return sess
 
-    def _build(self, types: tuple, baked: dict):
+    def _build(self, types: tuple):
         ort = onnxruntime()
         node = onnx.NodeProto()
         node.CopyFrom(self.node)
         del node.input[:], node.output[:]
         node.input.extend(self.input_names)
         node.output.extend(self.output_names)
-        present = [(i, n) for i, n in enumerate(self.input_names) if n]
-        inputs = [onnx.helper.make_tensor_value_info(n, t, None) for (i, n), t in zip(present, types) if i not in baked]
-        weights = [onnx.numpy_helper.from_array(np.asarray(baked[i]), n) for i, n in present if i in baked]
+        inputs = [onnx.helper.make_tensor_value_info(n, t, None)
+                  for n, t in zip([n for n in self.input_names if n], types)]
         graph = onnx.helper.make_graph([node], "node", inputs, [onnx.ValueInfoProto(name=n)
-                                                               for n in self.output_names if n], weights)
+                                                               for n in self.output_names if n])
         model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid(d, v)
                                                              for d, v in self.opsets.items()])
         model.ir_version = min(model.ir_version, 10)
-        inferred = onnx.shape_inference.infer_shapes(model)
+        inferred = {vi.name: vi.type.tensor_type.elem_type for vi in onnx.shape_inference.infer_shapes(model).graph.output}
         for out in model.graph.output:
-            found = [vi for vi in inferred.graph.output if vi.name == out.name]
-            elem = found[0].type.tensor_type.elem_type if found else 0
-            out.type.tensor_type.elem_type = elem or types[0]
+            out.type.tensor_type.elem_type = inferred.get(out.name) or types[0]
         return ort.InferenceSession(model.SerializeToString(), _session_options(ort),
                                     providers=["CPUExecutionProvider"])
 
     def __call__(self, xp, *inputs, **_attributes):  # attributes are the node's own, inside the session
-        baked = bool(self.baked) and all(inputs[i] is a for i, a in self.baked.items())
-        skip = self.baked if baked else {}
-        feed = {n: np.ascontiguousarray(a) for i, (n, a) in enumerate(zip(self.input_names, inputs))
-                if n and a is not None and i not in skip}
-        types = tuple(self._type(a) for n, a in zip(self.input_names, inputs) if n)
+        feed = {n: np.ascontiguousarray(a) for n, a in zip(self.input_names, inputs) if n and a is not None}
         names = [n for n in self.output_names if n]
-        got = dict(zip(names, self._session(types, baked).run(names, feed)))
+        got = dict(zip(names, self._session(element_types(inputs, self.input_names)).run(names, feed)))
         return tuple(got.get(n) for n in self.output_names)
 
 
-def ort_kernel(kernel: Kernel, node: onnx.NodeProto, opsets: dict[str, int]):
-    """`kernel` with its function replaced by ONNX Runtime's, for a node of ORT_OPS (else None)."""
+def element_types(inputs, names) -> tuple:
+    """The ONNX element types of the inputs that the node names."""
+    return tuple(onnx.helper.np_dtype_to_tensor_dtype(np.asarray(a).dtype) for a, n in zip(inputs, names) if n)
+
+
+def ort_kernel(kernel: Kernel, node: onnx.NodeProto, opsets: dict[str, int], constants: dict):
+    """`kernel` with its function replaced by ONNX Runtime's, for a node of ORT_OPS (else None). Its session
+    is built now, for the constants' types and float32 for the other inputs."""
     if kernel.domain != "" or node.op_type not in ORT_OPS:
         return None
-    return Kernel(OrtNode(node, opsets), kernel.domain, kernel.op_type, kernel.since_version,
+    types = tuple(onnx.helper.np_dtype_to_tensor_dtype(constants[n].dtype) if n in constants
+                  else onnx.TensorProto.FLOAT for n in node.input if n)
+    return Kernel(OrtNode(node, opsets, types), kernel.domain, kernel.op_type, kernel.since_version,
                   kernel.host_inputs, False)
-
-
-def bake_constants(steps, constants: dict, fixed: set[str]) -> None:
-    """Build each ORT node's session, its fixed constant inputs (weights) inside (OrtNode.bake)."""
-    for step in steps:
-        if isinstance(step.kernel.fn, OrtNode):
-            step.kernel.fn.bake({i: constants[n] for i, n in enumerate(step.inputs) if n in fixed})
 
 
 def divmul_fusions(steps, constants: dict, encoded: set[str], graph_outputs: set[str]) -> dict:
