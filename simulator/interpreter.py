@@ -242,7 +242,7 @@ class Interpreter:
                 self.activation_quantizers[name] = bind(enc, (), rounding=self.rounding).to(xp)
         self._fold_constants()
         if self.kernels == "onnxruntime":
-            self._apply_ort_rewrites({o.name for o in self.outputs})
+            self._apply_ort_rewrites()
         fixed = set(self.constants) - {o.name for o in self.overridable}  # a feed may replace the others
         for step in self.steps:
             step.host_args = {i: to_host(self.constants[step.inputs[i]]) for i in step.kernel.host_inputs
@@ -338,13 +338,15 @@ class Interpreter:
                         self.folded[name] = step
         self.steps = remaining
 
-    def _apply_ort_rewrites(self, graph_outputs: set[str]):
+    def _apply_ort_rewrites(self):
         """The rewrites ONNX Runtime applies in AIMET's session between unquantized nodes (ort_kernels)."""
-        fused = ort_kernels.divmul_fusions(self.steps, self.constants, set(self.activation_encodings), graph_outputs)
+        read_elsewhere = {o.name for o in self.outputs}.union(*(_subgraph_names(s.node) for s in self.steps))
+        fused = ort_kernels.divmul_fusions(self.steps, self.constants, set(self.activation_encodings), read_elsewhere)
         for i, (numerator, divisor) in fused.items():
             step = self.steps[i]
             div = ops.resolve("Div", "", self.opsets[""], step.node.name)
             self.steps[i] = replace(step, kernel=div, inputs=(numerator, divisor), attrs={})
+            self.producer.update({out: self.steps[i] for out in step.outputs if out})
 
     def _folded_raw(self, name: str):
         """A folded tensor as its node produced it, before its encoding (recomputed: rarely asked for)."""

@@ -135,10 +135,11 @@ def ort_kernel(kernel: Kernel, node: onnx.NodeProto, opsets: dict[str, int], con
                   kernel.host_inputs, False)
 
 
-def divmul_fusions(steps, constants: dict, encoded: set[str], graph_outputs: set[str]) -> dict:
+def divmul_fusions(steps, constants: dict, encoded: set[str], read_elsewhere: set[str]) -> dict:
     """ONNX Runtime's DivMulFusion, where AIMET's session applies it: Mul(a, Div(1, b)) computed as Div(a, b)
-    when the Div's output has no encoding (no quantizer node between the two), is no graph output, and the
-    Mul is its only reader. Returns {index of the Mul step: (a, b)}."""
+    when the Div's output has no encoding (no quantizer node between the two), is no graph output (nor read
+    by a control-flow body: `read_elsewhere`), and the Mul is its only reader. Returns {index of the Mul
+    step: (a, b)}."""
     readers: dict[str, list[int]] = {}
     for i, step in enumerate(steps):
         for name in step.inputs:
@@ -151,7 +152,7 @@ def divmul_fusions(steps, constants: dict, encoded: set[str], graph_outputs: set
             continue
         for k, name in enumerate(step.inputs):
             div = producer.get(name)
-            if (div is None or div.node.op_type != "Div" or name in encoded or name in graph_outputs
+            if (div is None or div.node.op_type != "Div" or name in encoded or name in read_elsewhere
                     or readers.get(name) != [i] or not _is_one(constants.get(div.inputs[0]))):
                 continue
             fused[i] = (step.inputs[1 - k], div.inputs[1])
