@@ -87,7 +87,8 @@ def main(argv=None) -> int:
                    "numpy": lambda: sessions["numpy"].run(None, feeds),
                    "onnxruntime": lambda: sessions["onnxruntime"].run(None, feeds)}
             best = timed_rounds(fns, args.repeat, args.rounds)
-            print(f"{name:12} {best['qdq'] * 1e3:>11.2f} {best['numpy'] * 1e3:>9.2f} {best['onnxruntime'] * 1e3:>15.2f} "
+            print(f"{name:12} {best['qdq'] * 1e3:>11.2f} {best['numpy'] * 1e3:>9.2f} "
+                  f"{best['onnxruntime'] * 1e3:>15.2f} "
                   f"{best['numpy'] / best['qdq']:>10.2f} {best['onnxruntime'] / best['qdq']:>13.2f} "
                   f"{loads['numpy']:>13.2f} {loads['onnxruntime']:>16.2f}", flush=True)
     return 0

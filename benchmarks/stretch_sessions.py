@@ -51,8 +51,9 @@ class Stretches:
             nodes = [steps[i].node for i in members]
             made = {o for i in members for o in steps[i].outputs if o}
             reads = list(dict.fromkeys(n for i in members for n in steps[i].inputs if n and n not in made))
-            fixed = {n: interp.constants[n] for n in reads if n in interp.constants and n not in interp.param_quantizers
-                     and np.asarray(interp.constants[n]).size <= 1}  # weights and biases fed, as AIMET's quantizer outputs
+            # Weights and biases are fed, as AIMET's quantizer outputs are; scalars (eps, the 1 of Div) stay constants.
+            fixed = {n: interp.constants[n] for n in reads if n in interp.constants
+                     and n not in interp.param_quantizers and np.asarray(interp.constants[n]).size <= 1}
             fed = [n for n in reads if n not in fixed]
             inside = set(members)
             used_later = {n for k, s in enumerate(steps) if k not in inside for n in s.inputs} | graph_outputs

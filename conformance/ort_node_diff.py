@@ -3,8 +3,8 @@
     python conformance/ort_node_diff.py [--root DIR ...] [--kernels numpy|onnxruntime]
 
 Every node of every golden case (quantized, sample_000) is re-run as a one-node ONNX Runtime session
-(optimisations off, every input fed, as kernels="onnxruntime" runs it) on exactly the inputs the simulator gave it, and its output is compared with the
-simulator's output before its encoding. Prints, per op type, the nodes that are bit-identical and the
+(optimisations off, every input fed, as kernels="onnxruntime" runs it) on exactly the inputs the
+simulator gave it, and its output is compared with the simulator's output before its encoding. Prints, per op type, the nodes that are bit-identical and the
 share of identical elements. This is the measurement behind ort_kernels.ORT_OPS.
 """
 from __future__ import annotations

@@ -6,8 +6,9 @@ Every elementwise, pooling, Softmax, Gather and data-movement kernel of the proj
 ONNX Runtime's; the ops in ORT_OPS are not (BLAS and MLAS sum in different orders). Each such node is
 prepared once, at load, as a one-node ONNX Runtime session with every input (weights included) fed as a
 graph input, as AIMET's quantizer outputs are, and graph optimisations off; the interpreter, the
-quantizers and every intermediate stay the project's. `rewrite_plan` then reproduces the rewrites
+quantizers and every intermediate stay the project's. `divmul_fusions` finds, for the plan, the rewrite
 ONNX Runtime's default level applies where no quantizer sits between two nodes (DivMulFusion).
+Measured choices (threads, fed weights, one-node sessions): docs/quantization.md, "Kernel modes".
 """
 from __future__ import annotations
 
@@ -106,7 +107,8 @@ class OrtNode:
         model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid(d, v)
                                                              for d, v in self.opsets.items()])
         model.ir_version = min(model.ir_version, 10)
-        inferred = {vi.name: vi.type.tensor_type.elem_type for vi in onnx.shape_inference.infer_shapes(model).graph.output}
+        inferred = {vi.name: vi.type.tensor_type.elem_type
+                    for vi in onnx.shape_inference.infer_shapes(model).graph.output}
         for out in model.graph.output:
             out.type.tensor_type.elem_type = inferred.get(out.name) or types[0]
         return ort.InferenceSession(model.SerializeToString(), _session_options(ort),

@@ -25,7 +25,8 @@ DECODE = os.path.join(DEEP, "kv_decoder_decode__w8a16_htp__v1.0.0")
 LLAMA = os.path.join(DEEP, "llama_block__w8a16_htp__v1.0.0")
 # Rules of the encodings parsers, not of the kernels (issue 12, items 4 and 5, done separately).
 ENCODINGS_RULES = {
-    "kv_decoder_prefill__w4a16_lpbq64_htp__v2.0.0": "needs LPBQ block scales formed in float64 (simulator/encodings.py)",
+    "kv_decoder_prefill__w4a16_lpbq64_htp__v2.0.0": "needs LPBQ block scales formed in float64 "
+                                                    "(simulator/encodings.py)",
     "kv_decoder_prefill__w4a16_bw64_htp__v0.6.1": "needs the 0.6.1 blockwise layout (simulator/encodings.py)",
 }
 
