@@ -19,7 +19,7 @@ import onnx
 
 from ops.registry import Kernel
 
-from .errors import DeviceError, ParameterError
+from .errors import DeviceError, KernelError, ParameterError
 
 KERNEL_MODES = ("numpy", "onnxruntime")
 ORT_INSTALL_HINT = "install the extra from the project's folder: pip install '.[onnxruntime]'"
@@ -77,12 +77,19 @@ class OrtNode:
 
     def __init__(self, node: onnx.NodeProto, opsets: dict[str, int], input_types: tuple):
         self.node = node
-        self.opsets = opsets
+        self.opsets = {d: v for d, v in opsets.items() if d in ("", "ai.onnx")}  # the ops here are ai.onnx's
         self.input_names = [f"in{i}" if name else "" for i, name in enumerate(node.input)]
         self.output_names = [f"out{i}" if name else "" for i, name in enumerate(node.output)]
         self._sessions: dict[tuple, object] = {}
         self._lock = threading.Lock()
-        self._session(tuple(input_types))
+        try:
+            self._session(tuple(input_types))
+        except KernelError:
+            pass  # the planned types were a guess (inputs not typed in the model): built for the real ones at run
+
+    @property
+    def label(self) -> str:
+        return f"node {self.node.name or '<unnamed>'!r} ({self.node.op_type})"
 
     def _session(self, types: tuple):
         sess = self._sessions.get(types)
@@ -111,8 +118,14 @@ class OrtNode:
                     for vi in onnx.shape_inference.infer_shapes(model).graph.output}
         for out in model.graph.output:
             out.type.tensor_type.elem_type = inferred.get(out.name) or types[0]
-        return ort.InferenceSession(model.SerializeToString(), _session_options(ort),
-                                    providers=["CPUExecutionProvider"])
+        try:
+            return ort.InferenceSession(model.SerializeToString(), _session_options(ort),
+                                        providers=["CPUExecutionProvider"])
+        except Exception as exc:  # an opset or type ONNX Runtime does not implement
+            kinds = ", ".join(onnx.TensorProto.DataType.Name(t).lower() for t in types)
+            raise KernelError(f"kernels='onnxruntime': ONNX Runtime cannot run {self.label} on inputs of type "
+                              f"({kinds}) at opset {self.opsets.get('', self.opsets.get('ai.onnx'))}: {exc}; "
+                              f"kernels='numpy' runs it with the project's own kernel") from None
 
     def __call__(self, xp, *inputs, **_attributes):  # attributes are the node's own, inside the session
         feed = {n: np.ascontiguousarray(a) for n, a in zip(self.input_names, inputs) if n and a is not None}
@@ -128,11 +141,13 @@ def element_types(inputs, names) -> tuple:
 
 def ort_kernel(kernel: Kernel, node: onnx.NodeProto, opsets: dict[str, int], constants: dict):
     """`kernel` with its function replaced by ONNX Runtime's, for a node of ORT_OPS (else None). Its session
-    is built now, for the constants' types and float32 for the other inputs."""
+    is built now, for the constants' types and the other inputs typed as its float weight (else float32)."""
     if kernel.domain != "" or node.op_type not in ORT_OPS:
         return None
-    types = tuple(onnx.helper.np_dtype_to_tensor_dtype(constants[n].dtype) if n in constants
-                  else onnx.TensorProto.FLOAT for n in node.input if n)
+    known = [constants[n].dtype for n in node.input if n in constants and constants[n].dtype.kind == "f"]
+    guess = onnx.helper.np_dtype_to_tensor_dtype(known[0]) if known else onnx.TensorProto.FLOAT  # a weight's type
+    types = tuple(onnx.helper.np_dtype_to_tensor_dtype(constants[n].dtype) if n in constants else guess
+                  for n in node.input if n)
     return Kernel(OrtNode(node, opsets, types), kernel.domain, kernel.op_type, kernel.since_version,
                   kernel.host_inputs, False)
 

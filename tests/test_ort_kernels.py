@@ -2,14 +2,18 @@
 rewrite between unquantized nodes (DivMulFusion) with its intermediates still inspectable, and the mode's
 refusals. kernels="numpy" keeps its float bar on the deep cases."""
 import os
+import subprocess
 import sys
 
 import numpy as np
+import onnx
 import pytest
+from onnx import TensorProto, helper
 
 from simulator import data
+from simulator.api import Simulator
 from simulator.errors import DeviceError, ParameterError
-from simulator.schema.base import InferenceRunnerParameters
+from simulator.schema.base import InferenceRunnerParameters, InferenceSessionParameters
 from simulator.session import InferenceSession
 from tests.conftest import SHARED
 
@@ -144,8 +148,6 @@ def test_kernels_option_refusals(monkeypatch):
 
 
 def test_cli_runs_with_kernels_onnxruntime(tmp_path):
-    import subprocess
-
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     example = os.path.join(root, "examples", "tiny_cnn")
     outs = {}
@@ -157,3 +159,28 @@ def test_cli_runs_with_kernels_onnxruntime(tmp_path):
         with np.load(tmp_path / kernels / "input_00000.npz") as z:
             outs[kernels] = z["logits"]
     np.testing.assert_allclose(outs["numpy"], outs["onnxruntime"], atol=0.1)
+
+
+def test_other_input_types_and_the_vendor_api(tmp_path):
+    """Sessions are built at load for float32 and rebuilt once for other types; the schema field reaches the
+    session through Simulator.get_inference_session."""
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["a", "b"], ["y"]), helper.make_node("MatMul", ["i", "j"], ["k"])], "g",
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT16, [2, 3]),
+         helper.make_tensor_value_info("b", TensorProto.FLOAT16, [3, 4]),
+         helper.make_tensor_value_info("i", TensorProto.INT64, [2, 3]),
+         helper.make_tensor_value_info("j", TensorProto.INT64, [3, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT16, [2, 4]),
+         helper.make_tensor_value_info("k", TensorProto.INT64, [2, 2])])
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    sess = Simulator.get_inference_session(InferenceSessionParameters(input_model_path=str(path),
+                                                                      kernels="onnxruntime"))
+    assert sess.interpreter.kernels == "onnxruntime"
+    rng = np.random.default_rng(0)
+    feed = {"a": rng.standard_normal((2, 3)).astype(np.float16), "b": rng.standard_normal((3, 4)).astype(np.float16),
+            "i": np.arange(6).reshape(2, 3), "j": np.arange(6).reshape(3, 2)}
+    y, k = sess.run(None, feed)
+    assert y.dtype == np.float16 and k.dtype == np.int64
+    np.testing.assert_array_equal(k, feed["i"] @ feed["j"])
+    np.testing.assert_allclose(y, InferenceSession(str(path)).run(["y"], feed)[0], rtol=2e-3, atol=2e-3)
