@@ -1,6 +1,7 @@
 """Run every AIMET golden case (../shared/conformance/aimet and aimet_deep) and print SNR and bit-identity per case.
 
     python conformance/aimet_golden.py [--root DIR ...] [--rounding half_to_even] [--kernels onnxruntime]
+                                       [--ort-threads 2]
 
 Quantized outputs are compared with expected/*.quant.npz (AIMET QuantSim), float outputs (no
 encodings) with expected/*.float.npz (ONNX Runtime). Exit status 1 when a case is below the bar
@@ -26,12 +27,14 @@ SHARED = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.ab
 DEFAULT_ROOTS = [os.path.join(SHARED, "aimet"), os.path.join(SHARED, "aimet_deep")]
 
 
-def compare(case_dir: str, quantized: bool, rounding: str, kernels: str = "numpy") -> tuple[float, float, int]:
+def compare(case_dir: str, quantized: bool, rounding: str, kernels: str = "numpy",
+            ort_threads: int = 0) -> tuple[float, float, int]:
     """(SNR dB over all samples and outputs, fraction of bit-identical elements, element count)."""
     params = InferenceRunnerParameters(
         input_model_path=os.path.join(case_dir, "model.onnx"),
         input_encodings_path=os.path.join(case_dir, "model.encodings") if quantized else None,
-        input_data_path=os.path.join(case_dir, "data"), rounding=rounding, kernels=kernels)
+        input_data_path=os.path.join(case_dir, "data"), rounding=rounding, kernels=kernels,
+        ort_threads=ort_threads if kernels == "onnxruntime" else 0)
     session = Simulator.get_inference_session(params)
     names = [o.name for o in session.get_outputs()]
     signal = noise = 0.0
@@ -55,6 +58,8 @@ def main(argv=None) -> int:
                         "../shared/conformance/aimet and aimet_deep)")
     parser.add_argument("--rounding", default="half_away_from_zero")
     parser.add_argument("--kernels", default="numpy", choices=["numpy", "onnxruntime"])
+    parser.add_argument("--ort-threads", type=int, default=2, help="ONNX Runtime's thread count with --kernels "
+                        "onnxruntime (default 2: the count AIMET made the golden cases with; 0: this machine's)")
     args = parser.parse_args(argv)
     roots = args.root or DEFAULT_ROOTS
     missing = [r for r in roots if not os.path.isdir(r)]
@@ -62,14 +67,14 @@ def main(argv=None) -> int:
         print(f"no golden cases at {', '.join(missing)}", file=sys.stderr)
         return 2
     failed = 0
-    print(f"kernels={args.kernels}")
+    print(f"kernels={args.kernels}" + (f", ort_threads={args.ort_threads}" if args.kernels == "onnxruntime" else ""))
     print(f"{'case':44} {'quant SNR':>10} {'identical':>10} {'float SNR':>10}")
     for root in roots:
         for case in sorted(os.listdir(root)):
             d = os.path.join(root, case)
             try:
-                q_snr, q_same, _ = compare(d, True, args.rounding, args.kernels)
-                f_snr, _, _ = compare(d, False, args.rounding, args.kernels)
+                q_snr, q_same, _ = compare(d, True, args.rounding, args.kernels, args.ort_threads)
+                f_snr, _, _ = compare(d, False, args.rounding, args.kernels, args.ort_threads)
             except SimulatorError as exc:
                 failed += 1
                 print(f"{case:44} refused: {exc}")

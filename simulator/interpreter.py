@@ -156,12 +156,12 @@ class Interpreter:
 
     def __init__(self, model: onnx.ModelProto, encodings: EncodingsFile | None = None, xp: ModuleType = np,
                  rounding: str = HALF_AWAY_FROM_ZERO, apply_int32_bias: bool = False, source: str = "<model>",
-                 kernels: str = "numpy"):
-        ort_kernels.check_kernels(kernels, not is_numpy(xp), isinstance(xp, Float64Accumulation))
+                 kernels: str = "numpy", ort_threads: int = 0):
+        ort_kernels.check_kernels(kernels, not is_numpy(xp), isinstance(xp, Float64Accumulation), ort_threads)
         self.xp = xp
         self.source = source
         self.rounding = rounding
-        self.kernels = kernels
+        self.kernels, self.ort_threads = kernels, ort_threads
         self.outer_scope: frozenset[str] = frozenset()
         wanted = {}
         if encodings is not None:
@@ -172,7 +172,8 @@ class Interpreter:
     def _subgraph(cls, graph: onnx.GraphProto, parent: "Interpreter", outer_scope: set[str]) -> "Interpreter":
         """An If/Loop/Scan body: its inputs are the formal inputs, outer-scope names are read from the caller."""
         sub = cls.__new__(cls)
-        sub.xp, sub.source, sub.rounding, sub.kernels = parent.xp, parent.source, parent.rounding, parent.kernels
+        sub.xp, sub.source, sub.rounding = parent.xp, parent.source, parent.rounding
+        sub.kernels, sub.ort_threads = parent.kernels, parent.ort_threads
         sub.outer_scope = frozenset(outer_scope)
         sub._plan(graph, parent.opsets, parent._wanted, parent._encodings_path)
         return sub
@@ -206,7 +207,7 @@ class Interpreter:
                                  f"model does not import (opset_import: {sorted(opsets)})")
             kernel = ops.resolve(node.op_type, domain, opsets[domain], node.name)
             if self.kernels == "onnxruntime":
-                kernel = ort_kernels.ort_kernel(kernel, node, opsets, raw_initializers) or kernel
+                kernel = ort_kernels.ort_kernel(kernel, node, opsets, raw_initializers, self.ort_threads) or kernel
             attrs = node_attributes(node)
             if kernel.takes_output_count:
                 attrs["_n_outputs"] = len(node.output)

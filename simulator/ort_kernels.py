@@ -29,12 +29,16 @@ ORT_INSTALL_HINT = "install the extra from the project's folder: pip install '.[
 ORT_OPS = frozenset({"Conv", "ConvTranspose", "MatMul", "Gemm", "LayerNormalization"})
 
 
-def check_kernels(kernels: str, use_cuda: bool = False, deterministic: bool = False) -> None:
-    """A clear error for an unknown mode, for ORT kernels on the GPU or in deterministic mode, or when
-    onnxruntime is not installed."""
+def check_kernels(kernels: str, use_cuda: bool = False, deterministic: bool = False, ort_threads: int = 0) -> None:
+    """A clear error for an unknown mode, for ORT kernels on the GPU or in deterministic mode, for a thread
+    count that is not one, or when onnxruntime is not installed."""
     if kernels not in KERNEL_MODES:
         raise ParameterError(f"kernels={kernels!r} is not a kernel mode; expected one of {', '.join(KERNEL_MODES)}")
+    if isinstance(ort_threads, bool) or not isinstance(ort_threads, int) or ort_threads < 0:
+        raise ParameterError(f"ort_threads={ort_threads!r}: expected a thread count >= 0 (0: ONNX Runtime's default)")
     if kernels != "onnxruntime":
+        if ort_threads:
+            raise ParameterError(f"ort_threads={ort_threads} applies to kernels='onnxruntime' only (kernels={kernels!r})")
         return
     if use_cuda:
         raise ParameterError("kernels='onnxruntime' runs ONNX Runtime's CPU kernels (those of AIMET's CPU QuantSim) "
@@ -54,13 +58,13 @@ def onnxruntime():
     return ort
 
 
-def _session_options(ort):
+def _session_options(ort, threads: int):
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # the rewrites are the plan's
-    # ONNX Runtime's default intra-op thread count (its physical cores), as in AIMET's session: MLAS's SGEMM on
-    # an unpacked weight picks its K stride from the share of N each thread gets, so the thread count decides
-    # the order of a sum (measured: one thread moves 2-3% of the KV decoder's outputs; docs/quantization.md).
-    so.intra_op_num_threads = 0
+    # The intra-op thread count of AIMET's session (0: ONNX Runtime's default, its physical cores, as AIMET run
+    # on this machine): MLAS splits a product's N over the threads and picks its K stride from each share, so
+    # the thread count decides the order of a sum (measured: docs/quantization.md, "Kernel modes").
+    so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.add_session_config_entry("session.intra_op.allow_spinning", "0")  # many small sessions: no busy waits
     so.log_severity_level = 3
@@ -75,8 +79,9 @@ class OrtNode:
     a single row). The session is built at load for the given input types; a run with other types (a
     float16 feed) builds and caches one for those, once."""
 
-    def __init__(self, node: onnx.NodeProto, opsets: dict[str, int], input_types: tuple):
+    def __init__(self, node: onnx.NodeProto, opsets: dict[str, int], input_types: tuple, threads: int = 0):
         self.node = node
+        self.threads = threads
         self.opsets = {d: v for d, v in opsets.items() if d in ("", "ai.onnx")}  # the ops here are ai.onnx's
         self.input_names = [f"in{i}" if name else "" for i, name in enumerate(node.input)]
         self.output_names = [f"out{i}" if name else "" for i, name in enumerate(node.output)]
@@ -119,7 +124,7 @@ class OrtNode:
         for out in model.graph.output:
             out.type.tensor_type.elem_type = inferred.get(out.name) or types[0]
         try:
-            return ort.InferenceSession(model.SerializeToString(), _session_options(ort),
+            return ort.InferenceSession(model.SerializeToString(), _session_options(ort, self.threads),
                                         providers=["CPUExecutionProvider"])
         except Exception as exc:  # an opset or type ONNX Runtime does not implement
             kinds = ", ".join(onnx.TensorProto.DataType.Name(t).lower() for t in types)
@@ -139,7 +144,7 @@ def element_types(inputs, names) -> tuple:
     return tuple(onnx.helper.np_dtype_to_tensor_dtype(np.asarray(a).dtype) for a, n in zip(inputs, names) if n)
 
 
-def ort_kernel(kernel: Kernel, node: onnx.NodeProto, opsets: dict[str, int], constants: dict):
+def ort_kernel(kernel: Kernel, node: onnx.NodeProto, opsets: dict[str, int], constants: dict, threads: int = 0):
     """`kernel` with its function replaced by ONNX Runtime's, for a node of ORT_OPS (else None). Its session
     is built now, for the constants' types and the other inputs typed as its float weight (else float32)."""
     if kernel.domain != "" or node.op_type not in ORT_OPS:
@@ -148,7 +153,7 @@ def ort_kernel(kernel: Kernel, node: onnx.NodeProto, opsets: dict[str, int], con
     guess = onnx.helper.np_dtype_to_tensor_dtype(known[0]) if known else onnx.TensorProto.FLOAT  # a weight's type
     types = tuple(onnx.helper.np_dtype_to_tensor_dtype(constants[n].dtype) if n in constants else guess
                   for n in node.input if n)
-    return Kernel(OrtNode(node, opsets, types), kernel.domain, kernel.op_type, kernel.since_version,
+    return Kernel(OrtNode(node, opsets, types, threads), kernel.domain, kernel.op_type, kernel.since_version,
                   kernel.host_inputs, False)
 
 
