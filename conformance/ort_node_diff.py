@@ -1,11 +1,12 @@
 """Node by node against ONNX Runtime: which of the project's kernels differ from ORT's CPU kernels.
 
-    python conformance/ort_node_diff.py [--root DIR ...] [--kernels numpy|onnxruntime]
+    python conformance/ort_node_diff.py [--root DIR ...] [--kernels numpy|onnxruntime] [--ort-threads 2]
 
 Every node of every golden case (quantized, sample_000) is re-run as a one-node ONNX Runtime session
 (optimisations off, every input fed, as kernels="onnxruntime" runs it) on exactly the inputs the
-simulator gave it, and its output is compared with the simulator's output before its encoding. Prints, per op type, the nodes that are bit-identical and the
-share of identical elements. This is the measurement behind ort_kernels.ORT_OPS.
+simulator gave it, and its output is compared with the simulator's output before its encoding. Prints,
+per op type, the nodes that are bit-identical and the share of identical elements. This is the
+measurement behind ort_kernels.ORT_OPS.
 """
 from __future__ import annotations
 
@@ -30,9 +31,10 @@ SHARED = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.ab
                       "conformance")
 
 
-def diff_case(case_dir: str, kernels: str, stats: dict) -> None:
+def diff_case(case_dir: str, kernels: str, threads: int, stats: dict) -> None:
     interp = Interpreter(load_model(os.path.join(case_dir, "model.onnx")),
-                         load_encodings(os.path.join(case_dir, "model.encodings")), kernels=kernels)
+                         load_encodings(os.path.join(case_dir, "model.encodings")), kernels=kernels,
+                         ort_threads=threads if kernels == "onnxruntime" else 0)
     _, feed = next(iter(data.iter_samples(os.path.join(case_dir, "data"), interp.inputs)))
     seen, raw = dict(interp.constants), {}
 
@@ -49,7 +51,7 @@ def diff_case(case_dir: str, kernels: str, stats: dict) -> None:
             node = onnx.helper.make_node(step.kernel.op_type, list(step.inputs), list(step.outputs))
             op = f"{op} as {step.kernel.op_type} (rewrite)"
         try:
-            got = OrtNode(node, interp.opsets, element_types(args, step.inputs))(np, *args)
+            got = OrtNode(node, interp.opsets, element_types(args, step.inputs), threads)(np, *args)
         except Exception as exc:  # an op ORT does not run on these types: counted, not compared
             stats[f"{op} (ORT refused)"]["nodes"] += 1
             print(f"{os.path.basename(case_dir)}: {step.label}: {type(exc).__name__}: {exc}", file=sys.stderr)
@@ -75,13 +77,15 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", action="append", help="a folder of golden cases (default: aimet and aimet_deep)")
     parser.add_argument("--kernels", default="numpy", choices=["numpy", "onnxruntime"])
+    parser.add_argument("--ort-threads", type=int, default=2, help="ONNX Runtime's thread count (default 2: the "
+                        "golden cases'; 0: this machine's)")
     args = parser.parse_args(argv)
     roots = args.root or [os.path.join(SHARED, "aimet"), os.path.join(SHARED, "aimet_deep")]
     stats = collections.defaultdict(lambda: collections.Counter())
     for root in roots:
         for case in sorted(os.listdir(root)):
             try:
-                diff_case(os.path.join(root, case), args.kernels, stats)
+                diff_case(os.path.join(root, case), args.kernels, args.ort_threads, stats)
             except SimulatorError as exc:  # a case the simulator refuses: said, and skipped
                 print(f"{case}: refused: {exc}", file=sys.stderr)
     print(f"{'op':24} {'nodes identical':>16} {'elements identical':>19}")

@@ -38,7 +38,8 @@ def check_kernels(kernels: str, use_cuda: bool = False, deterministic: bool = Fa
         raise ParameterError(f"ort_threads={ort_threads!r}: expected a thread count >= 0 (0: ONNX Runtime's default)")
     if kernels != "onnxruntime":
         if ort_threads:
-            raise ParameterError(f"ort_threads={ort_threads} applies to kernels='onnxruntime' only (kernels={kernels!r})")
+            raise ParameterError(f"ort_threads={ort_threads} applies to kernels='onnxruntime' only "
+                                 f"(kernels={kernels!r})")
         return
     if use_cuda:
         raise ParameterError("kernels='onnxruntime' runs ONNX Runtime's CPU kernels (those of AIMET's CPU QuantSim) "
