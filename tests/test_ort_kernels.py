@@ -31,23 +31,11 @@ LLAMA = os.path.join(DEEP, "llama_block__w8a16_htp__v1.0.0")
 # count (measured: 1, 3, 4, 8 or 16 threads move up to 1,501 of the KV decoder prefill's 43,008 elements), so the
 # tests pin it and pass on any machine.
 GOLDEN_THREADS = 2
-# Rules of the encodings parsers, not of the kernels (issue 12, items 4 and 5, done separately).
-ENCODINGS_RULES = {
-    "kv_decoder_prefill__w4a16_lpbq64_htp__v2.0.0": "needs LPBQ block scales formed in float64 "
-                                                    "(simulator/encodings.py)",
-    "kv_decoder_prefill__w4a16_bw64_htp__v0.6.1": "needs the 0.6.1 blockwise layout (simulator/encodings.py)",
-}
 
 
 def _require(path):
     if not os.path.isdir(path):
         pytest.skip(f"golden case not found: {path} is absent (../shared/conformance beside the project root)")
-
-
-def _case_param(path):
-    name = os.path.basename(path)
-    marks = [pytest.mark.xfail(reason=ENCODINGS_RULES[name], strict=False)] if name in ENCODINGS_RULES else []
-    return pytest.param(path, id=name, marks=marks)
 
 
 def _outputs(case, quantized, kernels):
@@ -84,7 +72,7 @@ def _assert_identical(got, expected, what):
             assert diff == 0, f"{what}: {sample} {n}: {diff} of {e.size} elements differ from AIMET"
 
 
-@pytest.mark.parametrize("case", [_case_param(c) for c in CASES] or ["<no golden cases>"])
+@pytest.mark.parametrize("case", [pytest.param(c, id=os.path.basename(c)) for c in CASES] or ["<no golden cases>"])
 def test_onnxruntime_kernels_reproduce_aimet_bit_for_bit(case):
     _require(case)
     got, expected = _outputs(case, True, "onnxruntime")
