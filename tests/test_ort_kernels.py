@@ -13,7 +13,8 @@ from onnx import TensorProto, helper
 from simulator import data
 from simulator.api import Simulator
 from simulator.errors import DeviceError, ParameterError
-from simulator.schema.base import InferenceRunnerParameters, InferenceSessionParameters
+from simulator.schema.base import (FeaturemapVerifierParameters, InferenceRunnerParameters,
+                                   InferenceSessionParameters)
 from simulator.session import InferenceSession
 from tests.conftest import SHARED
 
@@ -198,3 +199,21 @@ def test_ort_threads_decides_the_summation_order():
     with np.load(f"{PREFILL}/expected/sample_000.quant.npz") as ref:
         assert np.array_equal(got[GOLDEN_THREADS], ref["logits"])
         assert not np.array_equal(got[1], ref["logits"])
+
+
+@pytest.mark.parametrize("name", ["deep_resnet__w8a8_pc__v1.0.0", "kv_decoder_prefill__w8a16_htp__v1.0.0",
+                                  "llama_block__w8a16_htp__v1.0.0"])
+def test_verify_on_aimet_layer_dumps_is_bit_identical_at_every_layer(name):
+    """`verify` against AIMET's own layer dumps in this mode: every dumped tensor and every layer re-run on
+    AIMET's inputs equal AIMET's, element for element (NumPy mode: within one step, test_verify_aimet_dumps)."""
+    case = os.path.join(DEEP, name)
+    _require(os.path.join(case, "aimet_layer_outputs"))
+    res = Simulator.verify_featuremaps(FeaturemapVerifierParameters(
+        input_model_path=f"{case}/model.onnx", input_encodings_path=f"{case}/model.encodings",
+        featuremap_path=f"{case}/aimet_layer_outputs", kernels="onnxruntime", ort_threads=GOLDEN_THREADS))
+    assert res.verdict == "pass"
+    for rec in res.layers:
+        assert rec.same[0] == rec.same[1] > 0, (rec.key, rec.same)
+        if rec.isolated_values:
+            assert rec.isolated_same[0] == rec.isolated_same[1], (rec.key, rec.isolated_same)
+    assert sum(1 for rec in res.layers if rec.isolated_values) > len(res.layers) // 2
