@@ -64,7 +64,7 @@ class Evaluator:
 
     def __init__(self, model_path, encodings_path, data_path, metric: str = "snr", max_samples=None,
                  use_cuda=False, rounding="half_away_from_zero", apply_int32_bias=False, deterministic=False,
-                 worst_sample: bool = False):
+                 worst_sample: bool = False, kernels: str = "numpy", ort_threads: int = 0):
         self.metric = check_end_metric(metric)
         self.worst_sample = bool(worst_sample)  # each output's worst sample instead of its pooled value
         self._formula = get_metric(END_METRICS[self.metric])
@@ -75,7 +75,8 @@ class Evaluator:
             raise EncodingsError(f"encodings file {encodings_path!r} holds no encodings: nothing to analyse")
         self.encodings = dict(self.encodings_file.encodings)
         self.xp = array_module(use_cuda, deterministic)
-        self._options = dict(rounding=rounding, apply_int32_bias=apply_int32_bias)
+        self._options = dict(rounding=rounding, apply_int32_bias=apply_int32_bias, kernels=kernels,
+                             ort_threads=ort_threads)
         self.groups: list[QuantizerGroup] = find_groups(self.model, self.encodings_file)
         reference = self.interpreter(None)
         self.output_names = [o.name for o in reference.outputs]
@@ -95,7 +96,7 @@ class Evaluator:
         """An evaluator from a SensitivityParameters/MixedPrecisionParameters schema."""
         return cls(params.input_model_path, params.input_encodings_path, params.input_data_path, params.metric,
                    params.max_samples, params.use_cuda, params.rounding, params.apply_int32_bias, params.deterministic,
-                   params.worst_sample)
+                   params.worst_sample, params.kernels, params.ort_threads)
 
     def interpreter(self, encodings: Optional[dict]) -> Interpreter:
         enc = None
