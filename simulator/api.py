@@ -158,6 +158,37 @@ class Simulator:
 
         return export_qdq(model_path, encodings_path, output_path)
 
+    # -- debugging: which layer to fix, at what precision (docs/debugging.md) ---------------------
+
+    @staticmethod
+    def analyze_sensitivity(params, progress: Optional[Callable[[str], None]] = None):
+        """Quantizer groups ranked by the end metric with only that group changed (float, 16 bits) and only that
+        group quantized, against the float model (a SensitivityResult: .ranking, .to_dict(), save(path))."""
+        from .schema.base import SensitivityParameters  # noqa: PLC0415
+        from .sensitivity import run_sensitivity  # noqa: PLC0415
+
+        _check_params(params, SensitivityParameters)
+        return run_sensitivity(params, progress)
+
+    @staticmethod
+    def search_mixed_precision(params, progress: Optional[Callable[[str], None]] = None):
+        """A small set of per-group changes (16 bits, float) meeting params.target; writes the encodings file and
+        the exclude list when asked (a MixedPrecisionResult: .changes, .achieved, .fractions, .write())."""
+        from .mixed_precision import run_search  # noqa: PLC0415
+        from .schema.base import MixedPrecisionParameters  # noqa: PLC0415
+
+        _check_params(params, MixedPrecisionParameters)
+        return run_search(params, progress)
+
+    @staticmethod
+    def bisect_dumps(params: FeaturemapVerifierParameters, progress: Optional[Callable[[str], None]] = None):
+        """The first dumped layer whose isolated error (from the nearest dumped values) fails on any sample, by
+        bisection over the dumped layers (a BisectResult: .first_failure, .sample, .value, .probes)."""
+        from .bisect import bisect_dumps  # noqa: PLC0415
+
+        _check_params(params, FeaturemapVerifierParameters)
+        return bisect_dumps(params, progress)
+
 
 def _model_inputs(model_path):
     from .interpreter import _tensor_info  # noqa: PLC0415

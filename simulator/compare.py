@@ -29,6 +29,7 @@ from typing import Callable, Iterable, Optional
 import numpy as np
 
 from . import data as _data
+from . import dumps as _dumps
 from . import report as _report
 from .backend import to_host
 from .encodings import describe_names
@@ -377,6 +378,7 @@ class LayerwiseCheckResult(_CheckResult):
             d["unmatched_files"] = list(self.unmatched)
         if self.export_path:
             d["export_featuremap_path"] = self.export_path
+        _dumps.annotate(self, d)
         return d
 
 
@@ -436,13 +438,12 @@ def _check_sizes(a, b, what: str):
                          f"be compared")
 
 
-def _scale(interp, name: str, value):
-    """The quantization scale of tensor `name` in `interp` (broadcasting against value), or None."""
+def quantizer_of(interp, name: str, value):
+    """The integer-grid quantizer of tensor `name` in `interp` for a value of this shape, or None."""
     if name in getattr(interp, "param_quantizers", {}):
         q = interp.param_quantizers[name]
     elif name in interp.activation_encodings:
-        enc = interp.activation_encodings[name]
-        if enc.is_float:
+        if interp.activation_encodings[name].is_float:
             return None
         try:
             q = interp.quantizer_for(name, value)
@@ -450,7 +451,13 @@ def _scale(interp, name: str, value):
             return None
     else:
         return None
-    if q is None or q.scale is None:
+    return None if q is None or q.scale is None else q
+
+
+def _scale(interp, name: str, value):
+    """The quantization scale of tensor `name` in `interp` (broadcasting against value), or None."""
+    q = quantizer_of(interp, name, value)
+    if q is None:
         return None
     scale = np.asarray(to_host(q.scale), np.float64)
     try:
@@ -824,7 +831,7 @@ class _Dump:
             dirs.sort()
             for f in sorted(files):
                 stem, ext = os.path.splitext(f)
-                if ext.lower() in (".npy", ".pb"):
+                if ext.lower() in (".npy", ".pb", _dumps.BIN_EXTENSION):
                     rel = os.path.relpath(os.path.join(root, stem), folder).replace(os.sep, "/")
                     out[rel] = (ext.lower()[1:], os.path.join(root, f))
             if not recursive:
@@ -885,6 +892,7 @@ def verify_dumps(params, progress: Progress = None) -> LayerwiseCheckResult:
     candidates = [i.name for i in interp.inputs] + quantized_constants + list(interp.producer)
     all_keys = {k for files in dump.samples.values() for k in files}
     mapping, unmatched = _match_dump_names(sorted(all_keys), candidates)
+    mapping, unmatched = _dumps.extend_mapping(mapping, unmatched, candidates, getattr(params, "name_map_path", None))
     if not mapping:
         raise DataError(f"none of the {len(all_keys)} dumped featuremaps in {dump.path!r} names a tensor of model "
                         f"{params.input_model_path!r} (e.g. {describe_names(sorted(all_keys), 5)}; model tensors "
@@ -936,7 +944,7 @@ def verify_dumps(params, progress: Progress = None) -> LayerwiseCheckResult:
         def dumped_value(n, files=files, shapes=shapes, dtypes=dtypes, fed=fed):
             """A tensor as the dump (or its inputs) gives it, in the model's shape and dtype; None: not dumped."""
             if n in files and n in shapes:
-                return interp.xp.asarray(_Dump.load(files[n], shapes[n], dtypes[n]).reshape(shapes[n]))
+                return interp.xp.asarray(_dumps.read_input(result, files[n], n, shapes[n], dtypes[n]))  # its layout
             return None if n not in fed else interp.xp.asarray(fed[n])
 
         def check(name, value, raw, sample=sample, files=files, shapes=shapes, dtypes=dtypes, replayed=replayed):
@@ -946,15 +954,9 @@ def verify_dumps(params, progress: Progress = None) -> LayerwiseCheckResult:
             if loc is None:
                 return
             rec = records[name]
-            try:
-                dumped = _Dump.load(loc, host.shape, host.dtype)
-            except DataError as exc:
-                rec.note = str(exc)
+            dumped = _dumps.read_aligned(result, rec, loc, name, host, raw, interp, params)  # layout, grid, ties
+            if dumped is None:
                 return
-            if dumped.size != host.size:
-                rec.note = f"dumped shape {tuple(dumped.shape)} does not fit the tensor's shape {tuple(host.shape)}"
-                return
-            dumped = dumped.reshape(host.shape)
             scale = _scale(interp, name, host)
             rec.add(sample, host, dumped, scale)
             step = interp.producer.get(name)

@@ -233,3 +233,7 @@ class FeaturemapVerifierParameters(_MetricOptions):
 __all__ = ["InferenceRunnerParameters", "GetInferenceSessionParameters", "InferenceSessionParameters",
            "InferenceCheckerParameters", "LayerwiseCheckerParameters",
            "FeaturemapVerifierParameters", "METRICS"]
+
+from .debugging import DumpVerifierParameters, MixedPrecisionParameters, SensitivityParameters  # noqa: E402
+
+__all__ += ["SensitivityParameters", "MixedPrecisionParameters", "DumpVerifierParameters"]
