@@ -1,6 +1,7 @@
 """Comparison reports from a result's to_dict(): JSON, CSV, a text table and a standalone HTML page.
 
-The HTML page carries its own CSS and an inline SVG plot drawn here (no plotting library needed).
+The HTML page is the interactive one of report_html.py when Plotly is installed; without it, the plain
+page here: its own CSS and an inline SVG plot (no plotting library needed).
 JSON is strict: non-finite numbers are written as the strings "inf", "-inf" and "nan".
 """
 from __future__ import annotations
@@ -323,7 +324,22 @@ def _cell(v, unit="", cls="num") -> str:
     return f'<td class="{cls}">{html.escape(fmt(v, unit))}</td>'
 
 
-def to_html(d: dict) -> str:
+def to_html(d: dict, interactive: bool | None = None) -> str:
+    """The comparison page: interactive (report_html.py) when Plotly is installed (the `report` extra), else
+    the plain page with an SVG plot. interactive=True requires Plotly; False always gives the plain page."""
+    if interactive is not False:
+        from .report_html import plotly_js, to_interactive_html  # noqa: PLC0415
+
+        source = plotly_js()
+        if source is not None:
+            return to_interactive_html(d, source, _jsonable)
+        if interactive:
+            raise ParameterError("the interactive report needs Plotly: pip install 'onnx-quant-simulator[report]'")
+    return to_plain_html(d)
+
+
+def to_plain_html(d: dict) -> str:
+    """The plain page: tables and an inline SVG plot, no JavaScript (the fallback without Plotly)."""
     m = d["metric"]
     unit = m["unit"]
     e = html.escape
@@ -387,4 +403,4 @@ def to_html(d: dict) -> str:
     return "\n".join(parts)
 
 
-__all__ = ["fmt", "to_json", "to_csv", "to_text", "to_html", "save", "svg_plot", "write_text"]
+__all__ = ["fmt", "to_json", "to_csv", "to_text", "to_html", "to_plain_html", "save", "svg_plot", "write_text"]

@@ -11,6 +11,11 @@ from ._options import add_simulation_options, simulation_options
 
 NAME = "run"
 HELP = "run a model on every sample of a data folder and save the outputs"
+EXAMPLES = (
+    'simulator run examples/tiny_cnn/model.onnx -e examples/tiny_cnn/model.encodings -d examples/tiny_cnn/data -o outputs',
+    'simulator run examples/tiny_cnn/model.onnx -d examples/tiny_cnn/data -o float_outputs          # float: no encodings',
+    'simulator run examples/tiny_cnn/model.onnx -e examples/tiny_cnn/model.encodings -d examples/tiny_cnn/data -l /relu1/Relu_output_0::pre_quant',
+)
 
 
 def add_model_options(p) -> None:

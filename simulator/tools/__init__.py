@@ -19,14 +19,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from ..encodings import channel_axis_for_param
-
-# Ops whose output AIMET does not quantize: they move or select values, the grid passes through.
-DATA_MOVEMENT_OPS = frozenset({
-    "Reshape", "Transpose", "Split", "Slice", "MaxPool", "GlobalMaxPool", "Identity", "Flatten", "Squeeze",
-    "Unsqueeze", "Pad", "Expand", "Tile", "Gather", "GatherElements", "GatherND", "DepthToSpace",
-    "SpaceToDepth", "Dropout", "Cast", "Shape", "Size", "ConstantOfShape", "NonZero", "TopK", "ArgMax", "ArgMin",
-})
+from ..encodings import DATA_MOVEMENT_OPS, channel_axis_for_param
 # Weight inputs (op, input index) quantized as parameters: symmetric, per-channel when asked.
 WEIGHT_INPUTS = frozenset({("Conv", 1), ("ConvTranspose", 1), ("Gemm", 1), ("MatMul", 1)})
 # Normalisation scales: AIMET quantizes them asymmetric, per tensor, at 8 bits (ln.weight in the golden cases).
