@@ -32,7 +32,18 @@ def fmt(v, unit: str = "") -> str:
         return "nan"
     if math.isinf(v):
         return "inf" if v > 0 else "-inf"
-    text = f"{v:.2f}" if unit == "dB" else f"{v:.4g}"
+    if unit == "dB":
+        return f"{v:.2f}"
+    return significant(v)
+
+
+def significant(v: float, digits: int = 4) -> str:
+    """`digits` significant digits, more when fewer would show a round number that v is not (a cosine of
+    0.99996 prints 0.99996, not 1)."""
+    text = f"{v:.{digits}g}"
+    while digits < 9 and float(text) != v and float(text) == round(float(text)):
+        digits += 1
+        text = f"{v:.{digits}g}"
     return text
 
 
@@ -103,7 +114,9 @@ def to_csv(d: dict) -> str:
     cols = ["index", "layer", "name0", "name1", "op_type", "node", "metric", "worst", "mean", "overall", "passed",
             "isolated_worst", "isolated_overall", "isolated_passed", "steps_rms", "steps_max", "isolated_steps_rms",
             "isolated_steps_max", "note", "isolated_note"]
-    w.writerow(cols + [f"sample:{s}" for s in samples])
+    tensor_cols = ["clipped_share", "observed_min", "observed_max", "grid_min", "grid_max"]
+    extra = _extra_fields(d["layers"], set(cols))  # fields a result gained later, as they come
+    w.writerow(cols + tensor_cols + extra + [f"sample:{s}" for s in samples])
     for i, layer in enumerate(d["layers"]):
         row = [i, layer["layer"], layer["name0"], layer["name1"], layer["op_type"], layer["node"], m["name"]]
         row += [_csv_num(layer.get(k)) for k in ("worst", "mean", "overall")]
@@ -112,9 +125,30 @@ def to_csv(d: dict) -> str:
         row += [_csv_bool(layer["isolated_passed"])]
         row += [_csv_num(layer.get(k)) for k in ("steps_rms", "steps_max", "isolated_steps_rms", "isolated_steps_max")]
         row += [layer.get("note") or "", layer.get("isolated_note") or ""]
+        t = layer.get("tensor") or {}
+        observed, grid = t.get("observed_range") or [None, None], t.get("grid_range") or [None, None]
+        row += [_csv_num(v) for v in (t.get("clipped_share"), *observed, *grid)]
+        row += [_csv_value(layer.get(k)) for k in extra]
         row += [_csv_num(layer["values"].get(s)) for s in samples]
         w.writerow(row)
     return buf.getvalue()
+
+
+_NOT_COLUMNS = {"values", "isolated_values", "tensor", "weights", "shape", "constant"}
+
+
+def _extra_fields(layers: list[dict], known: set) -> list[str]:
+    out = []
+    for layer in layers:
+        for k, v in layer.items():
+            if k not in known and k not in _NOT_COLUMNS and k not in out and (v is None or isinstance(v, (int, float,
+                                                                                                    str, bool))):
+                out.append(k)
+    return out
+
+
+def _csv_value(v) -> str:
+    return _csv_bool(v) if isinstance(v, bool) else (_csv_num(v) if isinstance(v, (int, float)) or v is None else v)
 
 
 def _csv_num(v) -> str:
@@ -189,6 +223,9 @@ def to_text(d: dict) -> str:
         header += ["isolated worst", "iso pass"]
     if steps:
         header += ["steps rms/max"] + (["iso steps rms/max"] if iso else [])
+    clipped = any((layer.get("tensor") or {}).get("clipped_share") is not None for layer in d["layers"])
+    if clipped:
+        header += ["clipped"]
     header += ["note"]
     rows = []
     for i, layer in enumerate(d["layers"]):
@@ -198,6 +235,8 @@ def to_text(d: dict) -> str:
             row += [fmt(layer["isolated_worst"], unit), _pass_word(layer["isolated_passed"])]
         if steps:
             row += [_steps(layer, "")] + ([_steps(layer, "isolated_")] if iso else [])
+        if clipped:
+            row += [_share((layer.get("tensor") or {}).get("clipped_share"))]
         row += [layer.get("note") or layer.get("isolated_note") or ""]
         rows.append(row)
     lines += [f"{d['num_samples']} sample(s), {len(d['layers'])} layer(s); isolated threshold "
@@ -212,6 +251,10 @@ def to_text(d: dict) -> str:
     lines += [f"diagnosis ({d['verdict']}): {d['diagnosis']}",
               f"RESULT: {'PASS' if d['passed'] else 'FAIL'}"]
     return "\n".join(lines)
+
+
+def _share(v) -> str:
+    return "-" if v is None else f"{100 * v:.3g}%"
 
 
 def _pass_word(v) -> str:

@@ -14,6 +14,10 @@ EXAMPLES = (
 )
 
 
+def _json_target(text: str) -> str:
+    return text if text == "-" else output_file(text)
+
+
 def add_arguments(p) -> None:
     p.add_argument("model", help="the ONNX model file")
     p.add_argument("--encodings", "-e", help="the AIMET encodings file (omit to list the model's tensors)")

@@ -7,7 +7,7 @@ NAME = "verify"
 HELP = ("verify featuremaps dumped by another tool or a device (.npy, .npz, AIMET layer-output .raw) against the "
         "simulator, layer by layer: cumulative and isolated (the op re-run on the dumped inputs)")
 EXAMPLES = (
-    'simulator verify examples/tiny_cnn/model.onnx -e examples/tiny_cnn/model.encodings --dumps outputs   # the .npz files of `simulator run`',
+    'simulator verify examples/tiny_cnn/model.onnx -e examples/tiny_cnn/model.encodings --dumps outputs -d examples/tiny_cnn/data  # what `simulator run` wrote',
     'simulator verify model.onnx -e model.encodings --dumps device_dump/ -d data --html verify.html',
     'simulator verify model.onnx -e model.encodings --dumps aimet_dump/   # outputs/layer_outputs_N/*.raw',
 )

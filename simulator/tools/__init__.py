@@ -69,7 +69,9 @@ def _shape_of(vi: onnx.ValueInfoProto):
     tt = vi.type.tensor_type
     if not tt.HasField("shape"):
         return None
-    return tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in tt.shape.dim)
+    # shape inference names the dimensions it cannot tell "unk__N": unknown, as an unnamed one (printed "?")
+    return tuple(d.dim_value if d.HasField("dim_value") else
+                 (None if not d.dim_param or d.dim_param.startswith("unk__") else d.dim_param) for d in tt.shape.dim)
 
 
 def _inferred(model: onnx.ModelProto) -> dict[str, tuple]:
@@ -183,6 +185,11 @@ def observe(model: onnx.ModelProto, data_path, encodings=None, source: str = "<m
     from .. import data as _data  # noqa: PLC0415
     from ..interpreter import Interpreter  # noqa: PLC0415
 
+    if max_samples is not None and (isinstance(max_samples, bool) or not isinstance(max_samples, int)
+                                    or max_samples < 1):
+        from ..errors import ParameterError  # noqa: PLC0415
+        raise ParameterError(f"max_samples must be a whole number of 1 or more (or None: every sample), got "
+                             f"{max_samples!r}")
     interp = Interpreter(model, encodings, source=source)
     stats: dict[str, Observed] = {}
     grids = grids or {}
