@@ -114,7 +114,7 @@
     }
     function drawChart() {
       const vis = visible(), m = mode.value, isMetric = m === "metric";
-      const xs = vis.map((_, i) => i);
+      const xs = vis.map(l => l.index);  // the layer's number in graph order, as in the table's "#"
       const finite = [];
       const series = {cum: vis.map(l => ys(l, "cum")), iso: hasIso ? vis.map(l => ys(l, "iso")) : []};
       for (const arr of [series.cum, series.iso]) for (const v of arr) if (v !== null && Number.isFinite(v)) finite.push(v);
@@ -149,7 +149,8 @@
         annotations.push({xref: "paper", x: 1, y: M.threshold, yanchor: "bottom", xanchor: "right", showarrow: false,
                           text: `threshold ${M.threshold}`, font: {color: "#b00020", size: 11}});
       }
-      const first = vis.findIndex(l => l.layer === D.first_failure);
+      const firstLayer = vis.find(l => l.layer === D.first_failure);
+      const first = firstLayer ? firstLayer.index : -1;
       if (first >= 0) {
         shapes.push({type: "line", yref: "paper", x0: first, x1: first, y0: 0, y1: 1,
                      line: {color: "#b00020", width: 2}, opacity: 0.6});
@@ -162,7 +163,7 @@
       if (!logOk) yaxis.range = [lo - 0.06 * span, cap + 0.06 * span];
       const layout = {margin: {l: 70, r: 20, t: 40, b: 50}, hovermode: "closest", shapes, annotations,
                       legend: {orientation: "h", x: 0, y: 1.0, yanchor: "bottom"},
-                      xaxis: {title: {text: `layer (graph order; ${vis.length} shown, names on hover and in the table)`},
+                      xaxis: {title: {text: `layer # in graph order (${vis.length} of ${layers.length} shown; names on hover and in the table)`},
                               zeroline: false, rangeslider: {visible: vis.length > 60, thickness: 0.06}},
                       yaxis};
       Plotly.react(chart, traces, layout, PLOT_CONFIG);
@@ -229,7 +230,8 @@
     }
     function applySort() {
       const c = cols.find(c => c.key === sortKey);
-      const desc = sortDir === "worst" ? (c.metric || c.share || c.key.includes("steps")) : !(c.metric || c.share);
+      const worstFirstIsDesc = Boolean(c.metric || c.share || c.key.includes("steps"));  // metric: by badness
+      const desc = (sortDir === "worst") === worstFirstIsDesc;
       const sorted = layers.slice().sort((a, b) => {
         const x = sortValue(a, sortKey), y = sortValue(b, sortKey);
         if (typeof x === "string" || typeof y === "string") {
