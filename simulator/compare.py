@@ -98,8 +98,9 @@ class _CheckResult(Mapping):
             _report.write_text(path, text)
         return text
 
-    def to_html(self, path=None) -> str:
-        text = _report.to_html(self.to_dict())
+    def to_html(self, path=None, interactive: Optional[bool] = None) -> str:
+        """The page: interactive with Plotly installed (interactive=None), or always plain (False)."""
+        text = _report.to_html(self.to_dict(), interactive)
         if path is not None:
             _report.write_text(path, text)
         return text

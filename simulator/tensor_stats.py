@@ -36,8 +36,13 @@ def grid_of(quantizer, value=None) -> Optional[tuple[np.ndarray, np.ndarray]]:
 def _finite_range(a: np.ndarray) -> tuple[float, float]:
     if a.size == 0 or a.dtype.kind not in "fiub":
         return math.inf, -math.inf
-    finite = np.isfinite(a) if a.dtype.kind == "f" else True
-    return (float(np.min(a, initial=math.inf, where=finite)), float(np.max(a, initial=-math.inf, where=finite)))
+    if a.dtype.kind != "f":
+        return float(a.min()), float(a.max())
+    lo, hi = float(a.min()), float(a.max())
+    if math.isfinite(lo) and math.isfinite(hi):
+        return lo, hi
+    finite = a[np.isfinite(a)]  # rare: inf or NaN in the tensor
+    return (float(finite.min()), float(finite.max())) if finite.size else (math.inf, -math.inf)
 
 
 class TensorStats:
