@@ -15,6 +15,7 @@ from .encodings import channel_axis_for_param
 
 HIST_BINS = 64
 HIST_SAMPLES = 4  # histograms cover the first samples only (ranges and clipping cover all)
+HIST_VALUES = 1 << 14  # and at most this many values of each (evenly strided)
 MAX_CHANNELS = 256  # more channels are grouped: each group keeps the lowest minimum and highest maximum
 
 
@@ -45,6 +46,23 @@ def _finite_range(a: np.ndarray) -> tuple[float, float]:
     return (float(finite.min()), float(finite.max())) if finite.size else (math.inf, -math.inf)
 
 
+def _subsample(a: np.ndarray) -> np.ndarray:
+    """At most HIST_VALUES evenly strided values (the histogram's shape, at a bounded cost)."""
+    flat = a.reshape(-1)
+    step = -(-flat.size // HIST_VALUES)
+    return flat[::step] if step > 1 else flat
+
+
+def _counts(a: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Counts in HIST_BINS equal bins over [lo, hi] (the last bin closed, as np.histogram's); values outside
+    the bins (later samples beyond the first one's range) and NaN are not counted. np.histogram does the
+    same at several times the cost on small tensors."""
+    x = (a.astype(np.float64) - lo) * (HIST_BINS / (hi - lo))
+    with np.errstate(invalid="ignore"):
+        x = x[(x >= 0) & (x <= HIST_BINS)]
+    return np.bincount(np.minimum(x.astype(np.intp), HIST_BINS - 1), minlength=HIST_BINS)
+
+
 class TensorStats:
     """Accumulates, sample by sample: the ranges of the reference, of the compared value and of the compared
     value before its encoding ("observed"), the share of observed values outside the grid, and histograms."""
@@ -71,13 +89,16 @@ class TensorStats:
         observed = out if observed is None else np.asarray(to_host(observed))
         self._widen(self.ref, _finite_range(ref))
         self._widen(self.out, _finite_range(out))
-        self._widen(self.observed, _finite_range(observed))
+        self.observed_now = _finite_range(observed)
+        self._widen(self.observed, self.observed_now)
         if grid is not None:
             lo, hi = grid
             g = [float(np.min(lo)), float(np.max(hi))]
             self.grid = g if self.grid is None else [min(self.grid[0], g[0]), max(self.grid[1], g[1])]
-            with np.errstate(invalid="ignore"):
-                self.clipped += int(np.count_nonzero((observed < lo) | (observed > hi)))
+            inside = np.size(lo) == 1 and (self.observed_now[0] >= g[0] and self.observed_now[1] <= g[1])
+            if not inside:  # a per-tensor grid holding the observed range clips nothing: no pass needed
+                with np.errstate(invalid="ignore"):
+                    self.clipped += int(np.count_nonzero((observed < lo) | (observed > hi)))
             self.elements += observed.size
         if self.hist_samples < HIST_SAMPLES:
             if self.edges is None:
@@ -85,13 +106,15 @@ class TensorStats:
                 hi = max(self.ref[1], self.out[1], *(self.grid or [])[1:])
                 if not (math.isfinite(lo) and math.isfinite(hi)):
                     return
-                if hi <= lo:
-                    lo, hi = lo - 0.5, hi + 0.5
+                pad = 1e-3 * max(abs(lo), abs(hi), 1.0)
+                if hi - lo < pad:  # one value (or nearly): bins around it
+                    lo, hi = lo - pad, hi + pad
                 self.edges = np.linspace(lo, hi, HIST_BINS + 1)
                 self.hist_ref = np.zeros(HIST_BINS, np.int64)
                 self.hist_out = np.zeros(HIST_BINS, np.int64)
-            self.hist_ref += np.histogram(ref, self.edges)[0]
-            self.hist_out += np.histogram(out, self.edges)[0]
+            lo, hi = float(self.edges[0]), float(self.edges[-1])
+            self.hist_ref += _counts(_subsample(ref), lo, hi)
+            self.hist_out += _counts(_subsample(out), lo, hi)
             self.hist_samples += 1
 
     def to_dict(self) -> dict:
