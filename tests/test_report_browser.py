@@ -32,11 +32,23 @@ def browser():
 
 @pytest.fixture(scope="module")
 def page(browser, tmp_path_factory):
-    result = synthetic_result(1000)
+    from simulator.report import write_text, to_html  # noqa: PLC0415
+
+    d = synthetic_result(1000).to_dict()
+    for i, layer in enumerate(d["layers"]):  # fields other changes add: they show up without page code
+        layer["identical_share"] = (i % 7) / 7
+    d["sensitivity"] = [{"layer": d["layers"][702]["layer"], "snr_gain_db": 12.5, "bitwidth": 16}]
     path = tmp_path_factory.mktemp("page") / "layers.html"
-    result.save(path)
+    write_text(path, to_html(d))
     browser.open(str(path))
-    return browser, result.to_dict()
+    return browser, d
+
+
+def test_new_result_fields_appear(page):
+    b, _ = page
+    assert b.eval("document.querySelector('#layer-table th[data-key=identical_share]') !== null")
+    assert "sensitivity" in b.eval("Array.from(document.querySelectorAll('h2')).map(h => h.textContent).join('|')")
+    assert "12.5" in b.eval("document.querySelector('table.extra').textContent")
 
 
 def _boxes(b, selector):
