@@ -161,8 +161,13 @@
       const yaxis = {title: {text: isMetric ? `${M.name}${UNIT ? " (" + UNIT + ")" : ""}` : "quantization steps"},
                      zeroline: false, automargin: true, type: logOk ? "log" : "linear"};
       if (!logOk) yaxis.range = [lo - 0.06 * span, cap + 0.06 * span];
-      const layout = {margin: {l: 70, r: 20, t: 40, b: 50}, hovermode: "closest", shapes, annotations,
-                      legend: {orientation: "h", x: 0, y: 1.0, yanchor: "bottom"},
+      if (traces.some(t => t.name.includes(": "))) {  // the row of infinite values, labelled as such
+        shapes.push({type: "line", xref: "paper", x0: 0, x1: 1, y0: cap, y1: cap, line: {color: "#999", dash: "dot", width: 1}});
+        annotations.push({xref: "paper", x: 0, y: cap, xanchor: "left", yanchor: "bottom", showarrow: false,
+                          text: HIB ? "identical (inf)" : "inf", font: {color: "#666", size: 11}});
+      }
+      const layout = {margin: {l: 70, r: 20, t: 64, b: 50}, hovermode: "closest", shapes, annotations,
+                      legend: {orientation: "h", x: 0, xanchor: "left", yref: "container", y: 1, yanchor: "top"},
                       xaxis: {title: {text: `layer # in graph order (${vis.length} of ${layers.length} shown; names on hover and in the table)`},
                               zeroline: false, rangeslider: {visible: vis.length > 60, thickness: 0.06}},
                       yaxis};

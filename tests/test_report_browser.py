@@ -85,6 +85,8 @@ def test_axis_labels_do_not_overlap_and_ticks_are_round(page):
     legend = _boxes(b, "#layer-chart .legend")[0]
     plot = _boxes(b, "#layer-chart .nsewdrag")[0]
     assert legend[3] <= plot[1] + 1, "the legend covers the plot area"
+    for note in _boxes(b, "#layer-chart .annotation"):
+        assert not _overlap(legend, note), f"the legend covers the annotation {note[4]!r}"
     chart = _boxes(b, "#layer-chart")[0]
     for t in x:
         assert chart[1] <= t[1] and t[3] <= chart[3], "x labels are cut off"
