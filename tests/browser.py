@@ -45,7 +45,9 @@ class Browser:
             time.sleep(0.05)
         self.ws = websocket.create_connection(pages[0]["webSocketDebuggerUrl"], timeout=60, suppress_origin=True)
         self.next_id = 0
+        self.errors: list[str] = []  # uncaught JavaScript exceptions of the pages opened
         self.send("Page.enable")
+        self.send("Runtime.enable")
         self.send("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
 
     def send(self, method, **params):
@@ -53,12 +55,16 @@ class Browser:
         self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
         while True:
             msg = json.loads(self.ws.recv())
+            if msg.get("method") == "Runtime.exceptionThrown":
+                details = msg["params"]["exceptionDetails"]
+                self.errors.append(details.get("exception", {}).get("description") or details.get("text", "?"))
             if msg.get("id") == self.next_id:
                 if "error" in msg:
                     raise RuntimeError(f"{method}: {msg['error']}")
                 return msg.get("result", {})
 
     def open(self, path: str):
+        self.errors.clear()
         self.send("Page.navigate", url="file://" + os.path.abspath(path))
         deadline = time.monotonic() + 60
         while self.eval("document.readyState") != "complete" and time.monotonic() < deadline:

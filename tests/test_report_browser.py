@@ -75,6 +75,7 @@ def _round_step(values):
 
 def test_axis_labels_do_not_overlap_and_ticks_are_round(page):
     b, _ = page
+    assert b.errors == []
     x, y = _boxes(b, "#layer-chart .xtick text"), _boxes(b, "#layer-chart .ytick text")
     assert len(x) >= 4 and len(y) >= 4
     _assert_no_overlap(x)
@@ -192,3 +193,31 @@ def test_an_all_identical_result_is_drawn_readably(browser, tmp_path):
     values = [float(t[4].replace("\u2212", "-")) for t in y]
     assert _round_step(values)
     assert min(values) <= 30 <= max(values)  # the threshold is on the axis
+
+
+def _example(kind, **kw):
+    from simulator.api import Simulator  # noqa: PLC0415
+    from simulator.schema.base import InferenceCheckerParameters, LayerwiseCheckerParameters  # noqa: PLC0415
+
+    ex = os.path.join(ROOT, "examples", "tiny_cnn")
+    models = dict(input_model_path_0=f"{ex}/model.onnx", input_model_path_1=f"{ex}/model.onnx",
+                  input_encodings_path_1=f"{ex}/model.encodings", input_data_path=f"{ex}/data")
+    if kind == "inference":
+        return Simulator.compare_model_by_inference(InferenceCheckerParameters(**models, **kw))
+    return Simulator.compare_model_by_layer(LayerwiseCheckerParameters(**models, **kw))
+
+
+@pytest.mark.parametrize("kind, options", [
+    ("inference", {}), ("inference", {"metric": "cosine", "threshold": 0.999}),
+    ("layerwise", {"isolated": False}), ("layerwise", {"metric": "mse", "threshold": 1e-3}),
+    ("layerwise", {"metric": "topk", "threshold": 1.0})])
+def test_every_kind_of_result_renders_without_errors(browser, tmp_path, kind, options):
+    path = tmp_path / "page.html"
+    _example(kind, **options).save(path)
+    browser.open(str(path))
+    assert browser.errors == []
+    assert browser.eval("document.getElementById('verdict').textContent") in ("PASS", "FAIL")
+    assert browser.eval("document.querySelectorAll('#sample-chart .point').length") >= 4
+    if kind == "layerwise":
+        assert browser.eval("document.querySelectorAll('#layer-chart .point').length") >= 9
+
