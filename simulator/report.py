@@ -113,7 +113,7 @@ def to_csv(d: dict) -> str:
     samples = list(d["samples"])
     cols = ["index", "layer", "name0", "name1", "op_type", "node", "metric", "worst", "mean", "overall", "passed",
             "isolated_worst", "isolated_overall", "isolated_passed", "steps_rms", "steps_max", "isolated_steps_rms",
-            "isolated_steps_max", "note", "isolated_note"]
+            "isolated_steps_max", "identical", "isolated_identical", "note", "isolated_note"]
     tensor_cols = ["clipped_share", "observed_min", "observed_max", "grid_min", "grid_max"]
     extra = _extra_fields(d["layers"], set(cols))  # fields a result gained later, as they come
     w.writerow(cols + tensor_cols + extra + [f"sample:{s}" for s in samples])
@@ -123,7 +123,8 @@ def to_csv(d: dict) -> str:
         row += [_csv_bool(layer["passed"])]
         row += [_csv_num(layer.get(k)) for k in ("isolated_worst", "isolated_overall")]
         row += [_csv_bool(layer["isolated_passed"])]
-        row += [_csv_num(layer.get(k)) for k in ("steps_rms", "steps_max", "isolated_steps_rms", "isolated_steps_max")]
+        row += [_csv_num(layer.get(k)) for k in ("steps_rms", "steps_max", "isolated_steps_rms", "isolated_steps_max",
+                                                 "identical", "isolated_identical")]
         row += [layer.get("note") or "", layer.get("isolated_note") or ""]
         t = layer.get("tensor") or {}
         observed, grid = t.get("observed_range") or [None, None], t.get("grid_range") or [None, None]
@@ -223,6 +224,7 @@ def to_text(d: dict) -> str:
         header += ["isolated worst", "iso pass"]
     if steps:
         header += ["steps rms/max"] + (["iso steps rms/max"] if iso else [])
+    header += ["identical"] + (["iso identical"] if iso else [])
     clipped = any((layer.get("tensor") or {}).get("clipped_share") is not None for layer in d["layers"])
     if clipped:
         header += ["clipped"]
@@ -235,6 +237,7 @@ def to_text(d: dict) -> str:
             row += [fmt(layer["isolated_worst"], unit), _pass_word(layer["isolated_passed"])]
         if steps:
             row += [_steps(layer, "")] + ([_steps(layer, "isolated_")] if iso else [])
+        row += [_share(layer.get("identical"))] + ([_share(layer.get("isolated_identical"))] if iso else [])
         if clipped:
             row += [_share((layer.get("tensor") or {}).get("clipped_share"))]
         row += [layer.get("note") or layer.get("isolated_note") or ""]
@@ -253,12 +256,13 @@ def to_text(d: dict) -> str:
     return "\n".join(lines)
 
 
-def _share(v) -> str:
-    return "-" if v is None else f"{100 * v:.3g}%"
-
-
 def _pass_word(v) -> str:
     return "-" if v is None else ("yes" if v else "NO")
+
+
+def _share(v) -> str:
+    """A share of identical elements: 100% only when all are (never rounded up to it)."""
+    return "-" if v is None else ("100%" if v == 1 else f"{math.floor(v * 10000) / 100:.2f}%")
 
 
 def _steps(layer: dict, prefix: str) -> str:

@@ -186,7 +186,8 @@
     const cols = [{key: "index", label: "#", num: true}, {key: "layer", label: "layer", name: true},
                   {key: "op_type", label: "op"}];
     for (const k of FIRST.filter(k => keys.includes(k)).concat(keys.filter(k => !FIRST.includes(k) && k !== "op_type"))) {
-      cols.push({key: k, label: k.replace(/_/g, " "), metric: /^(isolated_)?(worst|mean|overall)$/.test(k)});
+      cols.push({key: k, label: k.replace(/_/g, " "), metric: /^(isolated_)?(worst|mean|overall)$/.test(k),
+                 share: /(identical|_share|_fraction)$/.test(k)});
     }
     cols.push({key: "clipped", label: "clipped", share: true,
                get: l => (l.tensor && l.tensor.clipped_share !== undefined) ? l.tensor.clipped_share : null});
