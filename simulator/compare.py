@@ -247,10 +247,10 @@ class LayerRecord:
              "isolated_passed": self.isolated_passed,
              "isolated_values": dict(self.isolated_values), "isolated_note": self.isolated_note, "note": self.note,
              "identical": self.same[0] / self.same[1] if self.same[1] else None,
-             "isolated_identical": self.isolated_same[0] / self.isolated_same[1] if self.isolated_same[1] else None}
+             "isolated_identical": self.isolated_same[0] / self.isolated_same[1] if self.isolated_same[1] else None,
+             "constant": self.constant, "tensor": self.tensor.to_dict(), "weights": self.weights}
         if self.isolated_rerun:
             d["isolated_rerun"] = list(self.isolated_rerun)
-             "constant": self.constant, "tensor": self.tensor.to_dict(), "weights": self.weights}
         if self.has_steps:
             d["steps_rms"], d["steps_max"] = self.steps.rms, self.steps.max
             d["steps_off_fraction"] = self.steps.off / self.steps.n if self.steps.n else 0.0
