@@ -29,6 +29,10 @@
     if (!Number.isFinite(x)) return x > 0 ? "inf" : "-inf";
     return unit === "dB" ? x.toFixed(2) : sig(x, 4);
   }
+  function pct(v) {  // a share: 100 % only when it is all (99.996 %, not 100 %)
+    const x = num(v);
+    return x === null || Number.isNaN(x) ? "-" : sig(100 * x, 3) + " %";
+  }
   function el(tag, attrs, ...children) {
     const e = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) {
@@ -178,8 +182,10 @@
     // the table: columns from the layers' dicts
     const SKIP = new Set(["index", "hidden", "layer", "name0", "name1", "node", "constant", "values", "isolated_values",
                           "tensor", "weights", "shape", "note", "isolated_note"]);
-    const FIRST = ["worst", "isolated_worst", "passed", "isolated_passed", "steps_max", "isolated_steps_max"];
-    const keys = [];
+    // what a user reads first, then whatever else the result carries (fields other changes add)
+    const FIRST = ["worst", "isolated_worst", "passed", "isolated_passed", "steps_max", "isolated_steps_max",
+                   "identical", "isolated_identical", "clipped"];
+    const keys = ["clipped"];
     for (const l of layers) for (const [k, v] of Object.entries(l)) {
       if (!SKIP.has(k) && !keys.includes(k) && (v === null || ["number", "string", "boolean"].includes(typeof v))) keys.push(k);
     }
@@ -187,12 +193,14 @@
                   {key: "op_type", label: "op"}];
     for (const k of FIRST.filter(k => keys.includes(k)).concat(keys.filter(k => !FIRST.includes(k) && k !== "op_type"))) {
       cols.push({key: k, label: k.replace(/_/g, " "), metric: /^(isolated_)?(worst|mean|overall)$/.test(k),
-                 share: /(identical|_share|_fraction)$/.test(k)});
+                 share: /(identical|_share|_fraction|^clipped)$/.test(k)});
     }
-    cols.push({key: "clipped", label: "clipped", share: true,
-               get: l => (l.tensor && l.tensor.clipped_share !== undefined) ? l.tensor.clipped_share : null});
     cols.push({key: "note", label: "note", get: l => l.note || l.isolated_note || ""});
     for (const c of cols) if (!c.get) c.get = l => l[c.key];
+    cols.find(c => c.key === "clipped").get = l => (l.tensor && l.tensor.clipped_share !== undefined) ? l.tensor.clipped_share : null;
+    for (const c of cols) {  // right-aligned when the column holds numbers (its "-" cells too)
+      c.numeric = c.num || c.share || c.metric || layers.some(l => { const v = c.get(l); return typeof v === "number"; });
+    }
 
     const filter = el("input", {type: "search", id: "layer-filter", placeholder: "filter by name or op"});
     const count = el("span", {class: "muted", id: "row-count"});
@@ -211,10 +219,9 @@
       for (const c of cols) {
         const v = c.get(l);
         let text;
-        if (c.share) text = v === null ? "-" : (100 * v).toPrecision(3) + " %";
+        if (c.share) text = pct(v);
         else text = fmt(v, c.metric ? UNIT : "");
-        const isNum = c.num || c.share || typeof num(v) === "number" && v !== null && typeof v !== "boolean";
-        const td = el("td", {class: c.name ? "name" : (isNum ? "num" : "")}, text);
+        const td = el("td", {class: c.name ? "name" : (c.numeric ? "num" : "")}, text);
         if (c.name) td.title = l.layer + (l.hidden ? ` (${l.hidden})` : "");
         tr.append(td);
       }
@@ -298,7 +305,7 @@
       add(`${D.compared} before its encoding (observed)`, r(t.observed_range));
       add("encoding's grid", t.grid_range ? r(t.grid_range) : "none (not quantized)");
       add("observed values outside the grid (clipped)",
-          t.clipped_share === null || t.clipped_share === undefined ? "-" : (100 * t.clipped_share).toPrecision(3) + " %");
+          t.clipped_share === undefined ? "-" : pct(t.clipped_share));
       add(`cumulative ${M.name} (worst / all samples)`, `${fmt(l.worst, UNIT)} / ${fmt(l.overall, UNIT)}`);
       if (hasIso) add(`isolated ${M.name} (worst / all samples)`, `${fmt(l.isolated_worst, UNIT)} / ${fmt(l.isolated_overall, UNIT)}`);
       if (l.note || l.isolated_note) add("note", l.note || l.isolated_note);
