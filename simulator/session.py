@@ -17,6 +17,7 @@ from .encodings import EncodingsFile, describe_names, load_encodings
 from .errors import DataError, ParameterError
 from .interpreter import Interpreter, TensorInfo
 from .model import check_file, load_model
+from .ort_kernels import check_kernels
 from .quantization import HALF_AWAY_FROM_ZERO
 
 PRE_QUANT_SUFFIX = "::pre_quant"
@@ -40,19 +41,23 @@ class InferenceSession:
     """Runs a model with its encodings applied, with onnxruntime.InferenceSession's interface."""
 
     def __init__(self, model_path, encodings_path=None, use_cuda: bool = False,
-                 rounding: str = HALF_AWAY_FROM_ZERO, apply_int32_bias: bool = False, deterministic: bool = False):
+                 rounding: str = HALF_AWAY_FROM_ZERO, apply_int32_bias: bool = False, deterministic: bool = False,
+                 kernels: str = "numpy", ort_threads: int = 0):
         self.model_path = check_file(model_path, "model file")
+        check_kernels(kernels, use_cuda, deterministic, ort_threads)
         self.xp = array_module(use_cuda, deterministic)
         model = load_model(self.model_path)
         self.encodings: EncodingsFile | None = load_encodings(encodings_path) if encodings_path else None
-        self._interp = Interpreter(model, self.encodings, self.xp, rounding, apply_int32_bias, source=self.model_path)
+        self._interp = Interpreter(model, self.encodings, self.xp, rounding, apply_int32_bias, source=self.model_path,
+                                   kernels=kernels, ort_threads=ort_threads)
         self._known = set(self._interp.value_names)
 
     @classmethod
     def from_options(cls, model_path, encodings_path, options) -> "InferenceSession":
         """A session with the simulation options (use_cuda, rounding, ...) of a parameter schema."""
         return cls(model_path, encodings_path, use_cuda=options.use_cuda, rounding=options.rounding,
-                   apply_int32_bias=options.apply_int32_bias, deterministic=options.deterministic)
+                   apply_int32_bias=options.apply_int32_bias, deterministic=options.deterministic,
+                   kernels=options.kernels, ort_threads=options.ort_threads)
 
     # -- ONNX Runtime's interface ---------------------------------------------------------------
 

@@ -13,7 +13,8 @@ FIELD_DESTS = {
     "export_featuremap_path": "export_featuremap", "metric": "metric", "threshold": "threshold", "top_k": "top_k",
     "use_cuda": "cuda", "rounding": "rounding", "apply_int32_bias": "int32_bias", "deterministic": "deterministic",
     "param_bitwidth": "param_bw", "activation_bitwidth": "act_bw", "op_bitwidths": "op_bw",
-    "tensor_bitwidths": "tensor_bw", "max_samples": "max_samples",
+    "tensor_bitwidths": "tensor_bw", "max_samples": "max_samples", "kernels": "kernels",
+    "ort_threads": "ort_threads",
 }
 
 _PREFIX = re.compile(r"^invalid \w+Parameters: ")
