@@ -315,7 +315,8 @@
       g.append(hist, samp);
       detail.append(g);
       if (t.histogram) {
-        const e = t.histogram.edges, mids = e.slice(0, -1).map((x, i) => (x + e[i + 1]) / 2), w = e[1] - e[0];
+        const [lo, hi] = t.histogram.range, w = (hi - lo) / t.histogram.reference.length;
+        const mids = t.histogram.reference.map((_, i) => lo + (i + 0.5) * w);
         const shapes = [];
         if (t.grid_range) for (const x of t.grid_range) {
           shapes.push({type: "line", x0: x, x1: x, yref: "paper", y0: 0, y1: 1, line: {color: COLORS.grid, dash: "dot", width: 2}});

@@ -124,8 +124,9 @@ class TensorStats:
              "grid_range": self.grid,
              "clipped_share": (self.clipped / self.elements) if self.elements else None}
         if self.edges is not None:
-            d["histogram"] = {"edges": [float(e) for e in self.edges], "reference": self.hist_ref.tolist(),
-                              "compared": self.hist_out.tolist(), "samples": self.hist_samples}
+            d["histogram"] = {"range": [float(self.edges[0]), float(self.edges[-1])],  # HIST_BINS equal bins
+                              "reference": self.hist_ref.tolist(), "compared": self.hist_out.tolist(),
+                              "samples": self.hist_samples}
         return d
 
 

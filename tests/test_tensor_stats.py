@@ -28,9 +28,10 @@ def test_clipping_share_ranges_and_histograms():
     assert d["observed_range"] == [-2.0, 2.0] and d["grid_range"] == [-1.0, 1.0]
     assert d["compared_range"] == [-1.0, 1.0]
     h = d["histogram"]
-    assert len(h["edges"]) == HIST_BINS + 1 and h["samples"] == 2
+    assert len(h["reference"]) == len(h["compared"]) == HIST_BINS and h["samples"] == 2
     assert sum(h["reference"]) == 2002 and sum(h["compared"]) == 2002
-    assert h["edges"][0] == -2.0 and h["edges"][-1] == 2.0
+    assert h["range"] == [-2.0, 2.0]
+    assert h["reference"] == np.histogram(np.concatenate([ref, ref * 0.5]), HIST_BINS, (-2, 2))[0].tolist()
 
 
 def test_per_channel_grid_counts_each_channel_against_its_own_range():
