@@ -41,8 +41,9 @@ def _title(d: dict) -> str:
     return "Layer-wise comparison" if d.get("compared") == "model 1" else "Featuremap verification"
 
 
-def to_interactive_html(d: dict, plotly_source: str, jsonable) -> str:
-    """The page of a result dict; `jsonable` makes it strict JSON (simulator.report._jsonable)."""
+def to_interactive_html(d: dict, plotly_source: str, jsonable, static_html: str = "") -> str:
+    """The page of a result dict; `jsonable` makes it strict JSON (simulator.report._jsonable); `static_html`
+    (sections rendered by simulator.report, such as verify's dump diagnosis) follows the interactive part."""
     page = dict(d)
     page["title"] = _title(d)
     if "layers" in d:
@@ -56,6 +57,6 @@ def to_interactive_html(d: dict, plotly_source: str, jsonable) -> str:
             f"<title>{html.escape(page['title'])}: {verdict}</title><style>{css}</style>"
             f"<script>{plotly_source}</script></head><body>"
             f"<noscript>This report needs JavaScript; the same content is in the JSON, CSV and text reports."
-            f"</noscript><div id='app'></div>"
+            f"</noscript><div id='app'></div>{static_html}"
             f"<script type='application/json' id='report-data'>{data}</script>"
             f"<script>{script}</script></body></html>")

@@ -41,7 +41,7 @@ def test_every_help_has_examples_and_the_shipped_ones_run(command, tmp_path, mon
     assert "examples:" in help_text and all(e in help_text for e in module.EXAMPLES)
     os.symlink(os.path.join(ROOT, "examples"), tmp_path / "examples")
     monkeypatch.chdir(tmp_path)
-    if command == "verify":  # its first example checks what `simulator run` wrote
+    if command in ("verify", "bisect"):  # their first example checks what `simulator run` wrote
         assert main(["run", MODEL, "-e", ENC, "-d", DATA, "-o", "outputs", "-q"]) == 0
     ran = 0
     for example in module.EXAMPLES:
@@ -51,7 +51,7 @@ def test_every_help_has_examples_and_the_shipped_ones_run(command, tmp_path, mon
         if not all(os.path.exists(w) for w in inputs):
             continue  # names the user's own files (fp32.onnx, device_dump/)
         capsys.readouterr()
-        rc = main(words[1:] + (["-q"] if command in ("run", "compare", "layerwise", "verify") else []))
+        rc = main(words[1:] + (["-q"] if command in ("run", "compare", "layerwise", "verify", "bisect", "sensitivity", "mixed-precision") else []))
         assert rc == 0, f"{example}: exit {rc}: {capsys.readouterr().err}"
         ran += 1
     assert ran >= 1
