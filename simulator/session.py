@@ -203,7 +203,7 @@ class InferenceSession:
         keep = {name for name, pre in targets if not pre}
         pre_quant = {name for name, pre in targets if pre}
         feeds = input_feed if feed_ready else self._prepare(input_feed)
-        held = self._constant_ids | {id(v) for v in feeds.values()} | {id(v) for v in input_feed.values()}
+        held = self._constant_ids | _ids(feeds.values()) | _ids(input_feed.values())
         with self._threads():
             if self._profiler is None:
                 values, raw = self._interp.run(feeds, keep, pre_quant)
@@ -319,6 +319,16 @@ class InferenceSession:
             hint = f"; similar names: {describe_names(close)}" if close else ""
             raise UnknownNameError(f"tensor {name!r} does not exist in model {self.model_path!r}{hint}")
         return base, pre
+
+
+def _ids(values) -> set[int]:
+    """ids of the values and of the elements of sequences (a result that is one of them must be copied)."""
+    out = set()
+    for v in values:
+        out.add(id(v))
+        if isinstance(v, list):
+            out |= {id(e) for e in v}
+    return out
 
 
 def _now() -> int:
