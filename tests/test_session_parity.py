@@ -379,3 +379,21 @@ def test_import_simulator_as_ort():
     assert sess.get_inputs()[0].type == "tensor(float)"
     probs = sess.run(None, {input_name: feed["x"]}, ort_like.RunOptions())[0]
     assert probs.flags.c_contiguous and probs.shape == (1, 4, 16, 16)
+
+
+def test_cli_run_saves_uneven_sequence_outputs(tmp_path):
+    """`simulator run` on a model with a sequence output of uneven elements: each element saved as NAME[i]."""
+    from simulator.cli import main
+
+    seq = h.make_sequence_type_proto(h.make_tensor_type_proto(T.FLOAT, None))
+    split = numpy_helper.from_array(np.array([1, 2], np.int64), "split")
+    model = _model([h.make_node("SplitToSequence", ["x", "split"], ["parts"])],
+                   [h.make_tensor_value_info("x", T.FLOAT, [3, 2])], [h.make_value_info("parts", seq)], [split])
+    onnx.save(model, str(tmp_path / "m.onnx"))
+    (tmp_path / "data").mkdir()
+    x = np.arange(6, dtype=np.float32).reshape(3, 2)
+    np.save(tmp_path / "data" / "input_00001.npy", x)
+    assert main(["run", str(tmp_path / "m.onnx"), "-d", str(tmp_path / "data"), "-o", str(tmp_path / "out"), "-q"]) == 0
+    saved = np.load(tmp_path / "out" / "input_00001.npz")
+    assert sorted(saved) == ["parts[0]", "parts[1]"]
+    np.testing.assert_array_equal(saved["parts[1]"], x[1:])

@@ -52,7 +52,7 @@ def run(args) -> int:
     last = None
     with tqdm(total=total, desc="samples", unit="sample", disable=args.quiet or None, file=sys.stderr) as bar:
         for sample, arrays in iter_inference(params, session):
-            np.savez(os.path.join(args.output_dir, f"{sample}.npz"), **dict(zip(names, arrays)))
+            np.savez(os.path.join(args.output_dir, f"{sample}.npz"), **_npz_entries(names, arrays))
             count += 1
             last = arrays
             bar.update(1)
@@ -60,8 +60,20 @@ def run(args) -> int:
     enc = session.encodings
     mode = (f"quantized ({enc.version}, {len(enc.encodings)} encodings)" if enc and not enc.is_empty else "float")
     print(f"ran {count} sample(s) of {args.model} [{mode}] in {elapsed:.2f} s (load {loaded:.2f} s)")
-    for name, value in zip(names, last or []):
+    for name, value in _npz_entries(names, last or []).items():
         print(f"  {name}: {value.dtype}{list(value.shape)}  min {np.min(value):.6g}  max {np.max(value):.6g}"
               if value.size and value.dtype.kind in "fiub" else f"  {name}: {value.dtype}{list(value.shape)}")
-    print(f"outputs written to {os.path.abspath(args.output_dir)} (one .npz per sample, keyed by tensor name)")
+    print(f"outputs written to {os.path.abspath(args.output_dir)} (one .npz per sample, keyed by tensor name; a "
+          f"sequence's elements as NAME[0], NAME[1], ...; an empty optional is left out)")
     return 0
+
+
+def _npz_entries(names, values) -> dict:
+    """{key: array}: a tensor under its name, a sequence's elements as NAME[i], an empty optional left out."""
+    out = {}
+    for name, value in zip(names, values):
+        if isinstance(value, list):
+            out.update({f"{name}[{i}]": v for i, v in enumerate(value)})
+        elif value is not None:
+            out[name] = value
+    return out
