@@ -22,14 +22,14 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx import external_data_helper
 
-from .backend import array_module, is_numpy, to_device
+from .backend import array_module, is_numpy, synchronize, to_device
 from .encodings import EncodingsFile, describe_names, load_encodings
 from .errors import ArgumentTypeError, DataError, DeviceError, ModelError, ParameterError, UnknownNameError
 from .interpreter import Interpreter, TensorInfo
 from .model import check_file, load_model
 from .profiling import Profiler
 from .quantization import HALF_AWAY_FROM_ZERO
-from .session_io import check_feed_names, convert_feed, host_result
+from .session_io import FeedSpec, check_feed_names, host_result
 from .session_meta import (CPU, CUDA, ModelMetadata, NodeArg, RunOptions, SessionOptions, choose_provider,
                            node_arg, normalize_providers, output_value_infos)
 
@@ -124,8 +124,8 @@ class InferenceSession:
         self._provider_options = {name: {str(k): str(v) for k, v in options.items()}}
         self._known = set(self._interp.value_names)
         initializers = {t.name for t in model.graph.initializer} | {s.values.name for s in model.graph.sparse_initializer}
-        self._input_types = {vi.name: vi.type for vi in model.graph.input if vi.name not in initializers}
-        self._overridable_types = {vi.name: vi.type for vi in model.graph.input if vi.name in initializers}
+        self._input_types = {vi.name: FeedSpec(vi.type) for vi in model.graph.input if vi.name not in initializers}
+        self._overridable_types = {vi.name: FeedSpec(vi.type) for vi in model.graph.input if vi.name in initializers}
         self._inputs_meta = [node_arg(vi) for vi in model.graph.input if vi.name not in initializers]
         self._overridable_initializers = [node_arg(vi) for vi in model.graph.input if vi.name in initializers]
         self._outputs_meta = [node_arg(vi) for vi in output_value_infos(model)]
@@ -203,17 +203,20 @@ class InferenceSession:
         keep = {name for name, pre in targets if not pre}
         pre_quant = {name for name, pre in targets if pre}
         feeds = input_feed if feed_ready else self._prepare(input_feed)
-        held = self._constant_ids | _ids(feeds.values()) | _ids(input_feed.values())
-        with self._threads():
-            if self._profiler is None:
-                values, raw = self._interp.run(feeds, keep, pre_quant)
-            else:
-                values, raw = self._profiled_run(feeds, keep, pre_quant)
-        returned: set = set()
-        return [host_result(raw[name] if pre else values[name], held, returned) for name, pre in targets]
+        fed = _ids(feeds.values()) | _ids(input_feed.values())
+        threads = self._threads()
+        if self._profiler is None and threads is None:
+            values, raw = self._interp.run(feeds, keep, pre_quant)
+        else:
+            with threads or contextlib.nullcontext():
+                values, raw = (self._interp.run(feeds, keep, pre_quant) if self._profiler is None
+                               else self._profiled_run(feeds, keep, pre_quant))
+        constants, returned = self._constant_ids, set()
+        return [host_result(raw[name] if pre else values[name], constants, fed, returned) for name, pre in targets]
 
     def _profiled_run(self, feeds, keep, pre_quant):
-        sync = None if is_numpy(self.xp) else self.xp.cuda.Stream.null.synchronize
+        xp = self.xp
+        sync = None if is_numpy(xp) else (lambda: synchronize(xp))
         observer = self._profiler.run_observer(self._interp, self._step_index, sync)
         start = _now()
         result = self._interp.run(feeds, keep, pre_quant, observer=observer)
@@ -221,10 +224,10 @@ class InferenceSession:
         return result
 
     def _threads(self):
-        """SessionOptions.intra_op_num_threads as the BLAS thread count of a CPU run (0: the library's default)."""
+        """SessionOptions.intra_op_num_threads as a context limiting a CPU run's BLAS threads; None: no limit."""
         n = int(getattr(self._sess_options, "intra_op_num_threads", 0) or 0)
         if n <= 0 or not is_numpy(self.xp):
-            return contextlib.nullcontext()
+            return None
         from threadpoolctl import threadpool_limits  # noqa: PLC0415 - only when a thread count is set
 
         return threadpool_limits(limits=n, user_api="blas")
@@ -241,9 +244,9 @@ class InferenceSession:
     def _prepare(self, input_feed) -> dict:
         feeds = {}
         for name, value in input_feed.items():
-            tp = self._input_types.get(name) or self._overridable_types[name]
-            feeds[name] = to_device(self.xp, convert_feed(name, tp, value))
-        for name, tp in self._input_types.items():
+            spec = self._input_types.get(name) or self._overridable_types[name]
+            feeds[name] = to_device(self.xp, spec.convert(name, value))
+        for name in self._input_types:
             feeds.setdefault(name, None)  # an omitted optional input
         return feeds
 
