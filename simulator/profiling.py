@@ -49,10 +49,10 @@ class Profiler:
             self._events.append(e)
 
     def run_observer(self, interpreter, index_of: dict, sync=None):
-        """An Interpreter.run observer timing each node: from the previous node's last output to its first one.
-        Returns (observer, finish); call finish() after the run."""
-        seen: dict[str, dict] = {}
-        marks = {"last": time.monotonic_ns(), "step": None}
+        """An Interpreter.run observer timing each node: from the previous node's last output to its first one
+        (`sync`, for a GPU run, waits for the device first). Output type shapes: the node's first output's."""
+        seen: dict[str, dict] = {}  # type shapes of this run's values so far
+        marks = {"last": time.monotonic_ns()}
         done: set[int] = set()
 
         def observer(name, value, raw):
@@ -70,10 +70,9 @@ class Profiler:
                 done.add(idx)
                 node = step.node
                 inputs = [seen.get(n) or _type_shape(interpreter.constants.get(n)) for n in step.inputs if n]
-                outputs = [_type_shape(v) for v in [value]]
                 self.event("Node", f"{node.name or f'{node.op_type}_{idx}'}_kernel_time", marks["last"], now,
                            {"op_name": node.op_type, "provider": self.provider, "node_index": str(idx),
-                            "input_type_shape": inputs, "output_type_shape": outputs})
+                            "input_type_shape": inputs, "output_type_shape": [_type_shape(value)]})
             seen[name] = _type_shape(value)
             marks["last"] = time.monotonic_ns()
 

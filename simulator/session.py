@@ -286,6 +286,18 @@ class InferenceSession:
 
         return new_ort_value(shape, element_type, device_type, device_id)
 
+    def get_tuning_results(self) -> list:
+        return []  # no kernel tuning: a kernel's bits are fixed
+
+    def set_tuning_results(self, results, *, error_on_invalid=False) -> None:
+        """Accepted; there is nothing to tune."""
+
+    def set_ep_dynamic_options(self, options: dict) -> None:
+        """Accepted; the simulator's providers have no dynamic options."""
+
+    def release_captured_graph(self, graph_annotation_id: int = 0) -> None:
+        """No graph capture here: a no-op, as ONNX Runtime's providers without capture treat it."""
+
     # -- beyond ONNX Runtime --------------------------------------------------------------------
 
     @property
