@@ -406,8 +406,9 @@ def test_import_simulator_as_ort():
     assert probs.flags.c_contiguous and probs.shape == (1, 4, 16, 16)
 
 
-def test_cli_run_saves_uneven_sequence_outputs(tmp_path):
-    """`simulator run` on a model with a sequence output of uneven elements: each element saved as NAME[i]."""
+def test_cli_run_and_compare_take_uneven_sequence_outputs(tmp_path):
+    """`simulator run` on a model with a sequence output of uneven elements saves each element as NAME[i];
+    `simulator compare` compares them."""
     from simulator.cli import main
 
     seq = h.make_sequence_type_proto(h.make_tensor_type_proto(T.FLOAT, None))
@@ -422,3 +423,5 @@ def test_cli_run_saves_uneven_sequence_outputs(tmp_path):
     saved = np.load(tmp_path / "out" / "input_00001.npz")
     assert sorted(saved) == ["parts[0]", "parts[1]"]
     np.testing.assert_array_equal(saved["parts[1]"], x[1:])
+    # compare: a sequence output compared element by element, its elements end to end
+    assert main(["compare", str(tmp_path / "m.onnx"), str(tmp_path / "m.onnx"), "-d", str(tmp_path / "data"), "-q"]) == 0
