@@ -224,13 +224,12 @@ class InferenceSession:
         return result
 
     def _threads(self):
-        """SessionOptions.intra_op_num_threads as a context limiting a CPU run's BLAS threads; None: no limit."""
+        """SessionOptions.intra_op_num_threads as a context limiting a CPU run's BLAS threads (process-wide while
+        the run lasts, as threadpoolctl sets them); None: no limit."""
         n = int(getattr(self._sess_options, "intra_op_num_threads", 0) or 0)
         if n <= 0 or not is_numpy(self.xp):
             return None
-        from threadpoolctl import threadpool_limits  # noqa: PLC0415 - only when a thread count is set
-
-        return threadpool_limits(limits=n, user_api="blas")
+        return _blas_controller().limit(limits=n, user_api="blas")
 
     def _targets(self, output_names) -> list[tuple[str, bool]]:
         if not output_names:
@@ -334,6 +333,17 @@ class InferenceSession:
             hint = f"; similar names: {describe_names(close)}" if close else ""
             raise UnknownNameError(f"tensor {name!r} does not exist in model {self.model_path!r}{hint}")
         return base, pre
+
+
+_BLAS = []  # threadpoolctl's controller, made once: finding the BLAS libraries takes 0.1 ms
+
+
+def _blas_controller():
+    if not _BLAS:
+        from threadpoolctl import ThreadpoolController  # noqa: PLC0415 - only when a thread count is set
+
+        _BLAS.append(ThreadpoolController())
+    return _BLAS[0]
 
 
 def _ids(values) -> set[int]:

@@ -425,3 +425,22 @@ def test_cli_run_and_compare_take_uneven_sequence_outputs(tmp_path):
     np.testing.assert_array_equal(saved["parts[1]"], x[1:])
     # compare: a sequence output compared element by element, its elements end to end
     assert main(["compare", str(tmp_path / "m.onnx"), str(tmp_path / "m.onnx"), "-d", str(tmp_path / "data"), "-q"]) == 0
+
+
+def test_intra_op_num_threads_limits_the_blas_threads_of_a_run():
+    from threadpoolctl import threadpool_info
+
+    if not any(i["user_api"] == "blas" for i in threadpool_info()):
+        pytest.skip("threadpoolctl finds no BLAS library in this NumPy build")
+    model, feed = dynamic_mixed()
+    sess = simulator.InferenceSession(model, simulator.SessionOptions(intra_op_num_threads=1))
+    seen = []
+    run = sess.interpreter.run
+
+    def spy(*args, **kwargs):
+        seen.append({i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"})
+        return run(*args, **kwargs)
+
+    sess.interpreter.run = spy
+    sess.run(None, feed)
+    assert seen == [{1}]
