@@ -91,18 +91,22 @@ class InferenceSession:
                                     f"are {list(ORT_KWARGS)}, the simulator's encodings_path, use_cuda, rounding, "
                                     f"apply_int32_bias, deterministic")
         self._enable_fallback = int(kwargs.get("enable_fallback", 1)) == 1
-        model, self._model_path = _read_model(path_or_bytes)
-        self.model_path = self._model_path or "<model bytes>"
-        self._model_bytes = None  # the ModelProto is kept instead (set_providers re-plans from it)
-        self._model = model
         self._sess_options = sess_options if sess_options is not None else SessionOptions()
-        self._simulation = dict(rounding=rounding, apply_int32_bias=apply_int32_bias, deterministic=deterministic)
-        self.encodings: EncodingsFile | None = load_encodings(encodings_path) if encodings_path else None
-        self._use_cuda_arg = use_cuda
         self._profiler = None
         if getattr(self._sess_options, "enable_profiling", False):
             prefix = getattr(self._sess_options, "profile_file_prefix", "") or "onnxruntime_profile_"
             self._profiler = Profiler(prefix, CPU)
+        start = _now()
+        model, self._model_path = _read_model(path_or_bytes)
+        if self._profiler is not None:
+            loading = "model_loading_uri" if self._model_path else "model_loading_array"
+            self._profiler.event("Session", loading, start, _now())
+        self.model_path = self._model_path or "<model bytes>"
+        self._model_bytes = None  # the ModelProto is kept instead (set_providers re-plans from it)
+        self._model = model
+        self._simulation = dict(rounding=rounding, apply_int32_bias=apply_int32_bias, deterministic=deterministic)
+        self.encodings: EncodingsFile | None = load_encodings(encodings_path) if encodings_path else None
+        self._use_cuda_arg = use_cuda
         self._plan(providers, provider_options)
 
     def _plan(self, providers, provider_options) -> None:
