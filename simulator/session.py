@@ -201,12 +201,12 @@ class InferenceSession:
         """Run on `input_feed`; return the outputs named (None or []: every graph output) as ONNX Runtime does."""
         return self._run(output_names, input_feed, run_options)
 
-    def _run(self, output_names, input_feed, run_options, feed_ready=False) -> list:
+    def _run(self, output_names, input_feed, run_options) -> list:
         check_feed_names(input_feed, self._input_types, self._overridable_types)
         targets = self._targets(output_names)
         keep = {name for name, pre in targets if not pre}
         pre_quant = {name for name, pre in targets if pre}
-        feeds = input_feed if feed_ready else self._prepare(input_feed)
+        feeds = self._prepare(input_feed)
         fed = _ids(feeds.values()) | _ids(input_feed.values())
         threads = self._threads()
         if self._profiler is None and threads is None:
