@@ -172,8 +172,10 @@ class LayerRecord:
         self.steps, self.isolated_steps = StepStats(), StepStats()
         self.has_steps = False
         self.isolated_note: Optional[str] = None
+        self.isolated_rerun: list[str] = []  # undumped producers re-run before the op (verify)
         self.note: Optional[str] = None
         self.shape = None
+        self.same, self.isolated_same = [0, 0], [0, 0]  # [identical elements, elements]
 
     def add(self, sample, ref, out, scale=None) -> float:
         """One sample of the cumulative comparison."""
@@ -181,15 +183,17 @@ class LayerRecord:
             self.has_steps = True
         if self.shape is None:
             self.shape = tuple(np.shape(ref))
-        return self._accumulate(sample, ref, out, scale, self.stats, self.values, self.steps)
+        return self._accumulate(sample, ref, out, scale, self.stats, self.values, self.steps, self.same)
 
     def add_isolated(self, sample, ref, out, scale=None) -> float:
         """One sample of the isolated comparison (the op re-run on the reference's inputs)."""
         return self._accumulate(sample, ref, out, scale, self.isolated_stats, self.isolated_values,
-                                self.isolated_steps)
+                                self.isolated_steps, self.isolated_same)
 
-    def _accumulate(self, sample, ref, out, scale, stats, values, steps) -> float:
+    def _accumulate(self, sample, ref, out, scale, stats, values, steps, same) -> float:
         s = Stats.of(ref, out, self._k)
+        same[0] += int(np.count_nonzero(np.asarray(ref).reshape(-1) == np.asarray(out).reshape(-1)))
+        same[1] += int(np.size(ref))
         stats.merge(s)
         values[sample] = v = self._metric.value(s)
         if scale is not None:
@@ -236,7 +240,11 @@ class LayerRecord:
              "values": dict(self.values),
              "isolated_overall": self.isolated_overall, "isolated_worst": iso_worst,
              "isolated_passed": self.isolated_passed,
-             "isolated_values": dict(self.isolated_values), "isolated_note": self.isolated_note, "note": self.note}
+             "isolated_values": dict(self.isolated_values), "isolated_note": self.isolated_note, "note": self.note,
+             "identical": self.same[0] / self.same[1] if self.same[1] else None,
+             "isolated_identical": self.isolated_same[0] / self.isolated_same[1] if self.isolated_same[1] else None}
+        if self.isolated_rerun:
+            d["isolated_rerun"] = list(self.isolated_rerun)
         if self.has_steps:
             d["steps_rms"], d["steps_max"] = self.steps.rms, self.steps.max
             d["steps_off_fraction"] = self.steps.off / self.steps.n if self.steps.n else 0.0
@@ -342,7 +350,7 @@ class LayerwiseCheckResult(_CheckResult):
         if not checked:
             return "cumulative", head + "; no isolated check was run, so a kernel or encoding bug cannot be told " \
                                         "from accumulated drift."
-        worst_iso = min(checked, key=lambda r: _badness(self.metric_info, r.isolated_worst))
+        worst_iso = max(checked, key=lambda r: _badness(self.metric_info, r.isolated_worst))
         text = (f"{head}; but every layer agrees in isolation (worst isolated {m} "
                 f"{self._fmt(worst_iso.isolated_worst)} at {worst_iso.key!r}")
         if worst_iso.isolated_steps.n:
@@ -840,7 +848,9 @@ class _Dump:
                 return z[loc[2]]
         if kind in ("npy", "pb"):
             return _data.read_array(loc[1])
-        raw = np.fromfile(loc[1], dtype=dtype)  # AIMET writes float32 in the tensor's layout
+        # AIMET writes the bare buffer in the tensor's own dtype (bool: one byte each), C order.
+        raw = np.fromfile(loc[1], dtype=np.uint8 if dtype == np.bool_ else dtype)
+        raw = raw != 0 if dtype == np.bool_ else raw
         if shape is not None:
             if raw.size != int(np.prod(shape)):
                 raise DataError(f"dump file {loc[1]!r} holds {raw.size} values of {np.dtype(dtype).name}; the tensor "
@@ -880,7 +890,8 @@ def verify_dumps(params, progress: Progress = None) -> LayerwiseCheckResult:
     interp = session.interpreter
     dump = _Dump(params.featuremap_path)
     input_specs = {i.name: i for i in interp.inputs}
-    candidates = [i.name for i in interp.inputs] + list(interp.producer)
+    quantized_constants = [n for n in interp.constants if n in interp.param_quantizers]  # dumped by AIMET too
+    candidates = [i.name for i in interp.inputs] + quantized_constants + list(interp.producer)
     all_keys = {k for files in dump.samples.values() for k in files}
     mapping, unmatched = _match_dump_names(sorted(all_keys), candidates)
     if not mapping:
@@ -929,7 +940,15 @@ def verify_dumps(params, progress: Progress = None) -> LayerwiseCheckResult:
         dtypes: dict[str, np.dtype] = {}
         fed = {k: np.asarray(v) for k, v in feed.items()}
 
-        def check(name, value, raw, sample=sample, files=files, shapes=shapes, dtypes=dtypes, fed=fed):
+        replayed: dict = {}  # undumped tensors re-computed from the dumped ones, this sample
+
+        def dumped_value(n, files=files, shapes=shapes, dtypes=dtypes, fed=fed):
+            """A tensor as the dump (or its inputs) gives it, in the model's shape and dtype; None: not dumped."""
+            if n in files and n in shapes:
+                return interp.xp.asarray(_Dump.load(files[n], shapes[n], dtypes[n]).reshape(shapes[n]))
+            return None if n not in fed else interp.xp.asarray(fed[n])
+
+        def check(name, value, raw, sample=sample, files=files, shapes=shapes, dtypes=dtypes, replayed=replayed):
             host = np.asarray(to_host(value))
             shapes[name], dtypes[name] = host.shape, host.dtype
             loc = files.get(name)
@@ -937,7 +956,7 @@ def verify_dumps(params, progress: Progress = None) -> LayerwiseCheckResult:
                 return
             rec = records[name]
             try:
-                dumped = _Dump.load(loc, host.shape)
+                dumped = _Dump.load(loc, host.shape, host.dtype)
             except DataError as exc:
                 rec.note = str(exc)
                 return
@@ -949,37 +968,28 @@ def verify_dumps(params, progress: Progress = None) -> LayerwiseCheckResult:
             rec.add(sample, host, dumped, scale)
             step = interp.producer.get(name)
             if step is None:
-                rec.isolated_note = "graph input: no op to re-run"
-                return
-            args, missing = [], []
-            for n in step.inputs:
-                if not n or n in interp.constants:
-                    args.append(None)
-                elif n in files:
-                    try:
-                        v = _Dump.load(files[n], shapes.get(n), dtypes.get(n, np.float32))
-                    except DataError as exc:
-                        rec.isolated_note = str(exc)
-                        return
-                    if n in shapes and v.size == int(np.prod(shapes[n])):
-                        v = v.reshape(shapes[n])
-                    if n in dtypes and v.dtype != dtypes[n]:
-                        v = v.astype(dtypes[n])
-                    args.append(interp.xp.asarray(v))
-                elif n in fed:
-                    args.append(interp.xp.asarray(fed[n]))
-                else:
-                    missing.append(n)
-            if missing:
-                rec.isolated_note = f"input(s) {describe_names(missing)} of its op were not dumped"
+                rec.isolated_note = ("a quantized weight: no op to re-run" if name in interp.constants
+                                     else "graph input: no op to re-run")
                 return
             try:
+                args, chain = [], []
+                for n in step.inputs:
+                    args.append(None if not n or n in interp.constants else
+                                replay(interp, n, dumped_value, replayed, chain))
                 iso = np.asarray(to_host(interp.run_step(name, args)))
+            except DataError as exc:
+                rec.isolated_note = str(exc)
+                return
             except SimulatorError as exc:
                 rec.isolated_note = f"re-running {step.label} on the dumped inputs failed: {exc}"
                 return
+            if chain:  # e.g. AIMET dumps a Linear layer only at its Add: its MatMul is re-run first
+                rec.isolated_rerun += [c for c in chain if c not in rec.isolated_rerun]
             rec.add_isolated(sample, iso, dumped, _scale(interp, name, iso))
 
+        for n in quantized_constants:
+            if n in files:
+                check(n, interp.constants[n], None)
         interp.run(session.prepare_feed(feed), set(), observer=check)
         result._samples[sample] = (True, {})
         if progress is not None:
@@ -989,6 +999,39 @@ def verify_dumps(params, progress: Progress = None) -> LayerwiseCheckResult:
             rec.note = "not produced by the simulator on these inputs"
     result._finish()
     return result
+
+
+def replay(interp, name: str, known: Callable, replayed: dict, chain: list):
+    """The value of tensor `name` from the nearest known tensors: `known(n)` (a dumped tensor, or None), else
+    its producer re-run on its inputs, recursively (iterative: a chain may be long). `replayed` caches what
+    was re-computed; the labels of the re-run nodes are appended to `chain`. DataError when a tensor on the
+    way is neither known nor produced by a node."""
+    values = dict(replayed)  # + the known tensors read on the way, for this call only
+    stack, opened = [name], set()
+    while stack:
+        n = stack[-1]
+        if n in values:
+            stack.pop()
+            continue
+        v = known(n)
+        if v is not None:
+            values[n] = v
+            stack.pop()
+            continue
+        step = interp.producer.get(n)
+        if step is None:
+            raise DataError(f"tensor {n!r} (an input of the chain that produces {name!r}) was not dumped and no "
+                            f"node produces it")
+        pending = [i for i in step.inputs if i and i not in interp.constants and i not in values]
+        if pending and n not in opened:
+            opened.add(n)
+            stack += pending
+            continue
+        values[n] = replayed[n] = interp.run_step(n, [None if not i or i in interp.constants else values[i]
+                                                      for i in step.inputs])
+        chain.append(step.label)
+        stack.pop()
+    return values[name]
 
 
 def _dump_inputs(dump: _Dump, sample: str, mapping: dict, specs: dict, model_path) -> dict:

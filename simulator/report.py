@@ -101,7 +101,7 @@ def to_csv(d: dict) -> str:
     samples = list(d["samples"])
     cols = ["index", "layer", "name0", "name1", "op_type", "node", "metric", "worst", "mean", "overall", "passed",
             "isolated_worst", "isolated_overall", "isolated_passed", "steps_rms", "steps_max", "isolated_steps_rms",
-            "isolated_steps_max", "note", "isolated_note"]
+            "isolated_steps_max", "identical", "isolated_identical", "note", "isolated_note"]
     w.writerow(cols + [f"sample:{s}" for s in samples])
     for i, layer in enumerate(d["layers"]):
         row = [i, layer["layer"], layer["name0"], layer["name1"], layer["op_type"], layer["node"], m["name"]]
@@ -109,7 +109,8 @@ def to_csv(d: dict) -> str:
         row += [_csv_bool(layer["passed"])]
         row += [_csv_num(layer.get(k)) for k in ("isolated_worst", "isolated_overall")]
         row += [_csv_bool(layer["isolated_passed"])]
-        row += [_csv_num(layer.get(k)) for k in ("steps_rms", "steps_max", "isolated_steps_rms", "isolated_steps_max")]
+        row += [_csv_num(layer.get(k)) for k in ("steps_rms", "steps_max", "isolated_steps_rms", "isolated_steps_max",
+                                                 "identical", "isolated_identical")]
         row += [layer.get("note") or "", layer.get("isolated_note") or ""]
         row += [_csv_num(layer["values"].get(s)) for s in samples]
         w.writerow(row)
@@ -188,7 +189,7 @@ def to_text(d: dict) -> str:
         header += ["isolated worst", "iso pass"]
     if steps:
         header += ["steps rms/max"] + (["iso steps rms/max"] if iso else [])
-    header += ["note"]
+    header += ["identical"] + (["iso identical"] if iso else []) + ["note"]
     rows = []
     for i, layer in enumerate(d["layers"]):
         row = [str(i), layer["layer"], layer["op_type"], fmt(layer["worst"], unit), fmt(layer["overall"], unit),
@@ -197,6 +198,7 @@ def to_text(d: dict) -> str:
             row += [fmt(layer["isolated_worst"], unit), _pass_word(layer["isolated_passed"])]
         if steps:
             row += [_steps(layer, "")] + ([_steps(layer, "isolated_")] if iso else [])
+        row += [_share(layer.get("identical"))] + ([_share(layer.get("isolated_identical"))] if iso else [])
         row += [layer.get("note") or layer.get("isolated_note") or ""]
         rows.append(row)
     lines += [f"{d['num_samples']} sample(s), {len(d['layers'])} layer(s); isolated threshold "
@@ -215,6 +217,11 @@ def to_text(d: dict) -> str:
 
 def _pass_word(v) -> str:
     return "-" if v is None else ("yes" if v else "NO")
+
+
+def _share(v) -> str:
+    """A share of identical elements: 100% only when all are (never rounded up to it)."""
+    return "-" if v is None else ("100%" if v == 1 else f"{math.floor(v * 10000) / 100:.2f}%")
 
 
 def _steps(layer: dict, prefix: str) -> str:

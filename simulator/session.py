@@ -27,6 +27,7 @@ from .encodings import EncodingsFile, describe_names, load_encodings
 from .errors import ArgumentTypeError, DataError, DeviceError, ModelError, ParameterError, UnknownNameError
 from .interpreter import Interpreter, TensorInfo
 from .model import check_file, load_model
+from .ort_kernels import check_kernels
 from .profiling import Profiler
 from .quantization import HALF_AWAY_FROM_ZERO
 from .session_io import FeedSpec, check_feed_names, host_result
@@ -70,7 +71,8 @@ class InferenceSession:
     """Runs a model (with its encodings applied, if given) with onnxruntime.InferenceSession's interface.
 
     InferenceSession(path_or_bytes, sess_options=None, providers=None, provider_options=None, *,
-                     encodings_path=None, use_cuda=None, rounding=..., apply_int32_bias=False, deterministic=False)
+                     encodings_path=None, use_cuda=None, rounding=..., apply_int32_bias=False, deterministic=False,
+                     kernels="numpy", ort_threads=0)
 
     `path_or_bytes`: a model file, serialized model bytes or an onnx.ModelProto. A string or path as the second
     positional argument is the encodings file (the project's older signature). `providers` picks CPU (NumPy) or
@@ -79,7 +81,8 @@ class InferenceSession:
 
     def __init__(self, path_or_bytes, sess_options=None, providers=None, provider_options=None, *,
                  encodings_path=None, use_cuda: bool | None = None, rounding: str = HALF_AWAY_FROM_ZERO,
-                 apply_int32_bias: bool = False, deterministic: bool = False, **kwargs):
+                 apply_int32_bias: bool = False, deterministic: bool = False, kernels: str = "numpy",
+                 ort_threads: int = 0, **kwargs):
         if isinstance(sess_options, (str, os.PathLike)):  # InferenceSession(model, encodings)
             if encodings_path is not None:
                 raise ParameterError(f"encodings given twice: {sess_options!r} (second positional argument) and "
@@ -89,7 +92,7 @@ class InferenceSession:
         if unknown:
             raise ArgumentTypeError(f"InferenceSession got unexpected keyword argument(s) {unknown}; ONNX Runtime's "
                                     f"are {list(ORT_KWARGS)}, the simulator's encodings_path, use_cuda, rounding, "
-                                    f"apply_int32_bias, deterministic")
+                                    f"apply_int32_bias, deterministic, kernels, ort_threads")
         self._enable_fallback = int(kwargs.get("enable_fallback", 1)) == 1
         self._sess_options = sess_options if sess_options is not None else SessionOptions()
         self._profiler = None
@@ -104,7 +107,10 @@ class InferenceSession:
         self.model_path = self._model_path or "<model bytes>"
         self._model_bytes = None  # the ModelProto is kept instead (set_providers re-plans from it)
         self._model = model
-        self._simulation = dict(rounding=rounding, apply_int32_bias=apply_int32_bias, deterministic=deterministic)
+        if kernels == "onnxruntime" and not ort_threads:  # ONNX Runtime's kernels take the session's thread count
+            ort_threads = int(getattr(self._sess_options, "intra_op_num_threads", 0) or 0)
+        self._simulation = dict(rounding=rounding, apply_int32_bias=apply_int32_bias, deterministic=deterministic,
+                                kernels=kernels, ort_threads=ort_threads)
         self.encodings: EncodingsFile | None = load_encodings(encodings_path) if encodings_path else None
         self._use_cuda_arg = use_cuda
         self._plan(providers, provider_options)
@@ -120,10 +126,12 @@ class InferenceSession:
         else:
             name, options = (CUDA if use_cuda else CPU), {}
         start = _now()
-        self.xp = array_module(name == CUDA, self._simulation["deterministic"])
+        sim = self._simulation
+        check_kernels(sim["kernels"], name == CUDA, sim["deterministic"], sim["ort_threads"])
+        self.xp = array_module(name == CUDA, sim["deterministic"])
         model = self._model
-        self._interp = Interpreter(model, self.encodings, self.xp, self._simulation["rounding"],
-                                   self._simulation["apply_int32_bias"], source=self.model_path)
+        self._interp = Interpreter(model, self.encodings, self.xp, sim["rounding"], sim["apply_int32_bias"],
+                                   source=self.model_path, kernels=sim["kernels"], ort_threads=sim["ort_threads"])
         self._providers = [name]
         self._provider_options = {name: {str(k): str(v) for k, v in options.items()}}
         self._known = set(self._interp.value_names)
@@ -145,7 +153,8 @@ class InferenceSession:
     def from_options(cls, model_path, encodings_path, options) -> "InferenceSession":
         """A session with the simulation options (use_cuda, rounding, ...) of a parameter schema."""
         return cls(model_path, encodings_path=encodings_path, use_cuda=options.use_cuda, rounding=options.rounding,
-                   apply_int32_bias=options.apply_int32_bias, deterministic=options.deterministic)
+                   apply_int32_bias=options.apply_int32_bias, deterministic=options.deterministic,
+                   kernels=options.kernels, ort_threads=options.ort_threads)
 
     # -- ONNX Runtime's metadata ----------------------------------------------------------------
 

@@ -93,6 +93,14 @@ class _SimulationOptions(_Parameters):
                                 "once: the same bits on CPU and GPU under any BLAS build (slower; not AIMET's "
                                 "float32 order).")
 
+    kernels: Literal["numpy", "onnxruntime"] = Field(
+        "numpy", description="Float kernels: 'numpy', the independent pure-NumPy reference (default), or "
+        "'onnxruntime', ONNX Runtime's CPU kernels for Conv, ConvTranspose, MatMul, Gemm and LayerNormalization, "
+        "AIMET's bits (needs the onnxruntime extra; CPU only, not with deterministic).")
+    ort_threads: int = Field(0, ge=0, description="kernels='onnxruntime' only: ONNX Runtime's intra-op thread "
+                             "count, which decides MLAS's summation order; 0 (default) is ONNX Runtime's default, "
+                             "AIMET's on the same machine; set the core count of the machine AIMET ran on.")
+
     @field_validator("use_cuda", "apply_int32_bias", "deterministic", mode="before")
     @classmethod
     def _strict_bool(cls, v):
