@@ -445,3 +445,16 @@ def test_intra_op_num_threads_limits_the_blas_threads_of_a_run():
     sess.interpreter.run = spy
     sess.run(None, feed)
     assert seen == [{1}]
+
+
+def test_onnxruntime_kernels_through_the_ort_interface():
+    """kernels="onnxruntime" with ONNX Runtime's constructor arguments: intra_op_num_threads becomes the thread
+    count of ONNX Runtime's kernels. (Bit-identity is AIMET's, whose weights are fed unpacked: not that of a plain
+    ONNX Runtime session, which pre-packs initializer weights; docs/quantization.md, "Kernel modes".)"""
+    _, path, feed = GOLDEN_MODELS[0] if GOLDEN_MODELS else pytest.skip("golden cases not found")
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    ours = simulator.InferenceSession(path, so, providers=["CPUExecutionProvider"], kernels="onnxruntime")
+    assert ours._simulation["ort_threads"] == 1
+    theirs = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    _assert_results_match(ours.run(None, feed), theirs.run(None, feed), feed, exact=False)
