@@ -1,11 +1,13 @@
 """A bit-exact quantization simulator for ONNX models with AIMET encodings.
 
 `import simulator as ort` stands in for onnxruntime in code written for it: simulator.InferenceSession,
-SessionOptions, RunOptions, get_available_providers(), get_device(). The vendor API: `from simulator import api`.
+SessionOptions, RunOptions, GraphOptimizationLevel, ExecutionMode, get_available_providers(), get_device(), and
+OrtValue (onnxruntime's, when it is installed). The vendor API: `from simulator import api`.
 """
 __version__ = "0.1.0"
 
-_SESSION_NAMES = ("InferenceSession", "NodeArg", "SessionOptions", "RunOptions", "ModelMetadata")
+_SESSION_NAMES = ("InferenceSession", "NodeArg", "SessionOptions", "RunOptions", "ModelMetadata",
+                  "GraphOptimizationLevel", "ExecutionMode", "ExecutionOrder")
 
 
 def get_available_providers() -> list[str]:
@@ -30,7 +32,11 @@ def __getattr__(name):  # loaded on first use: `import simulator` stays light fo
         from .iobinding import IOBinding  # noqa: PLC0415
 
         return IOBinding
+    if name == "OrtValue":  # ONNX Runtime's own: the session's OrtValue feeds and results are onnxruntime's
+        from .iobinding import _ort  # noqa: PLC0415
+
+        return _ort().OrtValue
     raise AttributeError(f"module 'simulator' has no attribute {name!r}")
 
 
-__all__ = ["IOBinding", *_SESSION_NAMES, "get_available_providers", "get_device"]
+__all__ = ["IOBinding", "OrtValue", *_SESSION_NAMES, "get_available_providers", "get_device"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from enum import IntEnum
 
 import onnx
 
@@ -105,6 +106,28 @@ class ModelMetadata:
                    {p.key: p.value for p in model.metadata_props})
 
 
+class GraphOptimizationLevel(IntEnum):
+    """onnxruntime.GraphOptimizationLevel's values (accepted; the simulator runs the graph as written)."""
+    ORT_DISABLE_ALL = 0
+    ORT_ENABLE_BASIC = 1
+    ORT_ENABLE_EXTENDED = 2
+    ORT_ENABLE_LAYOUT = 3
+    ORT_ENABLE_ALL = 99
+
+
+class ExecutionMode(IntEnum):
+    """onnxruntime.ExecutionMode's values (accepted; nodes run one after another)."""
+    ORT_SEQUENTIAL = 0
+    ORT_PARALLEL = 1
+
+
+class ExecutionOrder(IntEnum):
+    """onnxruntime.ExecutionOrder's values (accepted; nodes run in the file's topological order)."""
+    DEFAULT = 0
+    PRIORITY_BASED = 1
+    MEMORY_EFFICIENT = 2
+
+
 @dataclass
 class SessionOptions:
     """onnxruntime.SessionOptions' attributes, for code that builds one without ONNX Runtime installed (an
@@ -115,9 +138,9 @@ class SessionOptions:
     inter_op_num_threads: int = 0
     enable_profiling: bool = False
     profile_file_prefix: str = "onnxruntime_profile_"
-    execution_mode: int = 0
-    execution_order: int = 0
-    graph_optimization_level: int = 99
+    execution_mode: ExecutionMode = ExecutionMode.ORT_SEQUENTIAL
+    execution_order: ExecutionOrder = ExecutionOrder.DEFAULT
+    graph_optimization_level: GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL
     log_severity_level: int = 2
     log_verbosity_level: int = 0
     logid: str = ""
@@ -206,5 +229,5 @@ def choose_provider(providers: list[tuple[str, dict]], cuda_available) -> tuple[
     raise ParameterError(f"providers {names}: the simulator can be {CPU!r} (NumPy) or {CUDA!r} (CuPy) only")
 
 
-__all__ = ["CPU", "CUDA", "ModelMetadata", "NodeArg", "RunOptions", "SessionOptions", "choose_provider",
+__all__ = ["CPU", "CUDA", "ExecutionMode", "ExecutionOrder", "GraphOptimizationLevel", "ModelMetadata", "NodeArg", "RunOptions", "SessionOptions", "choose_provider",
            "node_arg", "normalize_providers", "output_value_infos", "type_shape", "type_string"]

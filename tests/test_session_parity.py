@@ -458,3 +458,38 @@ def test_onnxruntime_kernels_through_the_ort_interface():
     assert ours._simulation["ort_threads"] == 1
     theirs = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
     _assert_results_match(ours.run(None, feed), theirs.run(None, feed), feed, exact=False)
+
+
+def test_onnxruntime_docs_examples_with_the_module_swapped(tmp_path):
+    """ONNX Runtime's Python API summary (session, metadata, run, IOBinding, OrtValue), with `import simulator as
+    onnxruntime` in place of onnxruntime."""
+    import simulator as onnxruntime
+
+    model, feed = softmax_head()
+    model_path = str(tmp_path / "model.onnx")
+    onnx.save(model, model_path)
+    X = feed["x"]
+    sess_options = onnxruntime.SessionOptions()
+    sess_options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    sess_options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    session = onnxruntime.InferenceSession(model_path, sess_options, providers=onnxruntime.get_available_providers())
+    meta = session.get_modelmeta()
+    assert meta.producer_name == "parity" and meta.custom_metadata_map == {"author": "tests"}
+    first_input_name = session.get_inputs()[0].name
+    first_output_name = session.get_outputs()[0].name
+    results = session.run([first_output_name], {first_input_name: X})
+    io_binding = session.io_binding()
+    io_binding.bind_cpu_input(first_input_name, X)
+    io_binding.bind_output(first_output_name)
+    session.run_with_iobinding(io_binding)
+    Y = io_binding.copy_outputs_to_cpu()[0]
+    np.testing.assert_array_equal(Y, results[0])
+    X_ortvalue = onnxruntime.OrtValue.ortvalue_from_numpy(X, "cpu", 0)
+    Y_ortvalue = onnxruntime.OrtValue.ortvalue_from_shape_and_type(Y.shape, Y.dtype, "cpu", 0)
+    io_binding = session.io_binding()
+    io_binding.bind_input(name=first_input_name, device_type=X_ortvalue.device_name(), device_id=0,
+                          element_type=np.float32, shape=X_ortvalue.shape(), buffer_ptr=X_ortvalue.data_ptr())
+    io_binding.bind_output(name=first_output_name, device_type=Y_ortvalue.device_name(), device_id=0,
+                           element_type=np.float32, shape=Y_ortvalue.shape(), buffer_ptr=Y_ortvalue.data_ptr())
+    session.run_with_iobinding(io_binding)
+    np.testing.assert_array_equal(Y_ortvalue.numpy(), results[0])
