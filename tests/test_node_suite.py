@@ -41,7 +41,9 @@ def test_every_failure_is_expected(results):
 def test_expected_failures_still_fail(results):
     _, res = results
     expected = load_expected_failures()
-    stale = [r.name for r in res if r.ok and expected_reason(r.name, expected) is not None]
+    # A random op's case ("random by definition") matches its drawn expectation by chance now and then (Bernoulli of
+    # ten elements): not a sign that it passes.
+    stale = [r.name for r in res if r.ok and (expected_reason(r.name, expected) or "random").split()[0] != "random"]
     assert not stale, f"now passing; remove from expected_failures.txt: {stale}"
 
 
