@@ -438,6 +438,14 @@ def _feed_for(session: InferenceSession, feed: dict, source: str) -> dict:
                     f"{describe_names(names)}")
 
 
+def _comparable(value):
+    """A sequence output (a list, as the session returns it) as its elements flattened end to end, compared
+    element by element; an empty optional as an empty array."""
+    if isinstance(value, list):
+        return np.concatenate([np.ravel(v) for v in value]) if value else np.zeros(0, np.float32)
+    return np.zeros(0, np.float32) if value is None else value
+
+
 def _check_sizes(a, b, what: str):
     if np.size(a) != np.size(b):
         raise ModelError(f"{what}: shapes {tuple(np.shape(a))} and {tuple(np.shape(b))} differ in size; they cannot "
@@ -590,6 +598,7 @@ def compare_by_inference(params, progress: Progress = None) -> InferenceCheckRes
         out1 = s1.run([p[1] for p in pairs], _feed_for(s1, feed, params.input_model_path_1))
         per_output = {}
         for (n0, n1), a, b in zip(pairs, out0, out1):
+            a, b = _comparable(a), _comparable(b)
             _check_sizes(a, b, f"sample {sample!r}, output {n0!r} of model 0 vs {n1!r} of model 1")
             per_output[n0] = Stats.of(a, b, result._k)
         result._add(sample, per_output)

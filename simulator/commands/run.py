@@ -57,9 +57,10 @@ def run(args) -> int:
     summary = {}  # name -> [dtype, shapes seen, min, max] over every sample
     with tqdm(total=total, desc="samples", unit="sample", disable=args.quiet or None, file=sys.stderr) as bar:
         for sample, arrays in iter_inference(params, session):
-            np.savez(os.path.join(args.output_dir, f"{sample}.npz"), **dict(zip(names, arrays)))
+            entries = _npz_entries(names, arrays)
+            np.savez(os.path.join(args.output_dir, f"{sample}.npz"), **entries)
             count += 1
-            for name, value in zip(names, arrays):
+            for name, value in entries.items():
                 _summarize(summary, name, np.asarray(value))
             bar.update(1)
     elapsed = time.perf_counter() - start
@@ -71,7 +72,8 @@ def run(args) -> int:
     for name, (dtype, shapes, lo, hi) in summary.items():
         shape = " or ".join(str(list(s)) for s in shapes)
         print(f"  {name}: {dtype}{shape}" + (f"  min {lo:.6g}  max {hi:.6g}" if lo is not None else ""))
-    print(f"outputs written to {os.path.abspath(args.output_dir)} (one .npz per sample, keyed by tensor name)")
+    print(f"outputs written to {os.path.abspath(args.output_dir)} (one .npz per sample, keyed by tensor name; a "
+          f"sequence's elements as NAME[0], NAME[1], ...; an empty optional is left out)")
     return 0
 
 
@@ -83,3 +85,14 @@ def _summarize(summary: dict, name: str, value: np.ndarray) -> None:
         lo, hi = np.min(value), np.max(value)
         entry[2] = lo if entry[2] is None else min(entry[2], lo)
         entry[3] = hi if entry[3] is None else max(entry[3], hi)
+
+
+def _npz_entries(names, values) -> dict:
+    """{key: array}: a tensor under its name, a sequence's elements as NAME[i], an empty optional left out."""
+    out = {}
+    for name, value in zip(names, values):
+        if isinstance(value, list):
+            out.update({f"{name}[{i}]": v for i, v in enumerate(value)})
+        elif value is not None:
+            out[name] = value
+    return out
