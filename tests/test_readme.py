@@ -43,23 +43,13 @@ def test_readme_has_examples():
 
 def test_python_blocks_run_as_pasted(scratch):
     namespace = {"__name__": "__readme__"}
-    known = None
     for i, body in enumerate(blocks("python")):
         code = compile(body, f"README.md python block {i + 1}", "exec")
         try:
             exec(code, namespace)  # noqa: S102 - the project's own README
-        except NameError as exc:
-            if "'x'" in str(exc) and "sess.run" in body:
-                # The session example's input `x` is defined by the drop-in-session change (issue 16);
-                # this branch does not touch that example. Remove this once both are merged.
-                known = f"README python block {i + 1}: {exc} (the session example is fixed separately)"
-                continue
-            raise AssertionError(f"README python block {i + 1} fails as pasted: {exc!r}\n{body}") from exc
         except Exception as exc:
             raise AssertionError(f"README python block {i + 1} fails as pasted: {exc!r}\n{body}") from exc
     assert os.path.isfile(scratch / "layers.html")
-    if known:
-        pytest.xfail(known)
 
 
 @pytest.mark.parametrize("command", simulator_commands())
