@@ -114,11 +114,22 @@ class RecordJournal:
     """A worker's stand-in for compare.LayerRecord: the same add/add_isolated/note interface, but it keeps
     what happened (in order) for the main process to replay onto the real record."""
 
-    def __init__(self, k: int):
+    def __init__(self, k: int, start: int = 0):
+        from .tensor_stats import HIST_SAMPLES, TensorStats  # noqa: PLC0415
+
         self._k = k
         self.events: list = []
         self.shape = None
         self.isolated_rerun: list[str] = []
+        # rec.tensor: the histograms cover a run's first samples. The first shard keeps them as one process
+        # would; a shard that starts later keeps only ranges and clipping; one that starts within the first
+        # samples (tiny shards) keeps each sample's contribution for the main process to apply in order.
+        if 0 < start < HIST_SAMPLES:
+            self.tensor = _Contributions(HIST_SAMPLES - start)
+        else:
+            self.tensor = TensorStats()
+            if start >= HIST_SAMPLES:
+                self.tensor.hist_samples = HIST_SAMPLES
 
     def __setattr__(self, name, value):
         if name in ("note", "isolated_note"):
@@ -135,7 +146,21 @@ class RecordJournal:
         self.events.append(("isolated", sample, TensorSample.of(ref, out, self._k, scale)))
 
     def result(self):
-        return {"events": self.events, "shape": self.shape, "isolated_rerun": self.isolated_rerun}
+        return {"events": self.events, "shape": self.shape, "isolated_rerun": self.isolated_rerun,
+                "tensor": self.tensor.items if isinstance(self.tensor, _Contributions) else self.tensor}
+
+
+class _Contributions:
+    """rec.tensor of a shard that starts within the histogram's first samples: each sample's contribution."""
+
+    def __init__(self, with_values: int):
+        self.items: list = []
+        self._values = with_values
+
+    def update(self, ref, out, observed=None, grid=None):
+        from .tensor_stats import TensorStats  # noqa: PLC0415
+
+        self.items.append(TensorStats.contribution(ref, out, observed, grid, values=len(self.items) < self._values))
 
 
 def replay_journal(journal: dict, record) -> list[tuple[str, float]]:
@@ -152,12 +177,28 @@ def replay_journal(journal: dict, record) -> list[tuple[str, float]]:
     if record.shape is None and journal["shape"] is not None:
         record.shape = tuple(journal["shape"])
     record.isolated_rerun += [c for c in journal["isolated_rerun"] if c not in record.isolated_rerun]
+    tensor = journal.get("tensor")
+    if isinstance(tensor, list):
+        for c in tensor:
+            record.tensor.apply(c)
+    elif tensor is not None:
+        record.tensor.merge(tensor)
     return values
 
 
 # ---------------------------------------------------------------------------------------------------
 # JSON codec (checkpoints): only these types come back
 # ---------------------------------------------------------------------------------------------------
+
+_BY_DICT = ("TensorStats",)  # plain classes whose attributes are their state
+
+
+def _by_dict_types() -> dict:
+    from .dumps import TensorDiagnosis  # noqa: PLC0415
+    from .tensor_stats import TensorStats  # noqa: PLC0415
+
+    return {"TensorStats": TensorStats, "TensorDiagnosis": TensorDiagnosis}
+
 
 def _slots(cls):
     return [s for s in cls.__slots__]
@@ -175,18 +216,22 @@ def encode(obj):
         if not all(isinstance(k, str) for k in obj):
             return {"__type": "pairs", "items": [[encode(k), encode(v)] for k, v in obj.items()]}
         return {k: encode(v) for k, v in obj.items()}
+    if isinstance(obj, np.ndarray):
+        return {"__type": "ndarray", "dtype": obj.dtype.str, "shape": list(obj.shape), "data": obj.reshape(-1).tolist()}
     if isinstance(obj, np.generic):
         return obj.item()
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
     if hasattr(obj, "__dataclass_fields__"):
         return {"__type": type(obj).__name__, **{f: encode(getattr(obj, f)) for f in obj.__dataclass_fields__}}
+    if type(obj).__name__ in _BY_DICT:
+        return {"__type": type(obj).__name__, **{k: encode(v) for k, v in vars(obj).items()}}
     raise TypeError(f"cannot encode {type(obj).__name__}")
 
 
 def decode(obj, types: dict | None = None):
     """encode's inverse; `types` adds dataclasses by name (e.g. tools.Observed)."""
-    known = {"Stats": Stats, "StepStats": StepStats, "TensorSample": TensorSample, **(types or {})}
+    known = {"Stats": Stats, "StepStats": StepStats, "TensorSample": TensorSample, **_by_dict_types(), **(types or {})}
     if isinstance(obj, list):
         return [decode(x, types) for x in obj]
     if not isinstance(obj, dict):
@@ -198,12 +243,21 @@ def decode(obj, types: dict | None = None):
         return tuple(decode(x, types) for x in obj["items"])
     if kind == "pairs":
         return {decode(k, types): decode(v, types) for k, v in obj["items"]}
+    if kind == "ndarray":
+        dtype = np.dtype(obj["dtype"])
+        if dtype.kind not in "biuf" or dtype.hasobject:
+            raise DataError(f"checkpoint holds an array of dtype {dtype}")
+        return np.array(obj["data"], dtype=dtype).reshape(obj["shape"])
     cls = known.get(kind)
     if cls is None:
         raise DataError(f"checkpoint holds an object of unknown type {kind!r}")
     fields = {k: decode(v, types) for k, v in obj.items() if k != "__type"}
     if hasattr(cls, "__dataclass_fields__"):
         return cls(**fields)
+    if kind in _BY_DICT:
+        new = cls.__new__(cls)
+        vars(new).update(fields)
+        return new
     new = cls.__new__(cls)
     for s in _slots(cls):
         setattr(new, s, fields[s])

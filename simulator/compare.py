@@ -29,6 +29,7 @@ from typing import Callable, Iterable, Optional
 import numpy as np
 
 from . import data as _data
+from . import dumps as _dumps
 from . import report as _report
 from . import runner as _runner
 from .accumulators import RecordJournal, SampleRows, TensorSample, TensorSummary, passes, replay_journal
@@ -37,6 +38,7 @@ from .encodings import describe_names
 from .errors import DataError, ModelError, ParameterError, SimulatorError
 from .metrics import Metric, Stats, StepStats, get_metric
 from .session import PRE_QUANT_SUFFIX, UPDATED_SUFFIX, InferenceSession
+from .tensor_stats import TensorStats, grid_of, weight_ranges
 
 Progress = Optional[Callable[[str], None]]
 DEFAULT_MEMORY_LIMIT = 1 << 30  # bytes of one sample's reference featuremaps kept in memory
@@ -132,8 +134,9 @@ class _CheckResult(Mapping):
             _report.write_text(path, text)
         return text
 
-    def to_html(self, path=None) -> str:
-        text = _report.to_html(self.to_dict())
+    def to_html(self, path=None, interactive: Optional[bool] = None) -> str:
+        """The page: interactive with Plotly installed (interactive=None), or always plain (False)."""
+        text = _report.to_html(self.to_dict(), interactive)
         if path is not None:
             _report.write_text(path, text)
         return text
@@ -234,6 +237,9 @@ class LayerRecord:
         self.summary, self.isolated_summary = TensorSummary(metric), TensorSummary(metric)
         self.keep_samples = True  # False: per-sample values are not kept (the summaries are)
         self.threshold_scope = "sample"
+        self.constant = False  # a weight or a value computed from weights only: the same on every sample
+        self.tensor = TensorStats()  # ranges, clipping and histograms (tensor_stats.py)
+        self.weights: list[dict] = []  # per-channel ranges of the weights its op reads
 
     def add(self, sample, ref, out, scale=None) -> float:
         """One sample of the cumulative comparison."""
@@ -327,7 +333,8 @@ class LayerRecord:
              "isolated_passed": self.isolated_passed,
              "isolated_values": dict(self.isolated_values), "isolated_note": self.isolated_note, "note": self.note,
              "identical": self.same[0] / self.same[1] if self.same[1] else None,
-             "isolated_identical": self.isolated_same[0] / self.isolated_same[1] if self.isolated_same[1] else None}
+             "isolated_identical": self.isolated_same[0] / self.isolated_same[1] if self.isolated_same[1] else None,
+             "constant": self.constant, "tensor": self.tensor.to_dict(), "weights": self.weights}
         if self.isolated_rerun:
             d["isolated_rerun"] = list(self.isolated_rerun)
         if not self.keep_samples or self.threshold_scope != "sample":
@@ -486,6 +493,7 @@ class LayerwiseCheckResult(_CheckResult):
             d["unmatched_files"] = list(self.unmatched)
         if self.export_path:
             d["export_featuremap_path"] = self.export_path
+        _dumps.annotate(self, d)
         return d
 
 
@@ -539,6 +547,14 @@ def _feed_for(session: InferenceSession, feed: dict, source: str) -> dict:
                     f"{describe_names(names)}")
 
 
+def _comparable(value):
+    """A sequence output (a list, as the session returns it) as its elements flattened end to end, compared
+    element by element; an empty optional as an empty array."""
+    if isinstance(value, list):
+        return np.concatenate([np.ravel(v) for v in value]) if value else np.zeros(0, np.float32)
+    return np.zeros(0, np.float32) if value is None else value
+
+
 def _check_sizes(a, b, what: str):
     if np.size(a) != np.size(b):
         raise ModelError(f"{what}: shapes {tuple(np.shape(a))} and {tuple(np.shape(b))} differ in size; they cannot "
@@ -547,19 +563,8 @@ def _check_sizes(a, b, what: str):
 
 def _scale(interp, name: str, value):
     """The quantization scale of tensor `name` in `interp` (broadcasting against value), or None."""
-    if name in getattr(interp, "param_quantizers", {}):
-        q = interp.param_quantizers[name]
-    elif name in interp.activation_encodings:
-        enc = interp.activation_encodings[name]
-        if enc.is_float:
-            return None
-        try:
-            q = interp.quantizer_for(name, value)
-        except SimulatorError:
-            return None
-    else:
-        return None
-    if q is None or q.scale is None:
+    q = quantizer_of(interp, name, value)
+    if q is None:
         return None
     scale = np.asarray(to_host(q.scale), np.float64)
     try:
@@ -567,6 +572,32 @@ def _scale(interp, name: str, value):
     except ValueError:
         return None
     return scale
+
+
+def _grid(interp, name: str, value):
+    """The (lowest, highest) value of tensor `name`'s grid in `interp`, broadcasting against value, or None."""
+    return grid_of(_quantizer(interp, name, value), value)
+
+
+def quantizer_of(interp, name: str, value):
+    """The integer-grid quantizer of tensor `name` in `interp` for a value of this shape, or None."""
+    q = _quantizer(interp, name, value)
+    return None if q is None or q.scale is None else q
+
+
+def _quantizer(interp, name: str, value):
+    if name in getattr(interp, "param_quantizers", {}):
+        q = interp.param_quantizers[name]
+    elif name in interp.activation_encodings:
+        if interp.activation_encodings[name].is_float:
+            return None
+        try:
+            q = interp.quantizer_for(name, value)
+        except SimulatorError:
+            return None
+    else:
+        return None
+    return q
 
 
 def _safe_file(name: str) -> str:
@@ -684,6 +715,7 @@ def _inference_shard(state: _InferenceState, names: list) -> list:
         out1 = state.s1.run([p[1] for p in pairs], _feed_for(state.s1, feed, params.input_model_path_1))
         per_output = {}
         for (n0, n1), a, b in zip(pairs, out0, out1):
+            a, b = _comparable(a), _comparable(b)
             _check_sizes(a, b, f"sample {sample!r}, output {n0!r} of model 0 vs {n1!r} of model 1")
             per_output[n0] = Stats.of(a, b, state.k)
         rows.append((sample, per_output))
@@ -746,7 +778,7 @@ def _layer_pairs(s0: InferenceSession, s1: InferenceSession, match_info) -> list
 
 
 def _op_of(interp, name):
-    step = interp.producer.get(name)
+    step = interp.producer.get(name) or getattr(interp, "folded", {}).get(name)  # folded: computed at load
     if step is None:
         return ("Input" if name in {i.name for i in interp.inputs} else "Initializer"), ""
     return step.node.op_type, step.node.name
@@ -799,13 +831,15 @@ class _LayerwiseState:
         self.store = _FeatureStore(memory_limit)
         self.k = params.top_k if params.metric == "topk" else 0
         self.reader = _data.SampleReader(params.input_data_path, i0.inputs)
+        self.index = {s: i for i, s in enumerate(self.reader.names)}
 
 
 def _layer_shard(state: _LayerwiseState, names: list) -> dict:
     """{layer key: RecordJournal result} of one shard (runner work function)."""
     s0, s1, params, store, need0, by_name1 = state.s0, state.s1, state.params, state.store, state.need0, state.by_name1
     i0, i1 = s0.interpreter, s1.interpreter
-    records = {key: RecordJournal(state.k) for key, *_ in state.layers}
+    start = state.index[names[0]] if names else 0
+    records = {key: RecordJournal(state.k, start) for key, *_ in state.layers}
     names_of = {key: (n0, n1) for key, n0, n1, _, _ in state.layers}
     for key, rec in records.items():
         rec.name0, rec.name1 = names_of[key]
@@ -828,7 +862,7 @@ def _layer_shard(state: _LayerwiseState, names: list) -> dict:
                 for pre in (False, True):
                     for key, r0 in by_name1.get((name, pre), ()):
                         _compare_layer(None, records[key], sample, r0, name, raw if pre else value, pre, store,
-                                       i1, state.isolated_inputs, state.exporter, params)
+                                       i1, state.isolated_inputs, state.exporter, params, raw)
 
             for n1 in [r1 for r1 in by_name1 if r1[0] in i1.constants]:
                 value = i1.constants[n1[0]]
@@ -847,9 +881,11 @@ def compare_by_layer(params, progress: Progress = None, memory_limit: int = DEFA
               _model_desc(params.input_model_path_1, params.input_encodings_path_1)]
     result = LayerwiseCheckResult(metric, params.threshold, params.top_k, params.isolated_threshold, models,
                                   "model 0", "model 1")
-    for key, name0, name1, op, node in state.layers:
-        result.layers.append(LayerRecord(key, name0, name1, op, node, metric, params.top_k, params.threshold,
-                                         params.isolated_threshold))
+    i1 = state.s1.interpreter
+    for (key, name0, name1, op, node), (_, _, r1) in zip(state.layers, state.pairs):
+        rec = LayerRecord(key, name0, name1, op, node, metric, params.top_k, params.threshold, params.isolated_threshold)
+        rec.constant, rec.weights = r1[0] in i1.constants, weight_ranges(i1, r1[0])
+        result.layers.append(rec)
     result._configure(params)
     exporter = state.exporter
     if exporter is not None:
@@ -877,7 +913,7 @@ def compare_by_layer(params, progress: Progress = None, memory_limit: int = DEFA
 
 
 def _compare_layer(result, rec: LayerRecord, sample, r0, name1, value1, pre1, store, i1, isolated_inputs, exporter,
-                   params):
+                   params, raw1=None):
     ref = store.get(r0)
     if ref is None:
         rec.note = f"tensor {rec.name0!r} was not produced by model 0"
@@ -888,6 +924,7 @@ def _compare_layer(result, rec: LayerRecord, sample, r0, name1, value1, pre1, st
         return
     scale = None if pre1 or np.shape(ref) != out.shape else _scale(i1, name1, out)
     rec.add(sample, ref, out, scale)
+    rec.tensor.update(ref, out, raw1, None if pre1 else _grid(i1, name1, out))
     if exporter is not None:
         exporter.write(sample, 0, rec.name0, ref)
         exporter.write(sample, 1, rec.name1, out)
@@ -993,7 +1030,7 @@ class _Dump:
             dirs.sort()
             for f in sorted(files):
                 stem, ext = os.path.splitext(f)
-                if ext.lower() in (".npy", ".pb"):
+                if ext.lower() in (".npy", ".pb", _dumps.BIN_EXTENSION):
                     rel = os.path.relpath(os.path.join(root, stem), folder).replace(os.sep, "/")
                     out[rel] = (ext.lower()[1:], os.path.join(root, f))
             if not recursive:
@@ -1058,6 +1095,8 @@ class _VerifyState:
         self.candidates = [i.name for i in interp.inputs] + self.quantized_constants + list(interp.producer)
         all_keys = {k for files in dump.samples.values() for k in files}
         self.mapping, self.unmatched = _match_dump_names(sorted(all_keys), self.candidates)
+        self.mapping, self.unmatched = _dumps.extend_mapping(self.mapping, self.unmatched, self.candidates,
+                                                             getattr(params, "name_map_path", None))
         if not self.mapping:
             raise DataError(f"none of the {len(all_keys)} dumped featuremaps in {dump.path!r} names a tensor of model "
                             f"{params.input_model_path!r} (e.g. {describe_names(sorted(all_keys), 5)}; model tensors "
@@ -1082,6 +1121,10 @@ class _VerifyState:
             self.samples = [wanted[s] for s in names if s in wanted]
         else:
             self.samples = dump_samples
+        self.index = {s: i for i, s in enumerate(self.samples)}
+
+    def hist_start(self, names: list) -> int:
+        return self.index[names[0]] if names else 0
 
     def feed(self, sample: str) -> dict:
         if self.reader is not None:
@@ -1089,10 +1132,16 @@ class _VerifyState:
         return _dump_inputs(self.dump, sample, self.mapping, self.input_specs, self.params.input_model_path)
 
 
+class _ShardDiagnosis:
+    """A worker's stand-in for the result that simulator.dumps records its diagnosis on."""
+    dump_diagnosis = None
+
+
 def _verify_shard(state: _VerifyState, names: list) -> dict:
     """{tensor name: RecordJournal result} of one shard of dump samples (runner work function)."""
-    interp, dump, mapping = state.interp, state.dump, state.mapping
-    records = {n: RecordJournal(state.k) for n in state.dumped_names}
+    interp, dump, mapping, params = state.interp, state.dump, state.mapping, state.params
+    records = {n: RecordJournal(state.k, state.hist_start(names)) for n in state.dumped_names}
+    local = _ShardDiagnosis()  # the dumps' layouts and grid differences seen in this shard (simulator.dumps)
     for sample in names:
         feed = state.feed(sample)
         files = {mapping[k]: loc for k, loc in dump.samples[sample].items() if k in mapping}
@@ -1101,10 +1150,11 @@ def _verify_shard(state: _VerifyState, names: list) -> dict:
         fed = {k: np.asarray(v) for k, v in feed.items()}
 
         replayed: dict = {}  # undumped tensors re-computed from the dumped ones, this sample
+
         def dumped_value(n, files=files, shapes=shapes, dtypes=dtypes, fed=fed):
             """A tensor as the dump (or its inputs) gives it, in the model's shape and dtype; None: not dumped."""
             if n in files and n in shapes:
-                return interp.xp.asarray(_Dump.load(files[n], shapes[n], dtypes[n]).reshape(shapes[n]))
+                return interp.xp.asarray(_dumps.read_input(local, files[n], n, shapes[n], dtypes[n]))  # its layout
             return None if n not in fed else interp.xp.asarray(fed[n])
 
         def check(name, value, raw, sample=sample, files=files, shapes=shapes, dtypes=dtypes, replayed=replayed):
@@ -1114,17 +1164,12 @@ def _verify_shard(state: _VerifyState, names: list) -> dict:
             if loc is None:
                 return
             rec = records[name]
-            try:
-                dumped = _Dump.load(loc, host.shape, host.dtype)
-            except DataError as exc:
-                rec.note = str(exc)
+            dumped = _dumps.read_aligned(local, rec, loc, name, host, raw, interp, params)  # layout, grid, ties
+            if dumped is None:
                 return
-            if dumped.size != host.size:
-                rec.note = f"dumped shape {tuple(dumped.shape)} does not fit the tensor's shape {tuple(host.shape)}"
-                return
-            dumped = dumped.reshape(host.shape)
             scale = _scale(interp, name, host)
             rec.add(sample, host, dumped, scale)
+            rec.tensor.update(host, dumped, raw, _grid(interp, name, host))
             step = interp.producer.get(name)
             if step is None:
                 rec.isolated_note = ("a quantized weight: no op to re-run" if name in interp.constants
@@ -1150,7 +1195,9 @@ def _verify_shard(state: _VerifyState, names: list) -> dict:
             if n in files:
                 check(n, interp.constants[n], None)
         interp.run(state.session.prepare_feed(feed), set(), observer=check)
-    return {n: rec.result() for n, rec in records.items()}
+    diag = getattr(local, "dump_diagnosis", None)
+    return {"layers": {n: rec.result() for n, rec in records.items()},
+            "dump": dict(diag.tensors) if diag is not None else {}}
 
 
 def verify_dumps(params, progress: Progress = None, executor=None) -> LayerwiseCheckResult:
@@ -1163,14 +1210,20 @@ def verify_dumps(params, progress: Progress = None, executor=None) -> LayerwiseC
     result.unmatched = state.unmatched
     for n in state.dumped_names:
         op, node = _op_of(state.interp, n)
-        result.layers.append(LayerRecord(n, n, n, op, node, metric, params.top_k, params.threshold,
-                                         params.isolated_threshold))
+        rec = LayerRecord(n, n, n, op, node, metric, params.top_k, params.threshold, params.isolated_threshold)
+        rec.constant, rec.weights = n in state.interp.constants, weight_ranges(state.interp, n)
+        result.layers.append(rec)
     result._configure(params)
+
+    def merge(index, names, shard):
+        result._merge(names, shard["layers"])
+        if shard["dump"]:
+            _dumps.merge_diagnosis(_dumps.diagnosis_of(result, params), shard["dump"])
     task = _runner.Task("simulator.compare:_VerifyState", (params,), "simulator.compare:_verify_shard",
                         _runner.task_key("verify", params), use_cuda=params.use_cuda)
     try:
-        result.run_report = _runner.run(task, state.samples, lambda i, names, journals: result._merge(names, journals),
-                                        _runner.options_from(params, executor), progress, local_state=state)
+        result.run_report = _runner.run(task, state.samples, merge, _runner.options_from(params, executor), progress,
+                                        local_state=state)
     finally:
         result._rows.close()
     for rec in result.layers:

@@ -17,9 +17,48 @@ from .session import InferenceSession
 RUN_CHECKPOINTS = ".simulator-shards"  # in the output folder while a `simulator run` is unfinished
 
 
-def save_outputs(folder: str, sample: str, names: list, arrays: list) -> None:
-    """One sample's outputs: <folder>/<sample>.npz keyed by tensor name."""
-    np.savez(os.path.join(folder, f"{sample}.npz"), **dict(zip(names, arrays)))
+def npz_entries(names, values) -> dict:
+    """{key: array}: a tensor under its name, a sequence's elements as NAME[i], an empty optional left out."""
+    out = {}
+    for name, value in zip(names, values):
+        if isinstance(value, list):
+            out.update({f"{name}[{i}]": v for i, v in enumerate(value)})
+        elif value is not None:
+            out[name] = value
+    return out
+
+
+def save_outputs(folder: str, sample: str, names: list, arrays: list) -> dict:
+    """One sample's outputs: <folder>/<sample>.npz keyed by tensor name; returns the entries written."""
+    entries = npz_entries(names, arrays)
+    np.savez(os.path.join(folder, f"{sample}.npz"), **entries)
+    return entries
+
+
+def summarize(summary: dict, name: str, value) -> None:
+    """name -> [dtype, shapes seen (3 at most), min, max] over the samples."""
+    value = np.asarray(value)
+    entry = summary.setdefault(name, [value.dtype.name, [], None, None])
+    if tuple(value.shape) not in entry[1] and len(entry[1]) < 3:
+        entry[1].append(tuple(value.shape))
+    if value.size and value.dtype.kind in "fiub":
+        _extend(entry, np.min(value), np.max(value))
+
+
+def _extend(entry, lo, hi):
+    entry[2] = lo if entry[2] is None else min(entry[2], lo)
+    entry[3] = hi if entry[3] is None else max(entry[3], hi)
+
+
+def merge_summary(summary: dict, later: dict) -> None:
+    """A later shard's summary into the run's (shapes in the order seen, exact min and max)."""
+    for name, (dtype, shapes, lo, hi) in later.items():
+        entry = summary.setdefault(name, [dtype, [], None, None])
+        for shape in shapes:
+            if tuple(shape) not in entry[1] and len(entry[1]) < 3:
+                entry[1].append(tuple(shape))
+        if lo is not None:
+            _extend(entry, lo, hi)
 
 
 class _State:
@@ -38,21 +77,18 @@ def _arrays_shard(state: _State, names: list) -> list:
     return [(s, state.session.run(state.names, state.reader.read(s))) for s in names]
 
 
-def _describe(value) -> tuple:
-    value = np.asarray(value)
-    if value.size and value.dtype.kind in "fiub":
-        return value.dtype.name, list(value.shape), float(np.min(value)), float(np.max(value))
-    return value.dtype.name, list(value.shape), None, None
-
-
 def _files_shard(state: _State, names: list) -> dict:
-    """Each sample's outputs written to the output folder; returns the count and the last sample's summary."""
-    last = []
+    """Each sample's outputs written to the output folder; returns the count and the shard's summary."""
+    summary: dict = {}
     for s in names:
-        arrays = state.session.run(state.names, state.reader.read(s))
-        save_outputs(state.output_dir, s, state.names, arrays)
-        last = [_describe(a) for a in arrays]
-    return {"count": len(names), "last": last}
+        entries = save_outputs(state.output_dir, s, state.names, state.session.run(state.names, state.reader.read(s)))
+        for name, value in entries.items():
+            summarize(summary, name, value)
+    return {"count": len(names), "summary": {n: [d, sh, _py(lo), _py(hi)] for n, (d, sh, lo, hi) in summary.items()}}
+
+
+def _py(v):
+    return None if v is None else v.item() if hasattr(v, "item") else v
 
 
 def run_inference(params, progress: Optional[Callable[[str], None]] = None, executor=None
@@ -72,15 +108,16 @@ def run_inference(params, progress: Optional[Callable[[str], None]] = None, exec
 
 def run_to_files(params, output_dir: str, progress: Optional[Callable[[str], None]] = None, executor=None,
                  session: Optional[InferenceSession] = None, resume: bool = False) -> dict:
-    """Every sample's outputs written to `output_dir` (one .npz per sample); returns {"count", "names", "last"}.
+    """Every sample's outputs written to `output_dir` (one .npz per sample); returns {"count", "names", "summary"}
+    (summary: name -> [dtype, shapes seen, min, max] over every sample).
     While the run is unfinished, <output_dir>/.simulator-shards records the finished shards for `resume`."""
     os.makedirs(output_dir, exist_ok=True)
     state = _State(params, output_dir, session)
-    summary = {"count": 0, "names": state.names, "last": []}
+    summary = {"count": 0, "names": state.names, "summary": {}}
 
     def merge(index, names, shard):
         summary["count"] += shard["count"]
-        summary["last"] = shard["last"] or summary["last"]
+        merge_summary(summary["summary"], shard["summary"])
 
     checkpoints = os.path.join(output_dir, RUN_CHECKPOINTS)
     options = _runner.options_from(params, executor, checkpoint_path=checkpoints)
@@ -94,4 +131,4 @@ def run_to_files(params, output_dir: str, progress: Optional[Callable[[str], Non
     return summary
 
 
-__all__ = ["run_inference", "run_to_files", "save_outputs", "RUN_CHECKPOINTS"]
+__all__ = ["run_inference", "run_to_files", "save_outputs", "npz_entries", "RUN_CHECKPOINTS"]

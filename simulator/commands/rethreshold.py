@@ -5,6 +5,11 @@ import json
 
 NAME = "rethreshold"
 HELP = "re-apply a threshold (per sample, pooled or mean of samples) to a saved compare/layerwise/verify JSON report"
+EXAMPLES = (
+    "simulator compare examples/tiny_cnn/model.onnx examples/tiny_cnn/model.onnx -e1 examples/tiny_cnn/model.encodings "
+    "-d examples/tiny_cnn/data --json report.json   # writes the report",
+    "simulator rethreshold report.json --threshold 40 --threshold-scope pooled   # pooled SNR >= 40 dB?",
+)
 
 
 def add_arguments(p) -> None:

@@ -9,6 +9,11 @@ from ._options import add_simulation_options, simulation_options
 
 NAME = "run"
 HELP = "run a model on every sample of a data folder and save the outputs"
+EXAMPLES = (
+    'simulator run examples/tiny_cnn/model.onnx -e examples/tiny_cnn/model.encodings -d examples/tiny_cnn/data -o outputs',
+    'simulator run examples/tiny_cnn/model.onnx -d examples/tiny_cnn/data -o float_outputs          # float: no encodings',
+    'simulator run examples/tiny_cnn/model.onnx -e examples/tiny_cnn/model.encodings -d examples/tiny_cnn/data -l /relu1/Relu_output_0::pre_quant',
+)
 
 
 def add_model_options(p) -> None:
@@ -45,14 +50,19 @@ def run(args) -> int:
     loaded = time.perf_counter() - start
     total = data.count_samples(params.input_data_path, session.interpreter.inputs)
     with tqdm(total=total, desc="samples", unit="sample", disable=args.quiet or None, file=sys.stderr) as bar:
-        summary = run_to_files(params, args.output_dir, lambda sample: bar.update(1), session=session,
-                               resume=args.resume)
-    count, names = summary["count"], summary["names"]
+        result = run_to_files(params, args.output_dir, lambda sample: bar.update(1), session=session,
+                              resume=args.resume)
+    count, summary = result["count"], result["summary"]
     elapsed = time.perf_counter() - start
     enc = session.encodings
     mode = (f"quantized ({enc.version}, {len(enc.encodings)} encodings)" if enc and not enc.is_empty else "float")
     print(f"ran {count} sample(s) of {args.model} [{mode}] in {elapsed:.2f} s (load {loaded:.2f} s)")
-    for name, (dtype, shape, lo, hi) in zip(names, summary["last"]):
-        print(f"  {name}: {dtype}{shape}  min {lo:.6g}  max {hi:.6g}" if lo is not None else f"  {name}: {dtype}{shape}")
-    print(f"outputs written to {os.path.abspath(args.output_dir)} (one .npz per sample, keyed by tensor name)")
+    if summary:
+        print(f"over all {count} sample(s):" if count > 1 else "over the sample:")
+    for name, (dtype, shapes, lo, hi) in summary.items():
+        shape = " or ".join(str(list(s)) for s in shapes)
+        print(f"  {name}: {dtype}{shape}" + (f"  min {lo:.6g}  max {hi:.6g}" if lo is not None else ""))
+    print(f"outputs written to {os.path.abspath(args.output_dir)} (one .npz per sample, keyed by tensor name; a "
+          f"sequence's elements as NAME[0], NAME[1], ...; an empty optional is left out)")
     return 0
+

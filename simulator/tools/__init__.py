@@ -19,14 +19,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from ..encodings import channel_axis_for_param
-
-# Ops whose output AIMET does not quantize: they move or select values, the grid passes through.
-DATA_MOVEMENT_OPS = frozenset({
-    "Reshape", "Transpose", "Split", "Slice", "MaxPool", "GlobalMaxPool", "Identity", "Flatten", "Squeeze",
-    "Unsqueeze", "Pad", "Expand", "Tile", "Gather", "GatherElements", "GatherND", "DepthToSpace",
-    "SpaceToDepth", "Dropout", "Cast", "Shape", "Size", "ConstantOfShape", "NonZero", "TopK", "ArgMax", "ArgMin",
-})
+from ..encodings import DATA_MOVEMENT_OPS, channel_axis_for_param
 # Weight inputs (op, input index) quantized as parameters: symmetric, per-channel when asked.
 WEIGHT_INPUTS = frozenset({("Conv", 1), ("ConvTranspose", 1), ("Gemm", 1), ("MatMul", 1)})
 # Normalisation scales: AIMET quantizes them asymmetric, per tensor, at 8 bits (ln.weight in the golden cases).
@@ -76,7 +69,9 @@ def _shape_of(vi: onnx.ValueInfoProto):
     tt = vi.type.tensor_type
     if not tt.HasField("shape"):
         return None
-    return tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in tt.shape.dim)
+    # shape inference names the dimensions it cannot tell "unk__N": unknown, as an unnamed one (printed "?")
+    return tuple(d.dim_value if d.HasField("dim_value") else
+                 (None if not d.dim_param or d.dim_param.startswith("unk__") else d.dim_param) for d in tt.shape.dim)
 
 
 def _inferred(model: onnx.ModelProto) -> dict[str, tuple]:
@@ -226,8 +221,13 @@ def observe(model: onnx.ModelProto, data_path, encodings=None, source: str = "<m
     merge exactly. Returns ({name: Observed}, number of samples)."""
     from .. import runner as _runner  # noqa: PLC0415
 
+    if max_samples is not None and (isinstance(max_samples, bool) or not isinstance(max_samples, int)
+                                    or max_samples < 1):
+        from ..errors import ParameterError  # noqa: PLC0415
+        raise ParameterError(f"max_samples must be a whole number of 1 or more (or None: every sample), got "
+                             f"{max_samples!r}")
     state = _ObserveState(model, data_path, encodings, source, grids)
-    names = state.reader.names[:max(max_samples, 1)] if max_samples is not None else state.reader.names  # >= 1, as before
+    names = state.reader.names[:max_samples] if max_samples is not None else state.reader.names
     stats: dict[str, Observed] = {}
 
     def merge(index, shard, observed):
