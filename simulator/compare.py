@@ -734,15 +734,22 @@ def compare_by_inference(params, progress: Progress = None, executor=None) -> In
         for sample, per_output in rows:
             result._add(sample, per_output)
 
-    task = _runner.Task("simulator.compare:_InferenceState", (params,), "simulator.compare:_inference_shard",
-                        _runner.task_key("inference", params), use_cuda=params.use_cuda)
-    try:
-        result.run_report = _runner.run(task, state.reader.names, merge, _runner.options_from(params, executor),
-                                        progress, local_state=state)
-    finally:
-        result._rows.close()
+    _run_samples(result, "inference", "_InferenceState", (params,), "_inference_shard", state, state.reader.names,
+                 merge, params, progress, executor)
     result._finish()
     return result
+
+
+def _run_samples(result, kind, setup, args, work, state, names, merge, params, progress, executor):
+    """The samples through simulator.runner: `setup(*args)` builds a worker's state (`state`: this process's),
+    `work(state, shard)` compares a shard, `merge` adds it to `result` in shard order."""
+    task = _runner.Task(f"simulator.compare:{setup}", args, f"simulator.compare:{work}", _runner.task_key(kind, params),
+                        use_cuda=params.use_cuda)
+    try:
+        result.run_report = _runner.run(task, names, merge, _runner.options_from(params, executor), progress,
+                                        local_state=state)
+    finally:
+        result._rows.close()
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -896,13 +903,10 @@ def compare_by_layer(params, progress: Progress = None, memory_limit: int = DEFA
         if exporter is not None:
             exporter.samples += names
 
-    task = _runner.Task("simulator.compare:_LayerwiseState", (params, memory_limit), "simulator.compare:_layer_shard",
-                        _runner.task_key("layerwise", params), use_cuda=params.use_cuda)
     try:
-        result.run_report = _runner.run(task, state.reader.names, merge, _runner.options_from(params, executor),
-                                        progress, local_state=state)
+        _run_samples(result, "layerwise", "_LayerwiseState", (params, memory_limit), "_layer_shard", state,
+                     state.reader.names, merge, params, progress, executor)
     finally:
-        result._rows.close()
         if exporter is not None:
             exporter.close()
     for rec in result.layers:
@@ -1219,13 +1223,8 @@ def verify_dumps(params, progress: Progress = None, executor=None) -> LayerwiseC
         result._merge(names, shard["layers"])
         if shard["dump"]:
             _dumps.merge_diagnosis(_dumps.diagnosis_of(result, params), shard["dump"])
-    task = _runner.Task("simulator.compare:_VerifyState", (params,), "simulator.compare:_verify_shard",
-                        _runner.task_key("verify", params), use_cuda=params.use_cuda)
-    try:
-        result.run_report = _runner.run(task, state.samples, merge, _runner.options_from(params, executor), progress,
-                                        local_state=state)
-    finally:
-        result._rows.close()
+    _run_samples(result, "verify", "_VerifyState", (params,), "_verify_shard", state, state.samples, merge, params,
+                 progress, executor)
     for rec in result.layers:
         if not rec.compared and rec.note is None:
             rec.note = "not produced by the simulator on these inputs"

@@ -186,19 +186,23 @@ def test_a_killed_worker_has_its_shard_run_again(case):
     assert res.to_json() == serial  # nothing lost, nothing counted twice
 
 
+def _interrupt_after(n: int):
+    """A progress callback that interrupts the run (as Ctrl-C would) when the n-th sample is merged."""
+    seen = []
+
+    def progress(sample):
+        seen.append(sample)
+        if len(seen) == n:
+            raise KeyboardInterrupt
+    return progress
+
+
 def test_an_interrupted_run_resumes_with_the_serial_result(case, tmp_path):
     serial = Simulator.compare_model_by_layer(_checker(case, LayerwiseCheckerParameters)).to_json()
     ckpt = str(tmp_path / "ckpt")
-    seen = []
-
-    def interrupt(sample):
-        seen.append(sample)
-        if len(seen) == 100:
-            raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):
         Simulator.compare_model_by_layer(_checker(case, LayerwiseCheckerParameters, checkpoint_path=ckpt),
-                                         progress=interrupt)
+                                         progress=_interrupt_after(100))
     res = Simulator.compare_model_by_layer(_checker(case, LayerwiseCheckerParameters, checkpoint_path=ckpt,
                                                     resume=True, workers=2))
     # the shards saved before the interruption: 6 merged, and the 7th (samples 96-111) finished meanwhile
@@ -217,15 +221,8 @@ def test_simulator_run_resumes_in_its_output_folder(case, tmp_path):
 
     params = InferenceRunnerParameters(input_model_path=case["model"], input_encodings_path=case["enc"],
                                        input_data_path=case["data"])
-    count = []
-
-    def interrupt(sample):
-        count.append(sample)
-        if len(count) == 64:
-            raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):
-        run_to_files(params, out1, interrupt)
+        run_to_files(params, out1, _interrupt_after(64))
     assert os.path.isdir(os.path.join(out1, RUN_CHECKPOINTS))
     assert main(["run", *base, "-o", out1, "--resume"]) == 0
     _same_files(out0, out1)  # and the checkpoints are gone
