@@ -343,7 +343,12 @@ def _run_on_executor(task, shards, todo, finished, options, report):
             while queue and len(running) < window:
                 i = queue.pop(0)
                 attempts[i] += 1
-                running[executor.submit(_run_shard, task.key, task.setup, task.args, task.work, shards[i])] = i
+                try:
+                    running[executor.submit(_run_shard, task.key, task.setup, task.args, task.work, shards[i])] = i
+                except cf.BrokenExecutor:
+                    raise WorkerError(f"the executor's worker processes died (while running samples "
+                                      f"{shards[i][0]!r} and on); a broken process pool cannot take more work: pass a "
+                                      f"new one, or use workers=N, which replaces dead workers itself") from None
             finished_now, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
             for fut in sorted(finished_now, key=lambda f: running[f]):
                 i = running.pop(fut)

@@ -16,7 +16,7 @@ from onnx import TensorProto, helper, numpy_helper
 from simulator.accumulators import rethreshold
 from simulator.api import Simulator
 from simulator.cli import main
-from simulator.errors import DataError, ParameterError
+from simulator.errors import DataError, ParameterError, WorkerError
 from simulator.schema.base import (FeaturemapVerifierParameters, InferenceCheckerParameters,
                                    InferenceRunnerParameters, LayerwiseCheckerParameters)
 from tests.conftest import GOLDEN, require_golden
@@ -319,3 +319,16 @@ def test_cli_rethreshold_and_runner_options(case, tmp_path, capsys):
     assert main([*args, "--resume"]) == 2  # resume needs a checkpoint folder
     assert "checkpoint" in capsys.readouterr().err
     assert main(["rethreshold", str(tmp_path / "missing.json"), "-t", "1"]) == 2
+
+
+def test_a_broken_executor_is_named(case):
+    ctx = mp.get_context("spawn")
+    pool = cf.ProcessPoolExecutor(1, mp_context=ctx)
+    try:
+        os.kill(pool.submit(os.getpid).result(), signal.SIGKILL)  # the pool's only worker
+        with pytest.raises(cf.process.BrokenProcessPool):
+            pool.submit(os.getpid).result()
+        with pytest.raises(WorkerError, match="new one"):
+            Simulator.compare_model_by_inference(_checker(case), executor=pool)
+    finally:
+        pool.shutdown(wait=False)
