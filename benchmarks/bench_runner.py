@@ -123,6 +123,24 @@ def overhead(model, enc, data, rounds, tmp):
     return (best["runner"] - best["bare"]) / n, best["bare"] / n
 
 
+def _names_shard(state, names):
+    return list(names)
+
+
+def bookkeeping(n: int = 20000) -> float:
+    """Seconds per sample of the runner itself (shards, ordered merge, progress) with a task that does nothing."""
+    from simulator import runner  # noqa: PLC0415
+
+    task = runner.Task("bench_runner:_names_shard", (), "bench_runner:_names_shard", "bench")
+    names = [f"s{i:06d}" for i in range(n)]
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        runner.run(task, names, lambda i, shard, result: None, progress=lambda s: None, local_state=object())
+        best = min(best, time.perf_counter() - start)
+    return best / n
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", type=int, default=2)
@@ -155,6 +173,9 @@ def main(argv=None) -> int:
         model, enc, data = cases[0][1]
         extra, per = overhead(model, enc, data, max(2 * args.rounds, 5), tmp)
         print(f"runner overhead, serial: {extra * 1e6:.0f} us per sample (bare loop {per * 1e3:.2f} ms per sample)")
+        own = bookkeeping()
+        print(f"runner bookkeeping alone (a task that does nothing): {own * 1e6:.2f} us per sample")
+        results["bookkeeping_s_per_sample"] = own
         results["overhead_s_per_sample"] = extra
         results["bare_s_per_sample"] = per
     finally:
