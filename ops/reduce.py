@@ -23,7 +23,7 @@ _LANES = 4  # Eigen packet size of ORT's x86-64 build (SSE)
 
 
 def _norm_axes(axes, rank):
-    return sorted({int(a) + rank if int(a) < 0 else int(a) for a in axes})
+    return sorted({positive_axis(int(a), rank) for a in axes})
 
 
 def _eigen_rows(xp, x, offsets):

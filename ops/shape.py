@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from ._attrs import ints
+from ._attrs import ints, positive_axis
 from .registry import register
 
 
@@ -55,7 +55,7 @@ def Transpose(xp, data, *, perm=None):
 def _squeeze(xp, data, axes):
     if axes is None:
         axes = [i for i, d in enumerate(data.shape) if d == 1]
-    axes = tuple(sorted(a + data.ndim if a < 0 else a for a in ints(axes)))
+    axes = tuple(sorted(positive_axis(a, data.ndim) for a in ints(axes)))
     return xp.squeeze(data, axis=axes) if axes else data.copy()
 
 
