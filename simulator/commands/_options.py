@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..quantization import ROUNDING_MODES
 
 
-def add_simulation_options(p) -> None:
+def add_simulation_options(p, runner: bool = True) -> None:
     p.add_argument("--cuda", action="store_true", help="run on the GPU through CuPy")
     p.add_argument("--rounding", choices=ROUNDING_MODES, default=ROUNDING_MODES[0],
                    help="rounding of quantization ties (default: %(default)s, as AIMET)")
@@ -17,14 +17,15 @@ def add_simulation_options(p) -> None:
     p.add_argument("--ort-threads", type=int, default=0, metavar="N",
                    help="with --kernels onnxruntime: ONNX Runtime's thread count, which decides its summation "
                    "order (default 0: ONNX Runtime's default, as AIMET on this machine)")
-    add_runner_options(p)
+    if runner:  # the commands whose sample loop goes through simulator.runner
+        add_runner_options(p)
 
 
 def simulation_options(args) -> dict:
     """The parameter-schema fields of add_simulation_options' options."""
     return dict(use_cuda=args.cuda, rounding=args.rounding, apply_int32_bias=args.int32_bias,
                 deterministic=args.deterministic, kernels=args.kernels, ort_threads=args.ort_threads,
-                **runner_options(args))
+                **(runner_options(args) if hasattr(args, "workers") else {}))
 
 
 def positive_int(text: str) -> int:
