@@ -166,11 +166,11 @@ class _Checkpoints:
     def _file(self, index):
         return os.path.join(self.path, f"shard-{index:06d}.json")
 
+    def has(self, index: int) -> bool:
+        return self.path is not None and os.path.isfile(self._file(index))
+
     def load(self, index: int, names: list):
         from .accumulators import decode  # noqa: PLC0415
-
-        if self.path is None or not os.path.isfile(self._file(index)):
-            return None
         try:
             with open(self._file(index), encoding="utf-8") as f:
                 saved = json.load(f)
@@ -205,22 +205,16 @@ def run(task: Task, names: list, merge: Callable, options: Options = Options(),
     # builds its sessions again
     task = dataclasses.replace(task, key=f"{task.key}:{uuid.uuid4().hex}")
     report = Report(shards=len(shards))
-    todo = []
+    resumed = {i for i in range(len(shards)) if options.resume and checkpoints.has(i)}  # read when merged
+    report.resumed = len(resumed)
+    todo = [i for i in range(len(shards)) if i not in resumed]
     done: dict[int, Any] = {}
-    for i, shard in enumerate(shards):
-        saved = checkpoints.load(i, shard) if options.resume else None
-        if saved is not None:
-            done[i] = saved
-            report.resumed += 1
-        else:
-            todo.append(i)
-
     next_merge = 0
 
     def deliver():
         nonlocal next_merge
-        while next_merge in done:
-            result = done.pop(next_merge)
+        while next_merge in done or next_merge in resumed:
+            result = done.pop(next_merge) if next_merge in done else checkpoints.load(next_merge, shards[next_merge])
             merge(next_merge, shards[next_merge], result)
             if progress is not None:
                 for s in shards[next_merge]:
@@ -246,10 +240,6 @@ def run(task: Task, names: list, merge: Callable, options: Options = Options(),
         _run_on_pool(task, shards, todo, finished, options, report)
     deliver()
     return report
-
-
-def _first_error(errors: dict, order: list):
-    return next((errors[i] for i in order if i in errors), None)
 
 
 def _run_on_pool(task, shards, todo, finished, options, report):
