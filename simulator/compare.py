@@ -347,6 +347,8 @@ class LayerwiseCheckResult(_CheckResult):
                 text += f"; first cumulative failure: {first!r}"
             if more:
                 text += f"; other isolated failures: {describe_names(more, 5)}"
+            if rec.note and "before its encoding" in rec.note:
+                text += f"; at this layer {rec.note}"
             return "isolated", text + "."
         failing = [r for r in self.layers if self._layer_passed(r) is False]
         unchecked = [r.key for r in failing if not r.isolated_values]
@@ -985,7 +987,7 @@ def verify_dumps(params, progress: Progress = None) -> LayerwiseCheckResult:
             dumped = _dumps.read_aligned(result, rec, loc, name, host, raw, interp, params)  # layout, grid, ties
             if dumped is None:
                 return
-            dumped = _unapplied_encoding(rec, interp, name, host, raw, dumped)
+            _note_unapplied_encoding(rec, interp, name, host, raw, dumped)
             scale = _scale(interp, name, host)
             rec.add(sample, host, dumped, scale)
             rec.tensor.update(host, dumped, raw, _grid(interp, name, host))
@@ -1057,20 +1059,21 @@ def replay(interp, name: str, known: Callable, replayed: dict, chain: list):
     return values[name]
 
 
-def _unapplied_encoding(rec, interp, name: str, host, raw, dumped):
-    """A dump that holds the tensor's value before its encoding, bit for bit, where the simulator quantized it:
-    the dumping tool had that quantizer off (AIMET's 2.0.0 export writes encodings, such as a Conv's output in
-    front of a ReLU6, that its own sim never enabled). The dump is then compared after the file's encoding,
-    with a note, instead of reporting an arithmetic error at this layer."""
-    if raw is None or np.array_equal(dumped, host):
-        return dumped
-    q = quantizer_of(interp, name, host)
-    pre = np.asarray(to_host(raw))
-    if q is None or pre.shape != dumped.shape or pre.dtype != dumped.dtype or not np.array_equal(pre, dumped):
-        return dumped
-    rec.note = ("the dump holds this tensor before its encoding (the dumping tool did not apply the encoding the "
-                "file gives it): compared after applying that encoding")
-    return np.asarray(to_host(q(interp.xp, interp.xp.asarray(dumped))))
+def _note_unapplied_encoding(rec, interp, name: str, host, raw, dumped) -> None:
+    """Say so where a dump is far closer to the tensor before its encoding than after it: the dumping tool applied
+    no encoding there, or a finer one (AIMET's 2.0.0 export writes encodings, such as a Conv output in front of a
+    ReLU6, that its own sim never enabled). The comparison itself stays as it is: a wrong encoding in the file
+    looks the same from the dump, and only the user can tell which it is."""
+    if raw is None or quantizer_of(interp, name, host) is None or dumped.dtype.kind != "f":
+        return
+    pre = np.asarray(to_host(raw), np.float64)
+    if pre.shape != dumped.shape:
+        return
+    off_pre = float(np.sqrt(np.mean(np.square(dumped - pre))))
+    off_host = float(np.sqrt(np.mean(np.square(dumped - host.astype(np.float64)))))
+    if off_host > 0 and 10 * off_pre <= off_host:
+        rec.note = (f"the dump is {off_host / max(off_pre, 1e-300):.3g}x closer to this tensor before its encoding "
+                    f"than after it: the dumping tool applied no encoding here, or a finer one than the file's")
 
 
 def _dump_inputs(dump: _Dump, sample: str, mapping: dict, specs: dict, model_path) -> dict:
