@@ -86,6 +86,7 @@ class GenerationResult:
     predicted: list[int] = field(default_factory=list)     # each step's argmax
     logits: list[np.ndarray] = field(default_factory=list)  # each step's last-position logits (float32)
     stopped_by: str = "length"
+    feeds: dict = field(default_factory=dict)  # step -> the feed that produced its logits (steps in keep_feeds)
 
     def to_dict(self) -> dict:
         return {"prompt": self.prompt, "tokens": self.tokens, "predicted": self.predicted, "stopped_by": self.stopped_by}
@@ -202,6 +203,9 @@ class Generator:
                 state["caches"][out] = _Cache(out, out, new)
         state["filled"] += len(ids)
         state["mask"] += new_mask
+        if state["run"] in state["keep_feeds"]:
+            state["feeds"][state["run"]] = feed
+        state["run"] += 1
         return logits.reshape(-1, logits.shape[-1])[-1]
 
     @staticmethod
@@ -231,16 +235,18 @@ class Generator:
     # -- generation ----------------------------------------------------------------------------
 
     def generate(self, prompt, max_new_tokens: int, stop_token: int | None = None, forced: list[int] | None = None,
-                 progress: Optional[Callable[[int], None]] = None) -> GenerationResult:
+                 progress: Optional[Callable[[int], None]] = None, keep_feeds=()) -> GenerationResult:
         """Greedy decoding from the token ids `prompt`: up to max_new_tokens ids, stopping after `stop_token`.
-        With `forced`, those ids are fed instead of the argmax (teacher forcing, to compare two models)."""
+        With `forced`, those ids are fed instead of the argmax (teacher forcing, to compare two models).
+        `keep_feeds`: steps whose model feed to keep in result.feeds (step 0 is the prompt graph's)."""
         prompt = [int(t) for t in prompt]
         if not prompt:
             raise ParameterError("the prompt needs at least one token id")
         if not isinstance(max_new_tokens, int) or not 1 <= max_new_tokens <= MAX_NEW_TOKENS:
             raise ParameterError(f"max_new_tokens must be an integer from 1 to {MAX_NEW_TOKENS}, got {max_new_tokens!r}")
-        state = {"filled": 0, "mask": [], "caches": {}}
         result = GenerationResult(prompt)
+        state = {"filled": 0, "mask": [], "caches": {}, "run": 0, "keep_feeds": set(keep_feeds),
+                 "feeds": result.feeds}
         ids_arg = next((a for a in self.prompt_model.get_inputs() if a.name == "input_ids"), None)
         if ids_arg is None:
             raise ParameterError(f"the prompt model {self.prompt_model.model_path!r} has no input 'input_ids'")
@@ -305,6 +311,8 @@ class GenerationComparison:
     result_0: GenerationResult
     result_1: GenerationResult
     steps: list[StepComparison]
+    threshold: float = 30.0
+    layers: Optional[object] = None  # PipelineLayers at the first differing step (simulator.pipeline_compare)
 
     @property
     def first_divergence(self) -> int | None:
@@ -316,9 +324,12 @@ class GenerationComparison:
         return sum(s.top1_agree for s in self.steps) / len(self.steps) if self.steps else 1.0
 
     def to_dict(self) -> dict:
-        return {"prompt": self.result_0.prompt, "tokens_0": self.result_0.tokens,
-                "tokens_1": self.result_1.predicted, "first_divergence": self.first_divergence,
-                "top1_agreement": self.top1_agreement, "steps": [s.to_dict() for s in self.steps]}
+        out = {"prompt": self.result_0.prompt, "tokens_0": self.result_0.tokens,
+               "tokens_1": self.result_1.predicted, "first_divergence": self.first_divergence,
+               "top1_agreement": self.top1_agreement, "steps": [s.to_dict() for s in self.steps]}
+        if self.layers is not None:
+            out["divergence_layers"] = self.layers.to_dict(self.threshold)
+        return out
 
     def format_table(self) -> str:
         lines = [f"{'step':>4}  {'token 0':>8}  {'token 1':>8}  {'SNR dB':>8}  {'KL':>10}  top-1"]
@@ -328,19 +339,48 @@ class GenerationComparison:
         first = self.first_divergence
         lines.append(f"top-1 agreement {self.top1_agreement:.1%}; " +
                      ("the tokens agree at every step" if first is None else f"first differing step: {first}"))
+        if self.layers is not None:
+            for what, d in ((f"first layer below {self.threshold:g} dB (cumulative)",
+                             self.layers.first_cumulative(self.threshold)),
+                            (f"first layer below {self.threshold:g} dB (isolated)",
+                             self.layers.first_isolated(self.threshold)),
+                            ("layer adding the most error by itself", self.layers.worst_isolated())):
+                lines.append(f"at step {first}, {what}: " + ("none" if d is None else
+                             f"part {d.part} {d.name!r} ({d.op_type}), cumulative {d.cumulative_snr:.2f} dB, "
+                             f"isolated {d.isolated_snr if d.isolated_snr is None else round(d.isolated_snr, 2)} dB"))
         return "\n".join(lines)
 
 
 def compare_generation(gen_0: Generator, gen_1: Generator, prompt, max_new_tokens: int,
-                       stop_token: int | None = None, progress: Optional[Callable[[int], None]] = None
-                       ) -> GenerationComparison:
-    """Model 0 generates; model 1 runs on model 0's tokens; per step: logits SNR, top-1 agreement, KL."""
+                       stop_token: int | None = None, progress: Optional[Callable[[int], None]] = None,
+                       locate: bool = True, threshold: float = 30.0) -> GenerationComparison:
+    """Model 0 generates; model 1 runs on model 0's tokens; per step: logits SNR, top-1 agreement, KL. With
+    `locate`, at the first step where the tokens differ both models re-run up to it and are compared layer by
+    layer (cumulative and isolated SNR; the first layer below `threshold` dB)."""
     r0 = gen_0.generate(prompt, max_new_tokens, stop_token, progress=progress)
     r1 = gen_1.generate(prompt, max_new_tokens, None, forced=r0.tokens)
     steps = [StepComparison(i, r0.tokens[i], r1.predicted[i], snr(l0, l1), r0.predicted[i] == r1.predicted[i],
                             kl_divergence(l0, l1))
              for i, (l0, l1) in enumerate(zip(r0.logits, r1.logits))]
-    return GenerationComparison(r0, r1, steps)
+    result = GenerationComparison(r0, r1, steps, threshold)
+    first = result.first_divergence
+    if locate and first is not None and all(_simulated(g) for g in (gen_0, gen_1)):
+        from .pipeline_compare import compare_pipelines_by_layer  # noqa: PLC0415
+
+        f0 = gen_0.generate(prompt, first + 1, forced=r0.tokens, keep_feeds={first}).feeds[first]
+        f1 = gen_1.generate(prompt, first + 1, forced=r0.tokens, keep_feeds={first}).feeds[first]
+        graph = "prompt_model" if first == 0 else "token_model"
+        result.layers = compare_pipelines_by_layer(getattr(gen_0, graph), getattr(gen_1, graph), f0, f1)
+    return result
+
+
+def _simulated(gen: Generator) -> bool:
+    """Whether both graphs run in the simulator (a layer-wise look needs its interpreters)."""
+    from .pipeline import Pipeline  # noqa: PLC0415
+
+    def ours(m):
+        return all(hasattr(p, "interpreter") for p in (m.parts if isinstance(m, Pipeline) else [m]))
+    return ours(gen.prompt_model) and ours(gen.token_model)
 
 
 __all__ = ["Generator", "GenerationResult", "GenerationComparison", "StepComparison", "compare_generation",

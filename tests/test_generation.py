@@ -177,3 +177,22 @@ def test_aimet_kv_decoder_prefill_then_decode(deterministic):
     # (0.50 0.59 / 1.0 1.0 / 0.70 0.73), deterministic mode 52-84%; SNR >= 79 dB everywhere.
     print(f"identical share of the logits (deterministic={deterministic}): {np.round(identical, 3).tolist()}")
     assert min(identical) >= 0.4
+
+
+def test_first_diverging_step_is_located_layer_by_layer(tmp_path):
+    folder = _maker().make(str(tmp_path / "f"), "fixed")
+    prompt = [60, 40, 44, 57, 37]  # the quantized model's top-1 parts from the float one at step 1
+    result = compare_generation(_gen(folder, False), _gen(folder, True), prompt, 4)
+    assert result.first_divergence == 1
+    layers = result.layers
+    assert layers is not None and {d.part for d in layers.layers} == {0, 1, 2, 3}
+    names = [d.name for d in layers.layers]
+    assert "logits" in names and "/model/layers.1/Add_1_output_0_updated" in names
+    logits = layers.layers[names.index("logits")]
+    assert logits.cumulative_snr == pytest.approx(result.steps[1].snr_db, abs=1e-6)  # the same step, re-run
+    first = layers.first_isolated(30.0)
+    assert first is not None and first.isolated_snr < 30.0
+    assert all(d.isolated_snr is None or d.isolated_snr >= 30.0
+               for d in layers.layers[:layers.layers.index(first)])
+    assert "first layer below 30 dB (isolated)" in result.format_table()
+    json.dumps(result.to_dict())  # inf/nan written as strings: valid JSON
