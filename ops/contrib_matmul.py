@@ -22,10 +22,9 @@ def unpack_bits(xp, packed, bits, count):
         raise ValueError(f"MatMulNBits: bits must be 2, 4 or 8, not {bits}")
     if bits == 8:
         return packed[..., :count]
-    per_byte = 8 // bits
-    shifts = (xp.arange(per_byte, dtype=xp.uint8) * xp.uint8(bits)).reshape((1,) * packed.ndim + (per_byte,))
-    values = (packed[..., None] >> shifts) & xp.uint8((1 << bits) - 1)
-    return values.reshape(packed.shape[:-1] + (-1,))[..., :count]
+    mask = xp.uint8((1 << bits) - 1)
+    fields = [(packed >> xp.uint8(shift)) & mask for shift in range(0, 8, bits)]
+    return xp.stack(fields, axis=-1).reshape(packed.shape[:-1] + (-1,))[..., :count]
 
 
 def dequantize_weight(xp, B, scales, zero_points, g_idx, K, N, bits, block_size, dtype):
@@ -34,17 +33,26 @@ def dequantize_weight(xp, B, scales, zero_points, g_idx, K, N, bits, block_size,
     if B.shape[0] != N or B.size != N * blocks * (block_size * bits // 8):
         raise ValueError(f"MatMulNBits: B has shape {tuple(B.shape)}, expected ({N}, {blocks}, "
                          f"{block_size * bits // 8}) for K={K}, N={N}, bits={bits}, block_size={block_size}")
-    q = unpack_bits(xp, B.reshape(N, -1), bits, blocks * block_size)[:, :K].astype(xp.int32)
+    q = unpack_bits(xp, B.reshape(N, -1), bits, blocks * block_size)
     scale = scales.reshape(N, blocks).astype(dtype, copy=False)
-    block_of_k = (g_idx.astype(xp.int64) if g_idx is not None else xp.arange(K) // block_size)
-    s = scale[:, block_of_k]
     if zero_points is None:
-        return (q - (1 << (bits - 1))).astype(dtype) * s
-    if zero_points.dtype == xp.uint8:
-        zp = unpack_bits(xp, zero_points.reshape(N, -1), bits, blocks).astype(xp.int32)[:, block_of_k]
-        return (q - zp).astype(dtype) * s
-    zp = zero_points.reshape(N, blocks).astype(dtype)[:, block_of_k]
-    return (q.astype(dtype) - zp) * s
+        zp = xp.full((N, blocks), 1 << (bits - 1), dtype=xp.int16)
+    elif zero_points.dtype == xp.uint8:
+        zp = unpack_bits(xp, zero_points.reshape(N, -1), bits, blocks).astype(xp.int16)
+    else:
+        zp = zero_points.reshape(N, blocks).astype(dtype)
+    if g_idx is not None:  # act-order: each k has its own block
+        block_of_k = g_idx.astype(xp.int64)
+        q = q[:, :K]
+        centred = q.astype(dtype) - zp[:, block_of_k].astype(dtype) if zp.dtype.kind == "f" else \
+            (q.astype(xp.int16) - zp[:, block_of_k]).astype(dtype)
+        return centred * scale[:, block_of_k]
+    q = q.reshape(N, blocks, block_size)
+    if zp.dtype.kind == "f":
+        centred = q.astype(dtype) - zp[:, :, None]
+    else:  # the integer subtraction is exact
+        centred = (q.astype(xp.int16) - zp[:, :, None]).astype(dtype)
+    return (centred * scale[:, :, None]).reshape(N, -1)[:, :K]
 
 
 @register("MatMulNBits", 1, domain=MS)

@@ -14,7 +14,6 @@ Measured against ORT 1.32's CPU kernels:
 """
 from __future__ import annotations
 
-from .elementwise import fma32
 from .normalization import _seq_sum
 from .registry import register
 
@@ -23,18 +22,21 @@ MS = "com.microsoft"
 
 def _lane_sum_squares(xp, x):
     """Sum of x*x over the last axis as ORT's vectorised RMS loop: 8 fused lanes, a pairwise reduction,
-    then a fused scalar tail."""
+    then a fused scalar tail. A float32 product is exact in float64, so each fused step is one float64 add
+    rounded to float32 (fma32's emulation)."""
     n = x.shape[-1]
     full = n // 8 * 8
+    sq = x.astype(xp.float64)
+    sq *= sq
+    lanes = sq[..., :full].reshape(x.shape[:-1] + (full // 8, 8))
     acc = xp.zeros(x.shape[:-1] + (8,), dtype=xp.float32)
-    for i in range(0, full, 8):
-        v = x[..., i:i + 8]
-        acc = fma32(xp, v, v, acc)
+    for i in range(full // 8):
+        acc = (lanes[..., i, :] + acc).astype(xp.float32)
     acc = acc[..., :4] + acc[..., 4:]
     acc = acc[..., :2] + acc[..., 2:]
     total = acc[..., 0] + acc[..., 1]
     for j in range(full, n):
-        total = fma32(xp, x[..., j], x[..., j], total)
+        total = (sq[..., j] + total).astype(xp.float32)
     return total
 
 

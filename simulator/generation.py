@@ -118,12 +118,22 @@ class Generator:
         token_outputs = set(outputs)
         self._cache_outputs = [o for o in (cache_output_name(a.name, token_outputs)
                                            for a in self.token_model.get_inputs()) if o is not None]
+        self._models: dict = {}
 
     # -- one step ------------------------------------------------------------------------------
 
+    def _io(self, model):
+        """(inputs, output names, {input name: cache output name}) of a model, read once."""
+        io = self._models.get(id(model))
+        if io is None:
+            inputs = model.get_inputs()
+            outputs = {o.name for o in model.get_outputs()}
+            io = self._models[id(model)] = (inputs, outputs, {a.name: cache_output_name(a.name, outputs)
+                                                              for a in inputs})
+        return io
+
     def _feed(self, model, ids: list[int], new_mask: list[int], state: dict) -> tuple[dict, list[str], dict]:
-        inputs = model.get_inputs()
-        outputs = {o.name for o in model.get_outputs()}
+        inputs, outputs, cache_outputs = self._io(model)
         feed, caches = {}, {}
         s = len(ids)
         past = state["filled"]  # cache slots already written (padding included)
@@ -132,7 +142,7 @@ class Generator:
         for arg in inputs:
             shape = _declared(arg)
             dtype = _np_type(arg)
-            out = cache_output_name(arg.name, outputs)
+            out = cache_outputs[arg.name]
             if out is not None:
                 cache = state["caches"].get(out)
                 if cache is None:  # no earlier step wrote it: an empty cache of the declared shape
@@ -223,7 +233,10 @@ class Generator:
         axis = differ[0]
         if new.shape[axis] == old.shape[axis] + s:  # growing: past + new
             return new
-        if new.shape[axis] == s and old.shape[axis] >= filled + s:  # fixed length: write the new entries in place
+        if new.shape[axis] == s and old.shape[axis] < filled + s:
+            raise DataError(f"the KV cache {cache.name!r} holds {old.shape[axis]} positions: the context is full "
+                            f"after {filled} (generate fewer tokens, or use a model with a longer cache)")
+        if new.shape[axis] == s:  # fixed length: write the new entries in place
             updated = old.copy()
             index = [slice(None)] * old.ndim
             index[axis] = slice(filled, filled + s)

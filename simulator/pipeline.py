@@ -144,6 +144,7 @@ class Pipeline:
         self._inputs = inputs
         self._outputs = [arg for part in self.parts for arg in part.get_outputs() if arg.name not in consumed]
         self._output_part = {arg.name: i for i, part in enumerate(self.parts) for arg in part.get_outputs()}
+        self._part_outputs = [[arg.name for arg in part.get_outputs()] for part in self.parts]
 
     # -- ONNX Runtime's interface ---------------------------------------------------------------
 
@@ -177,7 +178,7 @@ class Pipeline:
                     raise ParameterError(f"missing input {name!r} of pipeline part {i} "
                                          f"({getattr(part, 'model_path', '')!r})")
                 feed[name] = env[source]
-            wanted = [o.name for o in part.get_outputs()]
+            wanted = self._part_outputs[i]
             extra = [n for n, p in zip(output_names, owner) if p == i and n not in wanted]
             if self.record is not None:
                 self.record.append((i, feed))
