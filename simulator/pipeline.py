@@ -26,6 +26,7 @@ from .session import PRE_QUANT_SUFFIX, UPDATED_SUFFIX, InferenceSession, NodeArg
 _LAYER = re.compile(r"^layer_(\d+)\.onnx$")
 _I_OF_N = re.compile(r"^(.*)_(\d+)_of_(\d+)\.onnx$")
 MAX_PARTS = 10_000  # a spec file cannot make us open more sessions than this
+MAX_SPEC_BYTES = 1 << 20  # nor make us read more than this
 
 
 def _encodings_beside(model_path: str) -> str | None:
@@ -58,6 +59,10 @@ def parts_in_folder(folder: str) -> list[tuple[str, str | None]]:
 def parts_in_spec(path: str) -> list[tuple[str, str | None]]:
     """The parts a pipeline JSON file lists; paths are relative to its folder and must stay inside it."""
     base = os.path.dirname(os.path.abspath(path))
+    if not os.path.isfile(path):  # a FIFO or a device would block or never end
+        raise ModelError(f"pipeline file {path!r} is not a regular file")
+    if os.path.getsize(path) > MAX_SPEC_BYTES:
+        raise ModelError(f"pipeline file {path!r} is larger than {MAX_SPEC_BYTES} bytes; a list of parts is small")
     try:
         with open(path, encoding="utf-8") as f:
             spec = json.load(f)

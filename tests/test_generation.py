@@ -90,6 +90,9 @@ def test_errors_name_the_input(tmp_path):
     gen = _gen(folder, False)
     with pytest.raises(ParameterError, match="takes 8"):
         gen.generate(list(range(1, 12)), 2)
+    assert len(gen.generate(PROMPT, 25).tokens) == 25  # 8 prompt slots + 24 token steps fill the 32-slot cache
+    with pytest.raises(DataError, match="context is full"):
+        gen.generate(PROMPT, 26)
 
 
 def test_other_inputs_come_from_extra_feed(tmp_path):

@@ -92,6 +92,10 @@ def test_bad_specs_are_clear_errors(decoder, tmp_path):
     broken.write_text("{")
     with pytest.raises(ModelError, match="cannot be read as JSON"):
         Pipeline.load(str(broken))
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    with pytest.raises(ModelError, match="not a regular file"):
+        Pipeline.load(str(fifo))
     pipe = Pipeline.load(os.path.join(decoder, "token"))
     with pytest.raises(ParameterError, match="exists in none"):
         pipe.run(["no_such_tensor"], _token_feed(np.random.default_rng(0)))
