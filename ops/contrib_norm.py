@@ -9,8 +9,9 @@ Measured against ORT 1.32's CPU kernels:
   left-to-right sum and Y = x / sqrt(...) * scale, bit for bit.
 - SkipSimplifiedLayerNormalization: v = (input + skip) + bias, a left-to-right float32 sum of v*v,
   Y = v / sqrt(sum / n + eps) * gamma: bit for bit.
-- SkipLayerNormalization: the same loop with the mean (ORT's source order) is within a few float32 ulps of
-  the row's scale, not bit for bit (tests/ops/test_contrib.py states the measured bound).
+- SkipLayerNormalization: Welford's running mean and sum of squared deviations in float32
+  (d = v - mean; mean += d / (h + 1); m2 += d * (v - mean)), std = sqrt(m2 / n + eps),
+  Y = (v - mean) / std * gamma + beta: bit for bit, and so are its mean and inv_std_var outputs.
 """
 from __future__ import annotations
 
@@ -78,13 +79,18 @@ def SkipSimplifiedLayerNormalization(xp, input, skip, gamma, bias=None, *, epsil
 
 @register("SkipLayerNormalization", 1, domain=MS)
 def SkipLayerNormalization(xp, input, skip, gamma, beta=None, bias=None, *, epsilon=1e-12):
-    """ORT contrib: input_skip_bias_sum bit for bit; output within 1e-6 of the row's largest value (ORT's mean differs by an ulp on some rows; measured 4.7e-7)."""
+    """ORT contrib: bit for bit with ORT 1.32 (output, mean, inv_std_var, input_skip_bias_sum)."""
     cdt = xp.float32 if input.dtype.itemsize < 4 else input.dtype
     v = _skip_sum(xp, input.astype(cdt), skip.astype(cdt), None if bias is None else bias.astype(cdt))
     t = v.dtype.type
-    n = t(v.shape[-1])
-    mean = _seq_sum(xp, v) / n
-    std = xp.sqrt(_seq_sum(xp, v * v) / n - mean * mean + t(epsilon))
+    mean = xp.zeros(v.shape[:-1], dtype=cdt)
+    m2 = xp.zeros(v.shape[:-1], dtype=cdt)
+    for h in range(v.shape[-1]):  # Welford, element by element as ORT's loop
+        x = v[..., h]
+        d = x - mean
+        mean = mean + d / t(h + 1)
+        m2 = m2 + d * (x - mean)
+    std = xp.sqrt(m2 / t(v.shape[-1]) + t(epsilon))
     Y = (v - mean[..., None]) / std[..., None] * gamma.astype(cdt)
     if beta is not None:
         Y = Y + beta.astype(cdt)
