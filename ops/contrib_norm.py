@@ -66,14 +66,14 @@ def _skip_sum(xp, input, skip, bias):
 
 @register("SkipSimplifiedLayerNormalization", 1, domain=MS)
 def SkipSimplifiedLayerNormalization(xp, input, skip, gamma, bias=None, *, epsilon=1e-12):
-    """ORT contrib: bit for bit with ORT 1.32 (output and input_skip_bias_sum)."""
+    """ORT contrib: bit for bit with ORT 1.32 (all four outputs; the mean is 0, as ORT returns it)."""
     cdt = xp.float32 if input.dtype.itemsize < 4 else input.dtype
     v = _skip_sum(xp, input.astype(cdt), skip.astype(cdt), None if bias is None else bias.astype(cdt))
     t = v.dtype.type
     n = t(v.shape[-1])
     rms = xp.sqrt(_seq_sum(xp, v * v) / n + t(epsilon))
     Y = v / rms[..., None] * gamma.astype(cdt)
-    mean = xp.zeros(rms.shape + (1,), dtype=xp.float32)  # a simplified norm has no mean (ORT leaves it unset)
+    mean = xp.zeros(rms.shape + (1,), dtype=xp.float32)  # a simplified norm has no mean (ORT returns zeros)
     return (Y.astype(input.dtype), mean, (t(1) / rms)[..., None].astype(xp.float32), v.astype(input.dtype))
 
 
