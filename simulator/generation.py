@@ -285,7 +285,12 @@ class Generator:
             if forced is not None and step + 1 >= len(forced):
                 break
             if step + 1 < max_new_tokens:
-                logits = self._step(self.token_model, [token], state)
+                if self._cache_outputs:
+                    logits = self._step(self.token_model, [token], state)
+                else:  # no KV cache: the token graph sees the whole sequence again
+                    fresh = dict(state, filled=0, mask=[], caches={})
+                    logits = self._step(self.token_model, prompt + result.tokens, fresh)
+                    state["run"] = fresh["run"]
         return result
 
 

@@ -113,12 +113,12 @@ def test_other_inputs_come_from_extra_feed(tmp_path):
     seen = []
 
     def extra(step):
-        seen.append(step["position"])
-        return {"lora_scale": np.array([-1.0 if step["position"] else 1.0], np.float32)}
+        seen.append((step["position"], step["length"]))
+        return {"lora_scale": np.array([2.0], np.float32)}
     result = Generator(pipe, extra_feed=extra).generate([3], 3)
-    assert seen == [0, 1, 2] and len(result.tokens) == 3
-    # step 1 feeds the first generated token alone (no cache), scaled by -1
-    np.testing.assert_array_equal(result.logits[1], -numpy_helper.to_array(emb)[result.tokens[0]])
+    # no KV cache: each step feeds the whole sequence again
+    assert seen == [(0, 1), (0, 2), (0, 3)] and len(result.tokens) == 3
+    np.testing.assert_array_equal(result.logits[1], numpy_helper.to_array(emb)[result.tokens[0]] * np.float32(2))
 
 
 def test_kl_divergence():
