@@ -43,7 +43,7 @@ class InferenceSession:
                  rounding: str = HALF_AWAY_FROM_ZERO, apply_int32_bias: bool = False, deterministic: bool = False):
         self.model_path = check_file(model_path, "model file")
         self.xp = array_module(use_cuda, deterministic)
-        model = load_model(self.model_path)
+        model = load_model(self.model_path, external_data="map")  # weights memory-mapped (model.py)
         self.encodings: EncodingsFile | None = load_encodings(encodings_path) if encodings_path else None
         self._interp = Interpreter(model, self.encodings, self.xp, rounding, apply_int32_bias, source=self.model_path)
         self._known = set(self._interp.value_names)
