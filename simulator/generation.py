@@ -56,6 +56,11 @@ def cache_output_name(input_name: str, outputs: set[str]) -> str | None:
     return None
 
 
+def _where(model) -> str:
+    """A model's file(s) for messages (another engine's session may not say)."""
+    return getattr(model, "model_path", None) or type(model).__name__
+
+
 def _declared(arg) -> list:
     return list(arg.shape) if arg.shape else []
 
@@ -172,7 +177,7 @@ class Generator:
             feed.update({k: v for k, v in extra.items() if k in missing})
             missing = [n for n in missing if n not in feed]
         if missing:
-            raise DataError(f"no value for input(s) {describe_names(missing)} of {model.model_path!r}: the "
+            raise DataError(f"no value for input(s) {describe_names(missing)} of {_where(model)!r}: the "
                             f"generator feeds input_ids, position_ids, attention_mask, seqlens_k, "
                             f"total_sequence_length and KV caches; give the others through extra_feed")
         # Cache outputs of a graph without the matching inputs (a prompt graph without past) start the cache.
@@ -196,7 +201,7 @@ class Generator:
         elif length >= len(valid):
             m[:len(valid)] = valid
         else:
-            raise DataError(f"input {arg.name!r} of {model.model_path!r} holds {length} positions, fewer than the "
+            raise DataError(f"input {arg.name!r} of {_where(model)!r} holds {length} positions, fewer than the "
                             f"{len(valid)} tokens processed so far (the context is full)")
         return m.reshape((1,) * max(len(shape) - 1, 1) + (length,))
 
@@ -224,7 +229,7 @@ class Generator:
         if new.shape == old.shape:
             return new  # the graph returned the whole cache (or a fixed-length one updated in place)
         if new.ndim != old.ndim:
-            raise DataError(f"cache output {cache.output!r} of {model.model_path!r} has rank {new.ndim}, its input "
+            raise DataError(f"cache output {cache.output!r} of {_where(model)!r} has rank {new.ndim}, its input "
                             f"{cache.name!r} rank {old.ndim}")
         differ = [a for a in range(new.ndim) if new.shape[a] != old.shape[a]]
         if len(differ) != 1:
@@ -262,7 +267,7 @@ class Generator:
                  "feeds": result.feeds}
         ids_arg = next((a for a in self.prompt_model.get_inputs() if a.name == "input_ids"), None)
         if ids_arg is None:
-            raise ParameterError(f"the prompt model {self.prompt_model.model_path!r} has no input 'input_ids'")
+            raise ParameterError(f"the prompt model {_where(self.prompt_model)!r} has no input 'input_ids'")
         length = _fixed(_declared(ids_arg)[-1]) if _declared(ids_arg) else None
         pad = 0
         if length is not None:
