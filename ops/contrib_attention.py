@@ -2,20 +2,23 @@
 
 RotaryEmbedding reproduces MLAS's rotary kernel (MlasRotaryEmbedOneRow): real = fma(x1, cos, -(x2 * sin)),
 imag = fma(x1, sin, x2 * cos); bit for bit non-interleaved, and interleaved when the rotary dimension is a
-multiple of 16 (ORT's scalar tail for other sizes is not reproduced). The attentions follow ORT's CPU
-kernels (GQAAttentionBase, AttentionCPUBase): scores = alpha * Q K^T, MLAS's softmax over each row's
-allowed window (the rest exactly 0), then probs @ V; the two matrix products use NumPy's BLAS, so results
-differ from ORT's MLAS GEMM by a few ulps (measured bounds in tests/ops/test_contrib.py).
+multiple of 16 (ORT's scalar tail for other sizes is not reproduced). The attentions follow ORT 1.32's CPU
+paths, measured bit for bit: its flash attention where ORT takes it (GroupQueryAttention without qk_output,
+softcap or smooth softmax; MultiHeadAttention without masks, bias, past or present outputs): e = exp(scores -
+rowmax) over one KV block, then (e V) * (1 / l) (GroupQueryAttention) or (e V) / l (MultiHeadAttention);
+elsewhere scores = alpha * Q K^T, MLAS's softmax over each row's allowed window, probs @ V. The products run
+in MLAS's order (ops/_mlas_products.py), so they cost a Python step per element of the reduced dimension.
 """
 from __future__ import annotations
 
 import math
 
+from ._mlas_products import gemv_qk, gemv_sv, sgemm
 from .activation import mlas_tanh
 from .elementwise import fma32
 from .gemm import matmul
-from .softmax import _mlas_softmax_rows
 from .registry import register
+from .softmax import _mlas_softmax_rows, mlas_sum_exp
 
 MS = "com.microsoft"
 
@@ -98,7 +101,7 @@ def GroupQueryAttention(xp, query, key=None, value=None, past_key=None, past_val
                         total_sequence_length=None, cos_cache=None, sin_cache=None, position_ids=None,
                         attention_bias=None, head_sink=None, *, do_rotary=0, kv_num_heads, local_window_size=-1,
                         num_heads, qk_output=0, rotary_interleaved=0, scale=0.0, smooth_softmax=0, softcap=0.0):
-    """ORT contrib: present key/value bit for bit; output within 1e-6 of its largest value (BLAS vs MLAS GEMM order; measured 3.0e-7, up to 1.2e4 ulps on outputs near zero)."""
+    """ORT contrib: bit for bit (prompt, token, rotary, local window, qk_output on a prompt); softcap and a token step's qk_output within 1e-6 of the output's largest value."""
     if attention_bias is not None or head_sink is not None:
         raise ValueError("GroupQueryAttention: the attention_bias and head_sink inputs are not supported")
     b, s = query.shape[:2]
@@ -137,7 +140,11 @@ def GroupQueryAttention(xp, query, key=None, value=None, past_key=None, past_val
     keys = xp.repeat(present_k, group, axis=1) if group > 1 else present_k
     vals = xp.repeat(present_v, group, axis=1) if group > 1 else present_v
     alpha = xp.float32(scale) if scale else xp.float32(1) / xp.sqrt(xp.float32(head))
-    scores = matmul(xp, q.astype(xp.float32), xp.swapaxes(keys.astype(xp.float32), -1, -2)) * alpha
+    if not qk_output and not softcap and not smooth_softmax and query.dtype == xp.float32:
+        out = _flash_gqa(xp, q, keys, vals, past_lens, alpha, local_window_size)
+        return out.transpose(0, 2, 1, 3).reshape(b, s, -1), present_k, present_v
+    scores = sgemm(xp, q.astype(xp.float32), xp.swapaxes(keys.astype(xp.float32), -1, -2), alpha)
+    raw = scores
     if softcap and softcap > 0:
         c = xp.float32(softcap)
         scores = mlas_tanh(xp, scores / c) * c
@@ -148,21 +155,56 @@ def GroupQueryAttention(xp, query, key=None, value=None, past_key=None, past_val
             hi = int(past_lens[i]) + j + 1
             lo = max(0, hi - local_window_size) if local_window_size > 0 else 0
             probs[i, :, j] = soft(xp, scores[i, :, j], lo, hi)
-    out = matmul(xp, probs, vals.astype(xp.float32)).astype(query.dtype)
+    out = sgemm(xp, probs, vals.astype(xp.float32)).astype(query.dtype)
     out = out.transpose(0, 2, 1, 3).reshape(b, s, -1)
     if qk_output:
-        return out, present_k, present_v, (scores if qk_output == 1 else probs).astype(query.dtype)
+        qk = xp.where(probs > 0, raw, xp.float32(0)) if qk_output == 1 else probs  # ORT leaves masked scores 0
+        return out, present_k, present_v, qk[..., :total].astype(query.dtype)
     return out, present_k, present_v
+
+
+def _flash_gqa(xp, q, keys, vals, past_lens, alpha, window):
+    """ORT's flash GroupQueryAttention (its path without qk_output, softcap or smooth softmax), one KV block:
+    scores = alpha * Q K^T (SGEMM for a prompt, the decode GEMV for one token), masked positions set to the
+    lowest float, e = exp(scores - rowmax) with its MLAS sum l, out = (e V) * (1 / l). Returns (B, N, S, H)."""
+    f = xp.float32
+    b, n, s, h = q.shape
+    out = xp.zeros((b, n, s, vals.shape[3]), dtype=f)
+    lowest = f(xp.finfo(f).min)
+    for i in range(b):
+        past = int(past_lens[i])
+        total = past + s
+        k_i, v_i = keys[i, :, :total].astype(f), vals[i, :, :total].astype(f)
+        if s == 1:
+            scores = (gemv_qk(xp, q[i, :, 0].astype(f), k_i) * alpha)[:, None, :]
+        else:
+            scores = sgemm(xp, q[i].astype(f), xp.swapaxes(k_i, -1, -2), alpha)
+        limit = past + xp.arange(s).reshape(s, 1) + 1  # a query attends to positions [start, limit)
+        col = xp.arange(total).reshape(1, total)
+        masked = col >= limit
+        if window >= 0:
+            masked = masked | (col < limit - window)
+        scores = xp.where(masked, lowest, scores)
+        rows = scores.reshape(-1, total)
+        e, l = mlas_sum_exp(xp, rows - rows.max(axis=1, keepdims=True))
+        e = e.reshape(scores.shape)
+        inv = (f(1) / l).reshape(n, s, 1)
+        if s == 1:
+            out[i] = (gemv_sv(xp, e[:, 0], v_i) * inv[:, 0])[:, None, :]
+        else:
+            out[i] = sgemm(xp, e, v_i) * inv
+    return out
 
 
 @register("MultiHeadAttention", 1, domain=MS)
 def MultiHeadAttention(xp, query, key=None, value=None, bias=None, key_padding_mask=None, attention_bias=None,
                        past_key=None, past_value=None, past_sequence_length=None, cache_indirection=None, *,
-                       mask_filter_value=-10000.0, num_heads, scale=0.0, unidirectional=0):
-    """ORT contrib: present key/value bit for bit; output within 1e-6 of its largest value (measured 2.0e-7, up to 2.8e3 ulps near zero)."""
+                       mask_filter_value=-10000.0, num_heads, scale=0.0, unidirectional=0, _n_outputs=1):
+    """ORT contrib: bit for bit (flash and plain paths, bias, key padding mask, attention bias, past/present, causal)"""
     if key is None or query.ndim != 3 or cache_indirection is not None or past_sequence_length is not None:
         raise ValueError("MultiHeadAttention: packed QKV, cache_indirection and past_sequence_length are not "
                          "supported (give query, key and value as 3-D or 4-D tensors)")
+    f = xp.float32
     b, s, hidden = query.shape
     if bias is not None:
         query = query + bias[:hidden]
@@ -178,24 +220,30 @@ def MultiHeadAttention(xp, query, key=None, value=None, bias=None, key_padding_m
     head = q.shape[3]
     total = k.shape[2]
     past = total - s
-    alpha = xp.float32(scale) if scale else xp.float32(1) / xp.sqrt(xp.float32(head))
-    scores = matmul(xp, q, xp.swapaxes(k, -1, -2)) * alpha
+    alpha = f(scale) if scale else f(1) / xp.sqrt(f(head))
+    flash = (query.dtype == f and not unidirectional and key_padding_mask is None and attention_bias is None
+             and past_key is None and _n_outputs == 1)
+    if flash:  # ORT's flash attention (MlasFlashAttention), one KV block: (e V) / l
+        scores = sgemm(xp, q, xp.swapaxes(k, -1, -2), alpha)
+        rows = scores.reshape(-1, total)
+        e, l = mlas_sum_exp(xp, rows - rows.max(axis=1, keepdims=True))
+        out = sgemm(xp, e.reshape(scores.shape), v) / l.reshape(b, num_heads, s, 1)
+        return (out.transpose(0, 2, 1, 3).reshape(b, s, -1).astype(query.dtype),)
     mask = None
-    fill = xp.float32(mask_filter_value)
+    fill = f(mask_filter_value)
     if key_padding_mask is not None:
         m = key_padding_mask
         if m.ndim == 1:  # key lengths per batch
             m = xp.arange(total).reshape(1, total) < m.reshape(-1, 1)
         keep = (m > 0).reshape((b, 1, 1, total) if m.ndim == 2 else (b, 1, s, total))
-        mask = xp.where(keep, xp.float32(0), fill)
+        mask = xp.where(keep, f(0), fill)
     if unidirectional:
         causal = xp.arange(total).reshape(1, total) > (xp.arange(s).reshape(s, 1) + past)
-        cm = xp.where(causal, fill, xp.float32(0))
+        cm = xp.where(causal, fill, f(0))
         mask = cm if mask is None else xp.where(causal, fill, mask)
-    if mask is not None:
-        scores = scores + mask
+    scores = sgemm(xp, q, xp.swapaxes(k, -1, -2), alpha, mask)  # ORT fills the product's output with the mask
     if attention_bias is not None:
-        scores = scores + attention_bias.astype(xp.float32)
-    probs = _mlas_softmax_rows(xp, scores.reshape(-1, total).astype(xp.float32), False).reshape(scores.shape)
-    out = matmul(xp, probs.astype(v.dtype), v).transpose(0, 2, 1, 3).reshape(b, s, -1).astype(query.dtype)
-    return out, k, v
+        scores = scores + attention_bias.astype(f)
+    probs = _mlas_softmax_rows(xp, scores.reshape(-1, total).astype(f), False).reshape(scores.shape)
+    out = sgemm(xp, probs, v.astype(f)).transpose(0, 2, 1, 3).reshape(b, s, -1).astype(query.dtype)
+    return (out, k, v)[:max(_n_outputs, 1)]
