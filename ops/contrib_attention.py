@@ -101,9 +101,9 @@ def GroupQueryAttention(xp, query, key=None, value=None, past_key=None, past_val
                         total_sequence_length=None, cos_cache=None, sin_cache=None, position_ids=None,
                         attention_bias=None, head_sink=None, *, do_rotary=0, kv_num_heads, local_window_size=-1,
                         num_heads, qk_output=0, rotary_interleaved=0, scale=0.0, smooth_softmax=0, softcap=0.0):
-    """ORT contrib: bit for bit (prompt, token, rotary, local window, qk_output on a prompt); softcap and a token step's qk_output within 1e-6 of the output's largest value."""
-    if attention_bias is not None or head_sink is not None:
-        raise ValueError("GroupQueryAttention: the attention_bias and head_sink inputs are not supported")
+    """ORT contrib: bit for bit (prompt, token, rotary, local window, attention bias, qk_output on a prompt); softcap and a token step's qk_output within 1e-6 of the output's largest value; no head_sink"""
+    if head_sink is not None:
+        raise ValueError("GroupQueryAttention: the head_sink input is not supported")
     b, s = query.shape[:2]
     if key is None:  # packed QKV: (B, S, (N + 2 * N_kv) * H)
         head = query.shape[2] // (num_heads + 2 * kv_num_heads)
@@ -140,10 +140,16 @@ def GroupQueryAttention(xp, query, key=None, value=None, past_key=None, past_val
     keys = xp.repeat(present_k, group, axis=1) if group > 1 else present_k
     vals = xp.repeat(present_v, group, axis=1) if group > 1 else present_v
     alpha = xp.float32(scale) if scale else xp.float32(1) / xp.sqrt(xp.float32(head))
+    bias = None
+    if attention_bias is not None:  # (B or 1, N or 1, S, total), added to the scaled scores
+        bias = xp.broadcast_to(attention_bias.astype(xp.float32), (b, num_heads, s, attention_bias.shape[-1]))
     if not qk_output and not softcap and not smooth_softmax and query.dtype == xp.float32:
-        out = _flash_gqa(xp, q, keys, vals, past_lens, alpha, local_window_size)
+        out = _flash_gqa(xp, q, keys, vals, past_lens, alpha, local_window_size, bias)
         return out.transpose(0, 2, 1, 3).reshape(b, s, -1), present_k, present_v
     scores = sgemm(xp, q.astype(xp.float32), xp.swapaxes(keys.astype(xp.float32), -1, -2), alpha)
+    if bias is not None:
+        scores = scores.copy()
+        scores[..., :bias.shape[-1]] += bias
     raw = scores
     if softcap and softcap > 0:
         c = xp.float32(softcap)
@@ -163,7 +169,7 @@ def GroupQueryAttention(xp, query, key=None, value=None, past_key=None, past_val
     return out, present_k, present_v
 
 
-def _flash_gqa(xp, q, keys, vals, past_lens, alpha, window):
+def _flash_gqa(xp, q, keys, vals, past_lens, alpha, window, bias=None):
     """ORT's flash GroupQueryAttention (its path without qk_output, softcap or smooth softmax), one KV block:
     scores = alpha * Q K^T (SGEMM for a prompt, the decode GEMV for one token), masked positions set to the
     lowest float, e = exp(scores - rowmax) with its MLAS sum l, out = (e V) * (1 / l). Returns (B, N, S, H)."""
@@ -179,6 +185,8 @@ def _flash_gqa(xp, q, keys, vals, past_lens, alpha, window):
             scores = (gemv_qk(xp, q[i, :, 0].astype(f), k_i) * alpha)[:, None, :]
         else:
             scores = sgemm(xp, q[i].astype(f), xp.swapaxes(k_i, -1, -2), alpha)
+        if bias is not None:
+            scores = scores + bias[i, :, :, :total]
         limit = past + xp.arange(s).reshape(s, 1) + 1  # a query attends to positions [start, limit)
         col = xp.arange(total).reshape(1, total)
         masked = col >= limit

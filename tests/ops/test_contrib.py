@@ -184,6 +184,25 @@ def test_group_query_attention_bit_exact(heads, kv_heads, head):
             np.testing.assert_array_equal(o, rf)
 
 
+def test_group_query_attention_bias_bit_exact():
+    b, s, heads, kv_heads, head = 2, 6, 4, 2, 32
+    q, k, v = _gqa_inputs(b, s, heads, kv_heads, head)
+    attrs = dict(num_heads=heads, kv_num_heads=kv_heads)
+    for shape in ((1, heads, s, s), (b, 1, s, s), (b, heads, s, s)):
+        ins = [q, k, v, None, None, np.full((b,), s - 1, np.int32), np.array([s], np.int32), None, None, None,
+               r(*shape)]
+        for n, a in ((3, {}), (4, {"qk_output": 1})):
+            ours, ref = both("GroupQueryAttention", ins, n=n, **a, **attrs)
+            for o, rf in zip(ours, ref):
+                np.testing.assert_array_equal(o, rf)
+    past_k, past_v = r(b, kv_heads, 20, head), r(b, kv_heads, 20, head)
+    token = [q[:, :1], k[:, :1], v[:, :1], past_k, past_v, np.array([s, s + 2], np.int32),
+             np.array([s + 3], np.int32), None, None, None, r(b, heads, 1, s + 3)]
+    ours, ref = both("GroupQueryAttention", token, n=3, **attrs)
+    for o, rf in zip(ours, ref):
+        np.testing.assert_array_equal(o, rf)
+
+
 def test_group_query_attention_long_prompt_bit_exact():
     b, s, heads, kv_heads, head = 1, 200, 2, 1, 64  # K blocks of the score x value product: 128 + 72
     q, k, v = _gqa_inputs(b, s, heads, kv_heads, head)
