@@ -82,12 +82,15 @@ def _window_softmax(xp, scores, lo, hi):
 
 
 def _smooth_window_softmax(xp, scores, lo, hi):
-    """Softmax with an extra zero logit in the denominator (smooth_softmax=1)."""
-    out = xp.zeros(scores.shape, dtype=xp.float32)
-    x = scores[..., lo:hi].astype(xp.float32)
-    m = xp.maximum(x.max(axis=-1, keepdims=True), xp.float32(0))
-    e = xp.exp(x - m)
-    out[..., lo:hi] = e / (e.sum(axis=-1, keepdims=True, dtype=xp.float32) + xp.exp(-m))
+    """Softmax with an extra zero logit in the denominator (smooth_softmax=1), as MLAS's: m = max(rowmax, 0),
+    e = exp(x - m) (MLAS), e * (1 / (sum(e) + exp(-m))) with libm's exp for the extra term."""
+    f = xp.float32
+    out = xp.zeros(scores.shape, dtype=f)
+    x = scores[..., lo:hi].astype(f).reshape(-1, hi - lo)
+    m = xp.maximum(x.max(axis=1, keepdims=True), f(0))
+    e, total = mlas_sum_exp(xp, x - m)
+    total = total + xp.exp((-m).astype(xp.float64)).astype(f)  # std::exp: libm's expf (correctly rounded)
+    out[..., lo:hi] = (e * (f(1) / total)).reshape(scores[..., lo:hi].shape)
     return out
 
 
@@ -101,7 +104,7 @@ def GroupQueryAttention(xp, query, key=None, value=None, past_key=None, past_val
                         total_sequence_length=None, cos_cache=None, sin_cache=None, position_ids=None,
                         attention_bias=None, head_sink=None, *, do_rotary=0, kv_num_heads, local_window_size=-1,
                         num_heads, qk_output=0, rotary_interleaved=0, scale=0.0, smooth_softmax=0, softcap=0.0):
-    """ORT contrib: bit for bit (prompt, token, rotary, local window, attention bias, qk_output on a prompt); softcap and a token step's qk_output within 1e-6 of the output's largest value; no head_sink"""
+    """ORT contrib: bit for bit (prompt, token, rotary, local window, attention bias, smooth softmax, qk_output on a prompt); softcap, and a token step with qk_output or smooth softmax, within 1e-6 of the output's largest value; no head_sink"""
     if head_sink is not None:
         raise ValueError("GroupQueryAttention: the head_sink input is not supported")
     b, s = query.shape[:2]

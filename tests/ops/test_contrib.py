@@ -176,6 +176,7 @@ def test_group_query_attention_bit_exact(heads, kv_heads, head):
     rotary = [np.cos(angles), np.sin(angles)]
     cases = [(prompt, 3, attrs), (prompt, 3, dict(attrs, local_window_size=3)),  # ORT's flash path
              (prompt + rotary, 3, dict(attrs, do_rotary=1)), (prompt, 4, dict(attrs, qk_output=1)),  # its plain path
+             (prompt, 3, dict(attrs, smooth_softmax=1)),
              (token, 3, attrs), (token + rotary, 3, dict(attrs, do_rotary=1)),
              (token, 3, dict(attrs, local_window_size=3))]
     for ins, n, a in cases:
@@ -213,15 +214,16 @@ def test_group_query_attention_long_prompt_bit_exact():
             np.testing.assert_array_equal(o, rf)
 
 
-def test_group_query_attention_softcap_and_token_qk_output_are_close():
-    # Not reproduced: softcap's tanh, and the plain path's single-row score x value product (qk_output on a
-    # token step); the outputs stay within MAX_REL of ORT's, the caches bit for bit.
+def test_group_query_attention_softcap_and_plain_token_steps_are_close():
+    # Not reproduced: softcap's tanh, and the plain path's single-row score x value product (a token step with
+    # qk_output or smooth softmax); the outputs stay within MAX_REL of ORT's, the caches bit for bit.
     b, s, heads, kv_heads, head = 2, 6, 4, 2, 32
     q, k, v = _gqa_inputs(b, s, heads, kv_heads, head)
     past_k, past_v = r(b, kv_heads, 20, head), r(b, kv_heads, 20, head)
     prompt = [q, k, v, None, None, np.full((b,), s - 1, np.int32), np.array([s], np.int32)]
     token = [q[:, :1], k[:, :1], v[:, :1], past_k, past_v, np.array([s, s + 2], np.int32), np.array([s + 3], np.int32)]
-    for ins, n, a in ((prompt, 3, {"softcap": 2.0}), (token, 3, {"softcap": 2.0}), (token, 4, {"qk_output": 1})):
+    for ins, n, a in ((prompt, 3, {"softcap": 2.0}), (token, 3, {"softcap": 2.0}), (token, 4, {"qk_output": 1}),
+                      (token, 3, {"smooth_softmax": 1})):
         ours, ref = both("GroupQueryAttention", ins, n=n, num_heads=heads, kv_num_heads=kv_heads, **a)
         assert_close_to_ort(ours[0], ref[0])
         np.testing.assert_array_equal(ours[1], ref[1])
