@@ -20,7 +20,6 @@ import numpy as np
 from .encodings import describe_names
 from .errors import ModelError, ParameterError
 from .paths import checked_path
-from .quantization import HALF_AWAY_FROM_ZERO
 from .session import PRE_QUANT_SUFFIX, UPDATED_SUFFIX, InferenceSession, NodeArg
 
 _LAYER = re.compile(r"^layer_(\d+)\.onnx$")
@@ -95,10 +94,10 @@ def parts_in_spec(path: str) -> list[tuple[str, str | None]]:
 class Pipeline:
     """Parts run in order as one model, with an InferenceSession's interface (run, get_inputs, get_outputs).
     A part is a (model path, encodings path or None) pair, or a session (anything with run/get_inputs/get_outputs,
-    onnxruntime.InferenceSession included)."""
+    onnxruntime.InferenceSession included). `quantized=False` ignores the encodings; the other keywords are
+    InferenceSession's (use_cuda, rounding, apply_int32_bias, deterministic, kernels, ...)."""
 
-    def __init__(self, parts, use_cuda: bool = False, rounding: str = HALF_AWAY_FROM_ZERO,
-                 apply_int32_bias: bool = False, deterministic: bool = False, quantized: bool = True):
+    def __init__(self, parts, quantized: bool = True, **session_options):
         if not parts:
             raise ParameterError("a pipeline needs at least one (model, encodings) part")
         self.parts = []
@@ -107,9 +106,8 @@ class Pipeline:
                 self.parts.append(part)
                 continue
             model, encodings = part
-            self.parts.append(InferenceSession(model, encodings if quantized else None, use_cuda=use_cuda,
-                                               rounding=rounding, apply_int32_bias=apply_int32_bias,
-                                               deterministic=deterministic))
+            self.parts.append(InferenceSession(model, encodings_path=encodings if quantized else None,
+                                               **session_options))
         self.record: list | None = None  # set to a list to collect (part index, feed) of every part run
         self._plan()
 

@@ -6,6 +6,10 @@ from .generate import add_generation_options, generator, progress_bar, prompt_id
 
 NAME = "compare-generation"
 HELP = "generate with model 0 (float) and compare model 1 (quantized) token by token"
+EXAMPLES = (
+    "simulator compare-generation --prompt-model examples/small_decoder/prompt/ --token-model examples/small_decoder/token/ --prompt 60,40,44,57,37 -n 4",
+    "simulator compare-generation --prompt-model prompt/ --token-model token/ --prompt 1,2,3 -n 16 --threshold 20 --json report.json",
+)
 
 
 def add_arguments(p) -> None:

@@ -10,6 +10,11 @@ from ._options import add_simulation_options, simulation_options
 
 NAME = "generate"
 HELP = "generate tokens greedily with a prompt graph and a token graph sharing a KV cache"
+EXAMPLES = (
+    "simulator generate --prompt-model examples/small_decoder/prompt/ --token-model examples/small_decoder/token/ --prompt 5,17,33 -n 8",
+    "simulator generate --prompt-model examples/small_decoder/prompt/ --token-model examples/small_decoder/token/ --prompt 5,17,33 -n 8 --float --json",
+    "simulator generate --prompt-model my_llm/ --prompt 1,2,3 -n 32 --stop-token 2        # one set of parts for both",
+)
 
 
 def add_generation_options(p) -> None:
