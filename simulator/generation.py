@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Callable, Optional
 
 import numpy as np
@@ -323,8 +323,7 @@ class StepComparison:
     kl: float
 
     def to_dict(self) -> dict:
-        return {"step": self.step, "token_0": self.token_0, "token_1": self.token_1, "snr_db": self.snr_db,
-                "top1_agree": self.top1_agree, "kl": self.kl}
+        return asdict(self)
 
 
 @dataclass
