@@ -94,7 +94,8 @@ class GenerationResult:
     feeds: dict = field(default_factory=dict)  # step -> the feed that produced its logits (steps in keep_feeds)
 
     def to_dict(self) -> dict:
-        return {"prompt": self.prompt, "tokens": self.tokens, "predicted": self.predicted, "stopped_by": self.stopped_by}
+        return {"prompt": self.prompt, "tokens": self.tokens, "predicted": self.predicted,
+                "stopped_by": self.stopped_by}
 
 
 class Generator:
@@ -261,7 +262,8 @@ class Generator:
         if not prompt:
             raise ParameterError("the prompt needs at least one token id")
         if not isinstance(max_new_tokens, int) or not 1 <= max_new_tokens <= MAX_NEW_TOKENS:
-            raise ParameterError(f"max_new_tokens must be an integer from 1 to {MAX_NEW_TOKENS}, got {max_new_tokens!r}")
+            raise ParameterError(f"max_new_tokens must be an integer from 1 to {MAX_NEW_TOKENS}, "
+                                 f"got {max_new_tokens!r}")
         result = GenerationResult(prompt)
         state = {"filled": 0, "mask": [], "caches": {}, "run": 0, "keep_feeds": set(keep_feeds),
                  "feeds": result.feeds}
@@ -362,15 +364,20 @@ class GenerationComparison:
         lines.append(f"top-1 agreement {self.top1_agreement:.1%}; " +
                      ("the tokens agree at every step" if first is None else f"first differing step: {first}"))
         if self.layers is not None:
-            for what, d in ((f"first layer below {self.threshold:g} dB (cumulative)",
-                             self.layers.first_cumulative(self.threshold)),
-                            (f"first layer below {self.threshold:g} dB (isolated)",
-                             self.layers.first_isolated(self.threshold)),
-                            ("layer adding the most error by itself", self.layers.worst_isolated())):
-                lines.append(f"at step {first}, {what}: " + ("none" if d is None else
-                             f"part {d.part} {d.name!r} ({d.op_type}), cumulative {d.cumulative_snr:.2f} dB, "
-                             f"isolated {d.isolated_snr if d.isolated_snr is None else round(d.isolated_snr, 2)} dB"))
+            below = f"first layer below {self.threshold:g} dB"
+            found = ((f"{below} (cumulative)", self.layers.first_cumulative(self.threshold)),
+                     (f"{below} (isolated)", self.layers.first_isolated(self.threshold)),
+                     ("layer adding the most error by itself", self.layers.worst_isolated()))
+            for what, d in found:
+                lines.append(f"at step {first}, {what}: {_describe_layer(d)}")
         return "\n".join(lines)
+
+
+def _describe_layer(d) -> str:
+    if d is None:
+        return "none"
+    isolated = "n/a (a graph input)" if d.isolated_snr is None else f"{d.isolated_snr:.2f} dB"
+    return f"part {d.part} {d.name!r} ({d.op_type}), cumulative {d.cumulative_snr:.2f} dB, isolated {isolated}"
 
 
 def compare_generation(gen_0: Generator, gen_1: Generator, prompt, max_new_tokens: int,

@@ -69,7 +69,8 @@ def parts_in_spec(path: str) -> list[tuple[str, str | None]]:
         raise ModelError(f"pipeline file {path!r} cannot be read as JSON: {exc}") from None
     parts = spec.get("parts") if isinstance(spec, dict) else None
     if not isinstance(parts, list) or not parts or len(parts) > MAX_PARTS:
-        raise ModelError(f"pipeline file {path!r}: expected {{\"parts\": [{{\"model\": ..., \"encodings\": ...}}, ...]}} "
+        raise ModelError(f"pipeline file {path!r}: expected "
+                         f"{{\"parts\": [{{\"model\": ..., \"encodings\": ...}}, ...]}} "
                          f"with 1 to {MAX_PARTS} parts")
     out = []
     for i, part in enumerate(parts):
@@ -116,7 +117,8 @@ class Pipeline:
         """A folder of parts, a pipeline JSON file, or one .onnx model (with its .encodings beside it)."""
         if isinstance(spec, (str, os.PathLike)) and os.path.isdir(spec):
             return cls(parts_in_folder(os.fspath(spec)), **options)
-        path = checked_path(spec, "pipeline", ModelError, expected="a folder of parts, a pipeline .json or a .onnx model")
+        path = checked_path(spec, "pipeline", ModelError,
+                            expected="a folder of parts, a pipeline .json or a .onnx model")
         if path.endswith(".json"):
             parts = parts_in_spec(path)
         else:
@@ -199,7 +201,8 @@ class Pipeline:
             return self._output_part[name]
         for i, part in enumerate(self.parts):
             base = name[: -len(PRE_QUANT_SUFFIX)] if name.endswith(PRE_QUANT_SUFFIX) else name
-            base = base[: -len(UPDATED_SUFFIX)] if base not in part.tensor_names and base.endswith(UPDATED_SUFFIX) else base
+            if base not in part.tensor_names and base.endswith(UPDATED_SUFFIX):
+                base = base[: -len(UPDATED_SUFFIX)]
             if base in getattr(part, "tensor_names", ()):
                 return i
         raise ParameterError(f"tensor {name!r} exists in none of the pipeline's {len(self.parts)} parts "
