@@ -18,6 +18,7 @@ import onnx
 from onnx import numpy_helper
 
 import ops
+from ops.errors import OpError
 from ops.registry import Kernel
 
 from .attributes import node_attributes, sparse_to_dense
@@ -25,7 +26,7 @@ from .backend import HOST_FALLBACKS, Float64Accumulation, device_can_hold, is_nu
 from .encodings import EncodingsFile, channel_axis_for_param, describe_names
 from .errors import DataError, EncodingsError, KernelError, ModelError, SimulatorError
 from .model import initializer_array, opset_versions, release_pages
-from . import ort_kernels
+from . import errors, ort_kernels
 from .quantization import HALF_AWAY_FROM_ZERO, Granularity, Quantizer, bind
 
 
@@ -205,7 +206,10 @@ class Interpreter:
             if domain not in opsets:
                 raise ModelError(f"{source}: node {node.name!r} ({node.op_type}) uses domain {domain!r}, which the "
                                  f"model does not import (opset_import: {sorted(opsets)})")
-            kernel = ops.resolve(node.op_type, domain, opsets[domain], node.name)
+            try:
+                kernel = ops.resolve(node.op_type, domain, opsets[domain], node.name)
+            except OpError as exc:
+                raise _project_error(exc) from None
             if self.kernels == "onnxruntime":
                 kernel = ort_kernels.ort_kernel(kernel, node, opsets, raw_initializers, self.ort_threads) or kernel
             attrs = node_attributes(node)
@@ -495,6 +499,8 @@ class Interpreter:
                 result = tuple(to_device(self.xp, r) for r in (result if isinstance(result, tuple) else (result,)))
         except SimulatorError:
             raise
+        except OpError as exc:
+            raise _project_error(exc) from None
         except Exception as exc:
             shapes = ", ".join(f"{n or '<omitted>'}: {_describe(a)}" for n, a in zip(step.inputs, args))
             raise KernelError(f"{step.label} failed on inputs ({shapes}): {type(exc).__name__}: {exc}") from exc
@@ -517,6 +523,11 @@ class Interpreter:
 
 
 _DTYPE_ATTRIBUTES = ("to", "output_dtype", "dtype")
+
+
+def _project_error(exc: OpError) -> SimulatorError:
+    """An error ops raised on purpose (ops.errors), as the simulator.errors class of the same name and message."""
+    return getattr(errors, type(exc).__name__)(str(exc))
 
 
 def _host_twin(xp):
