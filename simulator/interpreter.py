@@ -25,7 +25,7 @@ from .attributes import node_attributes, sparse_to_dense
 from .backend import HOST_FALLBACKS, Float64Accumulation, device_can_hold, is_numpy, on_host, to_device, to_host
 from .encodings import EncodingsFile, channel_axis_for_param, describe_names
 from .errors import DataError, EncodingsError, KernelError, ModelError, SimulatorError
-from .model import opset_versions
+from .model import initializer_array, opset_versions, release_pages
 from . import errors, ort_kernels
 from .quantization import HALF_AWAY_FROM_ZERO, Granularity, Quantizer, bind
 
@@ -185,7 +185,7 @@ class Interpreter:
         raw_initializers = {}
         for t in graph.initializer:
             try:
-                raw_initializers[t.name] = numpy_helper.to_array(t)
+                raw_initializers[t.name] = initializer_array(t, source)
             except Exception as exc:  # malformed raw_data, wrong sizes
                 raise ModelError(f"{source}: initializer {t.name!r} cannot be read: {exc}") from None
         for sp in graph.sparse_initializer:
@@ -315,6 +315,7 @@ class Interpreter:
                                          f"{exc}") from None
                 with np.errstate(all="ignore"):
                     params[name] = q(np, value)
+                release_pages(value)  # a mapped weight's float value stays in its file until ::pre_quant asks
                 self.param_quantizers[name] = q
                 self.raw_params[name] = value
             else:

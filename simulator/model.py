@@ -1,11 +1,13 @@
 """Loading an ONNX model: the file, its external data (kept inside the model's folder), its opsets."""
 from __future__ import annotations
 
+import mmap
 import os
 
+import numpy as np
 import onnx
 from google.protobuf.message import DecodeError
-from onnx import external_data_helper
+from onnx import external_data_helper, numpy_helper
 
 from .errors import ModelError
 from .paths import checked_path
@@ -15,8 +17,9 @@ def check_file(path, what: str, error=ModelError) -> str:
     return checked_path(path, what, error, expected="the model file itself (e.g. model.onnx)")
 
 
-def load_model(path, external_data: bool = True) -> onnx.ModelProto:
-    """Read `path` with its external data (unless told not to), refusing data files outside the model's folder."""
+def load_model(path, external_data: bool | str = True) -> onnx.ModelProto:
+    """Read `path` with its external data (unless told not to), refusing data files outside the model's folder.
+    external_data="map": the external data is checked but left in its files, for initializer_array to map."""
     path = check_file(path, "model file")
     try:
         model = onnx.load(path, load_external_data=False)
@@ -27,11 +30,11 @@ def load_model(path, external_data: bool = True) -> onnx.ModelProto:
     if not model.HasField("graph") or not model.graph.node and not model.graph.output:
         raise ModelError(f"model file {path!r} holds no graph (not an ONNX model, or truncated)")
     if external_data:
-        _load_external_data(model, path)
+        _load_external_data(model, path, load=external_data != "map")
     return model
 
 
-def _load_external_data(model: onnx.ModelProto, path: str) -> None:
+def _load_external_data(model: onnx.ModelProto, path: str, load: bool = True) -> None:
     base = os.path.dirname(os.path.abspath(path))
     real_base = os.path.realpath(base)
     tensors = [t for t in external_data_helper._get_all_tensors(model) if external_data_helper.uses_external_data(t)]
@@ -55,11 +58,56 @@ def _load_external_data(model: onnx.ModelProto, path: str) -> None:
         if offset < 0 or (length or 0) < 0 or offset + (length or 0) > size:
             raise ModelError(f"model {path!r}: external data file {location!r} is too short for tensor "
                              f"{tensor.name!r} (needs {offset + (length or 0)} bytes from offset {offset}, has {size})")
-    if tensors:
+    if tensors and load:
         try:
             external_data_helper.load_external_data_for_model(model, base)
         except (OSError, ValueError) as exc:
             raise ModelError(f"model {path!r}: cannot load external data: {exc}") from None
+
+
+# Element types whose bytes NumPy reads as they are (others are loaded through numpy_helper).
+_MAPPABLE = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE, onnx.TensorProto.INT8,
+             onnx.TensorProto.UINT8, onnx.TensorProto.INT16, onnx.TensorProto.UINT16, onnx.TensorProto.INT32,
+             onnx.TensorProto.UINT32, onnx.TensorProto.INT64, onnx.TensorProto.UINT64, onnx.TensorProto.BOOL}
+
+
+def initializer_array(tensor: onnx.TensorProto, model_path: str) -> np.ndarray:
+    """An initializer as an array; one whose data load_model(..., external_data="map") left in its file is
+    memory-mapped copy-on-write (an ordinary writable array whose pages are read on demand and can be
+    released, see release_pages). Its location was checked by load_model."""
+    if not external_data_helper.uses_external_data(tensor) or tensor.data_type not in _MAPPABLE:
+        base = os.path.dirname(os.path.abspath(model_path)) if external_data_helper.uses_external_data(tensor) else ""
+        return numpy_helper.to_array(tensor, base)
+    info = external_data_helper.ExternalDataInfo(tensor)
+    dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type)).newbyteorder("<")
+    shape = tuple(int(d) for d in tensor.dims)
+    count = int(np.prod(shape, dtype=np.int64))
+    if count == 0:
+        return np.zeros(shape, dtype)
+    offset, nbytes = info.offset or 0, count * dtype.itemsize
+    if info.length is not None and info.length != nbytes:
+        raise ValueError(f"its external data length is {info.length} bytes; its shape {list(shape)} and type need "
+                         f"{nbytes}")
+    start = offset - offset % mmap.ALLOCATIONGRANULARITY
+    target = os.path.join(os.path.dirname(os.path.abspath(model_path)), info.location)
+    with open(target, "rb") as f:
+        if os.fstat(f.fileno()).st_size < offset + nbytes:
+            raise ValueError(f"external data file {info.location!r} holds fewer than the {offset + nbytes} bytes it needs")
+        try:
+            mapped = mmap.mmap(f.fileno(), offset - start + nbytes, access=mmap.ACCESS_COPY, offset=start)
+        except (OSError, ValueError):  # a file system without mmap: read it
+            return numpy_helper.to_array(tensor, os.path.dirname(os.path.abspath(model_path)))
+    return np.frombuffer(mapped, dtype=dtype, count=count, offset=offset - start).reshape(shape)
+
+
+def release_pages(array) -> None:
+    """Drop the resident pages of a memory-mapped array (re-read from its file if touched again); a no-op for
+    other arrays."""
+    base = array
+    while base is not None and not isinstance(base, mmap.mmap):
+        base = base.obj if isinstance(base, memoryview) else getattr(base, "base", None)
+    if isinstance(base, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        base.madvise(mmap.MADV_DONTNEED)
 
 
 def _external_fields(tensor) -> str:

@@ -56,7 +56,7 @@ def _read_model(path_or_bytes) -> tuple[onnx.ModelProto, str | None]:
                              "pass the model's path instead")
         return model, None
     path = check_file(path_or_bytes, "model file")
-    return load_model(path), path
+    return load_model(path, external_data="map"), path  # weights memory-mapped (model.py)
 
 
 def _cuda_available() -> bool:
