@@ -4,6 +4,7 @@ Kernels never import numpy or cupy; the interpreter passes them the module chose
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from types import ModuleType
 
@@ -26,6 +27,12 @@ def is_numpy(xp) -> bool:
     # `xp is numpy` first: a missing attribute on the numpy module costs a microsecond (its __getattr__
     # raises), and the interpreter asks once per node.
     return xp is numpy or getattr(xp, "module", None) is numpy
+
+
+def errstate(xp):
+    """The floating-point error state of a run: inf and NaN are values, never warnings (NumPy's errstate;
+    CuPy warns of nothing)."""
+    return numpy.errstate(all="ignore") if is_numpy(xp) else contextlib.nullcontext()
 
 
 class Float64Accumulation:

@@ -19,6 +19,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from .. import graph as _graph
 from ..encodings import channel_axis_for_param
 
 # Ops whose output AIMET does not quantize: they move or select values, the grid passes through.
@@ -95,8 +96,6 @@ def _inferred(model: onnx.ModelProto) -> dict[str, tuple]:
 def graph_tensors(model: onnx.ModelProto) -> list[TensorEntry]:
     """The graph's tensors in graph order: inputs, then per node (topological order) the initializers it
     reads for the first time, then its outputs; unread initializers last."""
-    from ..interpreter import topological_order  # noqa: PLC0415
-
     g = model.graph
     inits = {t.name: t for t in g.initializer}
     info = _inferred(model)
@@ -107,7 +106,7 @@ def graph_tensors(model: onnx.ModelProto) -> list[TensorEntry]:
         entries[vi.name] = TensorEntry(vi.name, "input", "input", "", _shape_of(vi),
                                        _dtype_name(vi.type.tensor_type.elem_type))
     available = set(inits) | set(entries)
-    for node in topological_order(g, available):
+    for node in _graph.topological_order(g, available):
         for idx, name in enumerate(node.input):
             if name in inits and name not in entries:
                 t = inits[name]
@@ -135,21 +134,13 @@ def graph_tensors(model: onnx.ModelProto) -> list[TensorEntry]:
 def consumers(model: onnx.ModelProto, name: str) -> list[tuple[str, int, dict]]:
     """(op_type, input index, attributes) of the nodes reading `name`, through Identity; a Transpose in front
     of MatMul's input 1 is reported as "Transpose->MatMul" (the rule of channel_axis_for_param)."""
-    out = []
-    for node in model.graph.node:
-        for idx, inp in enumerate(node.input):
-            if inp != name:
-                continue
-            if node.op_type == "Identity":
-                out.extend(consumers(model, node.output[0]))
-            elif node.op_type == "Transpose":
-                for op_type, i2, a2 in consumers(model, node.output[0]):
-                    out.append(("Transpose->MatMul", 1, a2) if op_type == "MatMul" and i2 == 1 else (op_type, i2, a2))
-            else:
-                attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute
-                         if a.type in (onnx.AttributeProto.INT, onnx.AttributeProto.FLOAT)}
-                out.append((node.op_type, idx, attrs))
-    return out
+    readers = [(n.op_type, n.input, n.output, n) for n in model.graph.node]
+    return _graph.consumers(readers, name, _int_float_attributes)
+
+
+def _int_float_attributes(node: onnx.NodeProto) -> dict:
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute
+            if a.type in (onnx.AttributeProto.INT, onnx.AttributeProto.FLOAT)}
 
 
 def param_axis(model: onnx.ModelProto, name: str, rank: int) -> int | None:

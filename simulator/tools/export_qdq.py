@@ -31,6 +31,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from ..encodings import EncodingsFile, load_encodings
 from ..errors import EncodingsError, ModelError
+from ..graph import topological_order
+from ..names import resolve_updated
 from ..quantization import Encoding, Granularity, bind
 from . import param_axis
 
@@ -117,8 +119,7 @@ def export_qdq(model, encodings, output=None, apply_int32_bias: bool = False) ->
     notes = []
     wanted: dict[str, Encoding] = {}
     for name, enc in enc_file.encodings.items():
-        base = name if name in value_names else (name[:-8] if name.endswith("_updated") and name[:-8] in value_names
-                                                 else None)
+        base = resolve_updated(name, value_names)
         if base is None:
             raise EncodingsError(f"{enc_file.path or '<encodings>'}: tensor {name!r} does not exist in the model "
                                  f"(inside an If/Loop/Scan body? those are not exported)")
@@ -247,7 +248,6 @@ def export_qdq(model, encodings, output=None, apply_int32_bias: bool = False) ->
         for o in model.opset_import:
             if o.domain in ("", "ai.onnx") and needs21:
                 o.version = max(o.version, QDQ_OPSET)
-    from ..interpreter import topological_order  # noqa: PLC0415
     available = {i.name for i in g.input} | {t.name for t in g.initializer}
     ordered = topological_order(g, available)
     del g.node[:]

@@ -22,10 +22,10 @@ import numpy as np
 
 from ..encodings import EncodingsFile, load_encodings
 from ..errors import SimulatorError
+from ..names import resolve_updated
 from ..quantization import Encoding, Granularity
 from . import DATA_MOVEMENT_OPS, SUPERGROUPS, TensorEntry, graph_tensors, observe, param_axis
 
-UPDATED = "_updated"
 CLIP_FRACTION = 0.001  # share of values beyond the grid that makes a `clipping` warning
 CLIP_OVERSHOOT = 0.05  # ... or how far beyond the grid (share of the grid's span) the observed range reaches
 COARSE_STEPS = 8
@@ -164,11 +164,7 @@ def _info(enc: Encoding, file_name: str, int32_bias=False) -> EncodingInfo:
 
 
 def _graph_name(name: str, known: set[str]) -> str | None:
-    if name in known:
-        return name
-    if name.endswith(UPDATED) and name[: -len(UPDATED)] in known:
-        return name[: -len(UPDATED)]
-    return None
+    return resolve_updated(name, known)
 
 
 def inspect_encodings(model, encodings=None, data=None, max_samples: int | None = None) -> InspectReport:
