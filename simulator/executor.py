@@ -11,9 +11,7 @@ from collections import ChainMap
 from functools import partial
 from typing import Callable, Optional
 
-import numpy as np
-
-from .backend import Float64Accumulation, errstate, is_numpy, on_host, to_device, to_host
+from .backend import errstate, host_module, is_numpy, on_host, to_device, to_host
 from .encodings import describe_names
 from .errors import KernelError, ModelError, SimulatorError
 from .plan import Plan, Step
@@ -189,7 +187,7 @@ class Executor:
             attrs = {**attrs, **{k: partial(self._bodies[id(g)].call, values) for k, g in step.subgraphs.items()}}
         xp = self.xp
         if not is_numpy(xp) and step_needs_host(step, args):  # the rules and their reasons: backend.py
-            xp, args = _host_twin(xp), [to_host(a) for a in args]
+            xp, args = host_module(xp), [to_host(a) for a in args]
         try:
             result = step.kernel.fn(xp, *args, **attrs)
             if xp is not self.xp:
@@ -200,11 +198,6 @@ class Executor:
             shapes = ", ".join(f"{n or '<omitted>'}: {_describe(a)}" for n, a in zip(step.inputs, args))
             raise KernelError(f"{step.label} failed on inputs ({shapes}): {type(exc).__name__}: {exc}") from exc
         return result if isinstance(result, tuple) else (result,)
-
-
-def _host_twin(xp):
-    """NumPy, wrapped as xp is (a host fallback in deterministic mode stays deterministic)."""
-    return Float64Accumulation(np) if isinstance(xp, Float64Accumulation) else np
 
 
 def step_needs_host(step: Step, args: list) -> bool:

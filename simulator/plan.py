@@ -62,7 +62,7 @@ class Step:
     outputs: tuple[str, ...]
     attrs: dict
     free: tuple[str, ...] = ()  # values whose last use is this step (freed after it unless kept)
-    subgraphs: Mapping[str, "Plan"] = field(default_factory=lambda: EMPTY)  # GRAPH attributes, planned: attr name -> Plan
+    subgraphs: Mapping[str, "Plan"] = field(default_factory=lambda: EMPTY)  # GRAPH attributes: name -> Plan
     # Host copies of constant shape-like inputs (input index -> NumPy array), made once at load so that a
     # GPU run reads Reshape's shape, Slice's starts, ... without a device-to-host copy per run.
     host_args: Mapping[int, object] = field(default_factory=lambda: EMPTY)
@@ -97,7 +97,7 @@ class Plan:
     param_quantizers: Mapping[str, Quantizer]  # initializer name -> its bound quantizer
     activation_encodings: Mapping[str, Encoding]  # tensors quantized as they are produced
     activation_quantizers: Mapping[str, Quantizer]  # ... those whose quantizer needs no shape (per tensor, float)
-    folded: Mapping[str, Step] = field(default_factory=lambda: EMPTY)  # outputs computed at load -> the step that computed them
+    folded: Mapping[str, Step] = field(default_factory=lambda: EMPTY)  # outputs computed at load -> their step
     graph_input_free: tuple[str, ...] = ()  # graph inputs no step reads
     encodings_by_name: Mapping[str, Encoding] = field(default_factory=lambda: EMPTY, repr=False)  # for planning bodies
     encodings_path: str = ""

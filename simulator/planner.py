@@ -1,6 +1,7 @@
 """Planning: an ONNX graph and its encodings -> an immutable Plan (simulator.plan).
 
-`plan_model` checks the options and resolves the encodings' names; `plan_graph` reads the initializers, sorts the nodes (simulator.graph), resolves each node's kernel (the
+`plan_model` checks the options and resolves the encodings' names; `plan_graph`
+reads the initializers, sorts the nodes (simulator.graph), resolves each node's kernel (the
 ONNX Runtime ones too, kernels="onnxruntime"), converts attributes, binds the encodings (weights are
 fake-quantized here, once), plans If/Loop/Scan bodies as plans of their own, folds the constant nodes
 (simulator.folding), applies ONNX Runtime's DivMulFusion where that mode asks for it, and records when each
@@ -24,9 +25,9 @@ from .encodings import EncodingsFile, channel_axis_for_param, describe_names
 from .errors import EncodingsError, ModelError
 from .folding import fold_constants
 from .graph import all_names, subgraph_names, topological_order
+from .model import opset_versions
 from .names import without_updated
 from .plan import EMPTY, Plan, Step, tensor_info
-from .model import opset_versions
 from .quantization import HALF_AWAY_FROM_ZERO, Granularity, bind
 
 

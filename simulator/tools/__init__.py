@@ -174,14 +174,16 @@ class Observed:
 
 
 def observe(model: onnx.ModelProto, data_path, encodings=None, source: str = "<model>", grids=None,
-            max_samples: int | None = None) -> tuple[dict[str, Observed], int]:
+            max_samples: int | None = None, options=None) -> tuple[dict[str, Observed], int]:
     """Run every sample of a data folder (with `encodings` applied when given) and collect, per graph input
     and node output, the range of its values before its encoding. `grids` (name -> (lo, hi)) counts the
-    values outside each grid. Returns ({name: Observed}, number of samples)."""
+    values outside each grid; `options` (a parameter schema, None: the defaults) chooses device, deterministic
+    mode, rounding and kernels as for a session. Returns ({name: Observed}, number of samples)."""
     from .. import data as _data  # noqa: PLC0415
+    from ..backend import to_device, to_host  # noqa: PLC0415
     from ..interpreter import Interpreter  # noqa: PLC0415
 
-    interp = Interpreter(model, encodings, source=source)
+    interp = Interpreter.from_options(model, encodings, options, source=source)
     stats: dict[str, Observed] = {}
     grids = grids or {}
 
@@ -189,11 +191,11 @@ def observe(model: onnx.ModelProto, data_path, encodings=None, source: str = "<m
         st = stats.get(name)
         if st is None:
             st = stats[name] = Observed()
-        st.update(raw, grids.get(name))
+        st.update(to_host(raw), grids.get(name))
 
     n = 0
     for _, feed in _data.iter_samples(data_path, interp.inputs):
-        interp.run(feed, set(), observer=observer)
+        interp.run({k: to_device(interp.xp, v) for k, v in feed.items()}, set(), observer=observer)
         n += 1
         if max_samples is not None and n >= max_samples:
             break

@@ -33,7 +33,7 @@ from ..encodings import EncodingsFile, load_encodings
 from ..errors import EncodingsError, ModelError
 from ..graph import topological_order
 from ..names import resolve_updated
-from ..quantization import Encoding, Granularity, bind
+from ..quantization import Encoding, Granularity, bind, quantize_linear
 from . import param_axis
 
 QDQ_OPSET = 21
@@ -91,7 +91,8 @@ def _scale_zp(enc: Encoding, name: str, shape, channel_axis):
 
 
 def _quantize_ort(x: np.ndarray, scale, zp, axis, block_size, lo, hi, shape):
-    """ONNX Runtime's QuantizeLinear on a weight: saturate(rint(x / scale) + zp), in float32."""
+    """ONNX Runtime's QuantizeLinear on a weight (quantization.quantize_linear), scale and zero point laid out
+    per tensor, per channel along `axis` or in blocks of `block_size` along it."""
     s = np.asarray(scale, np.float32)
     z = np.asarray(zp, np.float64)
     if axis is not None and block_size is None:
@@ -100,8 +101,7 @@ def _quantize_ort(x: np.ndarray, scale, zp, axis, block_size, lo, hi, shape):
         s, z = s.reshape(bshape), z.reshape(bshape)
     elif block_size is not None:
         s, z = np.repeat(s, block_size, axis=axis), np.repeat(z, block_size, axis=axis)
-    v = np.rint(np.divide(x.astype(np.float32), s)).astype(np.float64) + z
-    return np.clip(np.nan_to_num(v, nan=lo), lo, hi)
+    return quantize_linear(x, s, z, lo, hi)
 
 
 def export_qdq(model, encodings, output=None, apply_int32_bias: bool = False) -> Exported:
@@ -276,10 +276,13 @@ def run_onnxruntime(model, feeds: dict, output_names=None, optimize: bool = Fals
     return sess.run(output_names, feeds)
 
 
-def compare_with_simulator(model, encodings, qdq_model, data_path, max_samples: int | None = None) -> dict:
+def compare_with_simulator(model, encodings, qdq_model, data_path, max_samples: int | None = None,
+                           options=None) -> dict:
     """Run `qdq_model` in ONNX Runtime (optimizations off) and the simulator in rounding mode onnxruntime_qdq
-    on every sample of `data_path`; count identical output elements and the SNR between the two."""
+    on every sample of `data_path`; count identical output elements and the SNR between the two. `options` (a
+    parameter schema, None: the defaults) chooses the simulator's device, deterministic mode and kernels."""
     from .. import data as _data  # noqa: PLC0415
+    from ..backend import to_device, to_host  # noqa: PLC0415
     from ..interpreter import Interpreter  # noqa: PLC0415
     from ..model import load_model  # noqa: PLC0415
     from ..quantization import ONNXRUNTIME_QDQ  # noqa: PLC0415
@@ -288,12 +291,13 @@ def compare_with_simulator(model, encodings, qdq_model, data_path, max_samples: 
     if isinstance(model, (str, os.PathLike)):
         model = load_model(model)
     enc_file = encodings if isinstance(encodings, EncodingsFile) else load_encodings(encodings)
-    interp = Interpreter(model, enc_file, rounding=ONNXRUNTIME_QDQ, source=source)
+    interp = Interpreter.from_options(model, enc_file, options, source=source, rounding=ONNXRUNTIME_QDQ)
     names = [o.name for o in interp.outputs]
     same = total = samples = 0
     num = den = 0.0
     for _, feed in _data.iter_samples(data_path, interp.inputs):
-        sim, _ = interp.run(feed, set(names))
+        sim, _ = interp.run({k: to_device(interp.xp, v) for k, v in feed.items()}, set(names))
+        sim = {k: to_host(v) for k, v in sim.items()}
         ort = run_onnxruntime(qdq_model, feed, names)
         for name, o in zip(names, ort):
             a = np.asarray(sim[name])
