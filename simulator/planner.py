@@ -95,9 +95,9 @@ def plan_graph(graph: onnx.GraphProto, opsets: dict[str, int], wanted: dict, xp:
                 visible = available | {o for s in steps for o in s.outputs} | set(node.input)
                 bodies[name] = plan_graph(value, opsets, wanted, xp, outer_scope=frozenset(visible), **body_options)
                 del attrs[name]
-        step = Step(node, kernel, tuple(node.input), tuple(node.output), attrs,
-                    subgraphs=MappingProxyType(bodies) if bodies else EMPTY)
-        steps.append(replace(step, runs_on_host=not is_numpy(xp) and _runs_on_host(step)))
+        steps.append(Step(node, kernel, tuple(node.input), tuple(node.output), attrs,
+                          subgraphs=MappingProxyType(bodies) if bodies else EMPTY,
+                          runs_on_host=not is_numpy(xp) and _runs_on_host(node.op_type, attrs)))
     producer = {out: s for s in steps for out in s.outputs if out}
     value_names = tuple(input_names + list(raw_initializers) + list(producer))
     body_names: dict[str, str] = {}  # tensors of bodies (any depth): not values of this graph
@@ -217,11 +217,11 @@ def _plan_host_args_and_liveness(plan: Plan) -> Plan:
 _DTYPE_ATTRIBUTES = ("to", "output_dtype", "dtype")
 
 
-def _runs_on_host(step: Step) -> bool:
+def _runs_on_host(op_type: str, attrs: dict) -> bool:
     """A listed op, or an output type CuPy cannot hold (Cast to float8, a Constant of int4, ...)."""
-    if step.node.op_type in HOST_FALLBACKS:
+    if op_type in HOST_FALLBACKS:
         return True
-    for name, value in step.attrs.items():
+    for name, value in attrs.items():
         if name in _DTYPE_ATTRIBUTES and isinstance(value, int) and value:
             try:
                 if not device_can_hold(onnx.helper.tensor_dtype_to_np_dtype(value)):
