@@ -1,4 +1,10 @@
-"""The vendor API: `Simulator`'s static methods, taking the schemas of simulator.schema.base."""
+"""The vendor API: `Simulator`'s static methods, taking the schemas of simulator.schema.base, and the same entry
+points as module functions (the vendor's newer overview page):
+
+    from simulator import api
+    sess = api.get_quantization_sim(api.GetInferenceSessionParameters(...)).session
+    res = api.compare_model_by_layer(api.LayerwiseCheckerParameters(...))
+"""
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -197,3 +203,17 @@ def _model_inputs(model_path):
     model = load_model(model_path, external_data=False)  # only the inputs' declared types are needed
     initializers = {t.name for t in model.graph.initializer}
     return [tensor_info(vi) for vi in model.graph.input if vi.name not in initializers]
+
+
+# The newer overview page's module functions: the same entry points as Simulator's static methods.
+run_inference = Simulator.run_inference
+get_inference_session = Simulator.get_inference_session
+get_quantization_sim = Simulator.get_quantization_sim
+load_input_data = Simulator.load_input_data
+compare_model_by_inference = Simulator.compare_model_by_inference
+compare_model_by_layer = Simulator.compare_model_by_layer
+verify_featuremaps = Simulator.verify_featuremaps
+inspect_encodings = Simulator.inspect_encodings
+convert_encodings = Simulator.convert_encodings
+calibrate = Simulator.calibrate
+export_qdq = Simulator.export_qdq

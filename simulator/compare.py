@@ -37,6 +37,7 @@ from .errors import DataError, ModelError, ParameterError, SimulatorError
 from .metrics import Metric, Stats, StepStats, get_metric
 from .names import PRE_QUANT_SUFFIX, updated_spellings, without_updated
 from .session import InferenceSession
+from .tensor_stats import TensorStats, grid_of, weight_ranges
 
 Progress = Optional[Callable[[str], None]]
 DEFAULT_MEMORY_LIMIT = 1 << 30  # bytes of one sample's reference featuremaps kept in memory
@@ -99,8 +100,9 @@ class _CheckResult(Mapping):
             _report.write_text(path, text)
         return text
 
-    def to_html(self, path=None) -> str:
-        text = _report.to_html(self.to_dict())
+    def to_html(self, path=None, interactive: Optional[bool] = None) -> str:
+        """The page: interactive with Plotly installed (interactive=None), or always plain (False)."""
+        text = _report.to_html(self.to_dict(), interactive)
         if path is not None:
             _report.write_text(path, text)
         return text
@@ -178,6 +180,9 @@ class LayerRecord:
         self.note: Optional[str] = None
         self.shape = None
         self.same, self.isolated_same = [0, 0], [0, 0]  # [identical elements, elements]
+        self.constant = False  # a weight or a value computed from weights only: the same on every sample
+        self.tensor = TensorStats()  # ranges, clipping and histograms (tensor_stats.py)
+        self.weights: list[dict] = []  # per-channel ranges of the weights its op reads
 
     def add(self, sample, ref, out, scale=None) -> float:
         """One sample of the cumulative comparison."""
@@ -244,7 +249,8 @@ class LayerRecord:
              "isolated_passed": self.isolated_passed,
              "isolated_values": dict(self.isolated_values), "isolated_note": self.isolated_note, "note": self.note,
              "identical": self.same[0] / self.same[1] if self.same[1] else None,
-             "isolated_identical": self.isolated_same[0] / self.isolated_same[1] if self.isolated_same[1] else None}
+             "isolated_identical": self.isolated_same[0] / self.isolated_same[1] if self.isolated_same[1] else None,
+             "constant": self.constant, "tensor": self.tensor.to_dict(), "weights": self.weights}
         if self.isolated_rerun:
             d["isolated_rerun"] = list(self.isolated_rerun)
         if self.has_steps:
@@ -432,26 +438,18 @@ def _feed_for(session: InferenceSession, feed: dict, source: str) -> dict:
                     f"{describe_names(names)}")
 
 
+def _comparable(value):
+    """A sequence output (a list, as the session returns it) as its elements flattened end to end, compared
+    element by element; an empty optional as an empty array."""
+    if isinstance(value, list):
+        return np.concatenate([np.ravel(v) for v in value]) if value else np.zeros(0, np.float32)
+    return np.zeros(0, np.float32) if value is None else value
+
+
 def _check_sizes(a, b, what: str):
     if np.size(a) != np.size(b):
         raise ModelError(f"{what}: shapes {tuple(np.shape(a))} and {tuple(np.shape(b))} differ in size; they cannot "
                          f"be compared")
-
-
-def quantizer_of(interp, name: str, value):
-    """The integer-grid quantizer of tensor `name` in `interp` for a value of this shape, or None."""
-    if name in getattr(interp, "param_quantizers", {}):
-        q = interp.param_quantizers[name]
-    elif name in interp.activation_encodings:
-        if interp.activation_encodings[name].is_float:
-            return None
-        try:
-            q = interp.quantizer_for(name, value)
-        except SimulatorError:
-            return None
-    else:
-        return None
-    return None if q is None or q.scale is None else q
 
 
 def _scale(interp, name: str, value):
@@ -465,6 +463,32 @@ def _scale(interp, name: str, value):
     except ValueError:
         return None
     return scale
+
+
+def _grid(interp, name: str, value):
+    """The (lowest, highest) value of tensor `name`'s grid in `interp`, broadcasting against value, or None."""
+    return grid_of(_quantizer(interp, name, value), value)
+
+
+def quantizer_of(interp, name: str, value):
+    """The integer-grid quantizer of tensor `name` in `interp` for a value of this shape, or None."""
+    q = _quantizer(interp, name, value)
+    return None if q is None or q.scale is None else q
+
+
+def _quantizer(interp, name: str, value):
+    if name in getattr(interp, "param_quantizers", {}):
+        q = interp.param_quantizers[name]
+    elif name in interp.activation_encodings:
+        if interp.activation_encodings[name].is_float:
+            return None
+        try:
+            q = interp.quantizer_for(name, value)
+        except SimulatorError:
+            return None
+    else:
+        return None
+    return q
 
 
 def _safe_file(name: str) -> str:
@@ -574,6 +598,7 @@ def compare_by_inference(params, progress: Progress = None) -> InferenceCheckRes
         out1 = s1.run([p[1] for p in pairs], _feed_for(s1, feed, params.input_model_path_1))
         per_output = {}
         for (n0, n1), a, b in zip(pairs, out0, out1):
+            a, b = _comparable(a), _comparable(b)
             _check_sizes(a, b, f"sample {sample!r}, output {n0!r} of model 0 vs {n1!r} of model 1")
             per_output[n0] = Stats.of(a, b, result._k)
         result._add(sample, per_output)
@@ -616,7 +641,7 @@ def _layer_pairs(s0: InferenceSession, s1: InferenceSession, match_info) -> list
 
 
 def _op_of(interp, name):
-    step = interp.producer.get(name)
+    step = interp.producer.get(name) or getattr(interp, "folded", {}).get(name)  # folded: computed at load
     if step is None:
         return ("Input" if name in {i.name for i in interp.inputs} else "Initializer"), ""
     return step.node.op_type, step.node.name
@@ -640,6 +665,7 @@ def compare_by_layer(params, progress: Progress = None, memory_limit: int = DEFA
         rec = LayerRecord(key, r0[0] + (PRE_QUANT_SUFFIX if r0[1] else ""),
                           r1[0] + (PRE_QUANT_SUFFIX if r1[1] else ""), op, node, metric, params.top_k,
                           params.threshold, params.isolated_threshold)
+        rec.constant, rec.weights = r1[0] in i1.constants, weight_ranges(i1, r1[0])
         records[key] = rec
         result.layers.append(rec)
         by_name1.setdefault(r1, []).append((key, r0))
@@ -692,7 +718,7 @@ def compare_by_layer(params, progress: Progress = None, memory_limit: int = DEFA
                 for pre in (False, True):
                     for key, r0 in by_name1.get((name, pre), ()):
                         _compare_layer(result, records[key], sample, r0, name, raw if pre else value, pre, store,
-                                       i1, isolated_inputs, exporter, params)
+                                       i1, isolated_inputs, exporter, params, raw)
 
             for n1 in [r1 for r1 in by_name1 if r1[0] in i1.constants]:
                 value = i1.constants[n1[0]]
@@ -715,7 +741,7 @@ def compare_by_layer(params, progress: Progress = None, memory_limit: int = DEFA
 
 
 def _compare_layer(result, rec: LayerRecord, sample, r0, name1, value1, pre1, store, i1, isolated_inputs, exporter,
-                   params):
+                   params, raw1=None):
     ref = store.get(r0)
     if ref is None:
         rec.note = f"tensor {rec.name0!r} was not produced by model 0"
@@ -726,6 +752,7 @@ def _compare_layer(result, rec: LayerRecord, sample, r0, name1, value1, pre1, st
         return
     scale = None if pre1 or np.shape(ref) != out.shape else _scale(i1, name1, out)
     rec.add(sample, ref, out, scale)
+    rec.tensor.update(ref, out, raw1, None if pre1 else _grid(i1, name1, out))
     if exporter is not None:
         exporter.write(sample, 0, rec.name0, ref)
         exporter.write(sample, 1, rec.name1, out)
@@ -909,6 +936,7 @@ def verify_dumps(params, progress: Progress = None) -> LayerwiseCheckResult:
         op, node = _op_of(interp, n)
         records[n] = LayerRecord(n, n, n, op, node, metric, params.top_k, params.threshold,
                                  params.isolated_threshold)
+        records[n].constant, records[n].weights = n in interp.constants, weight_ranges(interp, n)
         result.layers.append(records[n])
 
     # the samples and their inputs
@@ -959,6 +987,7 @@ def verify_dumps(params, progress: Progress = None) -> LayerwiseCheckResult:
                 return
             scale = _scale(interp, name, host)
             rec.add(sample, host, dumped, scale)
+            rec.tensor.update(host, dumped, raw, _grid(interp, name, host))
             step = interp.producer.get(name)
             if step is None:
                 rec.isolated_note = ("a quantized weight: no op to re-run" if name in interp.constants

@@ -365,6 +365,15 @@ def _parse_2x(data, source, version) -> EncodingsFile:
     return EncodingsFile(version, out, int32)
 
 
+# Ops whose output AIMET does not quantize: they move or select values, the grid passes through
+# (calibrate leaves them without an encoding; the comparison page hides them by default).
+DATA_MOVEMENT_OPS = frozenset({
+    "Reshape", "Transpose", "Split", "Slice", "MaxPool", "GlobalMaxPool", "Identity", "Flatten", "Squeeze",
+    "Unsqueeze", "Pad", "Expand", "Tile", "Gather", "GatherElements", "GatherND", "DepthToSpace",
+    "SpaceToDepth", "Dropout", "Cast", "Shape", "Size", "ConstantOfShape", "NonZero", "TopK", "ArgMax", "ArgMin",
+})
+
+
 def channel_axis_for_param(consumers: list[tuple[str, int, dict]], rank: int) -> int | None:
     """The per-channel axis AIMET uses for a weight, from the ops that consume it.
 
@@ -396,5 +405,5 @@ def describe_names(names, limit=20) -> str:
     return ", ".join(repr(n) for n in names[:limit]) + more
 
 
-__all__ = ["EncodingsFile", "load_encodings", "parse_encodings", "channel_axis_for_param", "SUPPORTED_VERSIONS",
+__all__ = ["EncodingsFile", "load_encodings", "parse_encodings", "channel_axis_for_param", "DATA_MOVEMENT_OPS", "SUPPORTED_VERSIONS",
            "math"]

@@ -23,3 +23,28 @@ def simulation_options(args) -> dict:
     """The parameter-schema fields of add_simulation_options' options."""
     return dict(use_cuda=args.cuda, rounding=args.rounding, apply_int32_bias=args.int32_bias,
                 deterministic=args.deterministic, kernels=args.kernels, ort_threads=args.ort_threads)
+
+
+def positive_int(text: str) -> int:
+    """argparse type of a count that must be 1 or more (--max-samples 0 or -3 would silently mean one sample)."""
+    import argparse  # noqa: PLC0415
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def output_file(text: str) -> str:
+    """argparse type of a report file to write: its folder must exist (checked before a long run, never created)."""
+    import argparse  # noqa: PLC0415
+    import os  # noqa: PLC0415
+
+    folder = os.path.dirname(os.path.abspath(text))
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"folder {os.path.dirname(text) or folder!r} of {text!r} does not exist "
+                                         f"(create it first)")
+    return text

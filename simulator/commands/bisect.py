@@ -8,6 +8,12 @@ NAME = "bisect"
 HELP = ("find the first dumped layer whose isolated error (recomputed from the nearest dumped values) exceeds the "
         "threshold on any sample, by bisection over the dumped layers (O(log L) partial re-runs)")
 
+EXAMPLES = (
+    'simulator bisect examples/tiny_cnn/model.onnx -e examples/tiny_cnn/model.encodings --dumps outputs -d examples/tiny_cnn/data  # what `simulator run` wrote',
+    'simulator bisect model.onnx -e model.encodings --dumps device_dump/ -d data --threshold 40',
+    'simulator bisect model.onnx -e model.encodings --dumps aimet_dump/ --name-map names.json',
+)
+
 
 def add_arguments(p) -> None:
     from .verify import add_arguments as verify_arguments  # noqa: PLC0415

@@ -10,6 +10,12 @@ NAME = "mixed-precision"
 HELP = ("find a small set of quantizer groups to raise to 16 bits or keep in float so that the model meets a target "
         "(SNR against the float model, or top-1 agreement); write the encodings file and the exclude list")
 
+EXAMPLES = (
+    'simulator mixed-precision examples/tiny_cnn/model.onnx -e examples/tiny_cnn/model.encodings -d examples/tiny_cnn/data --target-snr 50 -o mixed.encodings',
+    'simulator mixed-precision model.onnx -e model.encodings -d data --target-top1 0.99 -o mixed.encodings --json search.json',
+    'simulator mixed-precision model.onnx -e model.encodings -d data --target-snr 35 --moves int16 -o mixed.encodings',
+)
+
 
 def add_arguments(p) -> None:
     add_debug_options(p, "int16,float")

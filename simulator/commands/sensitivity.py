@@ -48,6 +48,12 @@ def write_reports(result, args) -> None:
             result.save(path)
             print(f"report written to {path}")
 
+EXAMPLES = (
+    'simulator sensitivity examples/tiny_cnn/model.onnx -e examples/tiny_cnn/model.encodings -d examples/tiny_cnn/data',
+    'simulator sensitivity model.onnx -e model.encodings -d data --moves int16 --json sensitivity.json',
+    'simulator sensitivity model.onnx -e model.encodings -d data --metric top1 --worst-sample',
+)
+
 
 def add_arguments(p) -> None:
     add_debug_options(p, "float,int16")

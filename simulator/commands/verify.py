@@ -6,6 +6,11 @@ from .compare import add_common_options, common_params, finish, run_with_progres
 NAME = "verify"
 HELP = ("verify featuremaps dumped by another tool or a device (.npy, .npz, AIMET layer-output .raw, device .bin) against the "
         "simulator, layer by layer: cumulative and isolated (the op re-run on the dumped inputs)")
+EXAMPLES = (
+    'simulator verify examples/tiny_cnn/model.onnx -e examples/tiny_cnn/model.encodings --dumps outputs -d examples/tiny_cnn/data  # what `simulator run` wrote',
+    'simulator verify model.onnx -e model.encodings --dumps device_dump/ -d data --html verify.html',
+    'simulator verify model.onnx -e model.encodings --dumps aimet_dump/   # outputs/layer_outputs_N/*.raw',
+)
 
 
 def add_arguments(p) -> None:

@@ -119,7 +119,9 @@ class GetInferenceSessionParameters(_SimulationOptions):
     _enc = field_validator("input_encodings_path", mode="before")(classmethod(lambda cls, v: encodings_file(v)))
 
 
-InferenceSessionParameters = GetInferenceSessionParameters
+class InferenceSessionParameters(GetInferenceSessionParameters):
+    """GetInferenceSessionParameters under the name of the API page's examples (a subclass, so that its
+    errors say the name the user wrote)."""
 
 
 class InferenceRunnerParameters(GetInferenceSessionParameters):

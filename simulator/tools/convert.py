@@ -142,8 +142,10 @@ def _nested(a: np.ndarray, conv):
     return conv(a) if a.ndim == 0 else [_nested(x, conv) for x in a]
 
 
-def entry_200(enc: Encoding, is_param: bool, shape=None, channel_axis=None) -> tuple[dict, list[str]]:
-    """One 2.0.0 entry (and notes). Activations are written unsigned, parameters signed when symmetric."""
+def entry_200(enc: Encoding, is_param: bool, shape=None, channel_axis=None,
+              no_axis_why: str = "give the model") -> tuple[dict, list[str]]:
+    """One 2.0.0 entry (and notes). Activations are written unsigned, parameters signed when symmetric.
+    no_axis_why: why a per-channel encoding's axis is unknown, for the note."""
     notes = []
     if enc.is_float:
         raise EncodingsError(f"tensor {enc.name!r}: its {enc.float_format} encoding cannot be expressed in 2.0.0 "
@@ -175,7 +177,7 @@ def entry_200(enc: Encoding, is_param: bool, shape=None, channel_axis=None) -> t
         return out, notes
     axis = enc.axis if enc.axis is not None else channel_axis
     if axis is None:
-        notes.append(f"tensor {enc.name!r}: per-channel axis unknown (give the model); written without 'axis'")
+        notes.append(f"tensor {enc.name!r}: per-channel axis unknown ({no_axis_why}); written without 'axis'")
     else:
         out["axis"] = int(axis)
     out["y_scale"] = [_f(s) for s in scale]
@@ -207,6 +209,13 @@ def write_encodings(encodings: dict[str, Encoding], version: str, params=(), mod
             return None
         from . import param_axis  # noqa: PLC0415
         return param_axis(model, name, len(inits[name]))
+
+    def no_axis_why(name):
+        if model is None:
+            return "give the model"
+        if name not in inits:
+            return "the model given has no weight of this name: are the encodings of another model?"
+        return "no Conv, Gemm or MatMul of the model reads it as its weight"
 
     def check_axis(enc):
         """0.6.1/1.0.0 do not store the axis: the consumer's rule must give the same one."""
@@ -255,7 +264,7 @@ def write_encodings(encodings: dict[str, Encoding], version: str, params=(), mod
     else:
         par_entries, act_entries = [], []
         for n in names:
-            entry, entry_notes = entry_200(encodings[n], n in params, inits.get(n), axis_of(n))
+            entry, entry_notes = entry_200(encodings[n], n in params, inits.get(n), axis_of(n), no_axis_why(n))
             notes += entry_notes
             (par_entries if n in params else act_entries).append(entry)
         for n, enc in (int32_bias or {}).items():
