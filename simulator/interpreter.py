@@ -56,6 +56,8 @@ class Interpreter:
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
 
+_tensor_info = tensor_info  # the name tests and older callers import
+
 _OPTION_DEFAULTS = {"use_cuda": False, "deterministic": False, "rounding": HALF_AWAY_FROM_ZERO,
                     "apply_int32_bias": False, "kernels": "numpy", "ort_threads": 0}
 
