@@ -11,6 +11,9 @@ from collections import ChainMap
 from functools import partial
 from typing import Callable, Optional
 
+from ops.errors import OpError
+
+from . import errors
 from .backend import errstate, host_module, is_numpy, on_host, to_device, to_host
 from .encodings import describe_names
 from .errors import KernelError, ModelError, SimulatorError
@@ -61,7 +64,7 @@ class Executor:
 
     def errstate(self):
         """The floating-point error state of a run (inf and NaN are values, not warnings)."""
-        return errstate(self.xp)
+        return errstate(self.xp, all="ignore")
 
     # -- constants ------------------------------------------------------------------------------
 
@@ -194,10 +197,17 @@ class Executor:
                 result = tuple(to_device(self.xp, r) for r in (result if isinstance(result, tuple) else (result,)))
         except SimulatorError:
             raise
+        except OpError as exc:
+            raise project_error(exc) from None
         except Exception as exc:
             shapes = ", ".join(f"{n or '<omitted>'}: {_describe(a)}" for n, a in zip(step.inputs, args))
             raise KernelError(f"{step.label} failed on inputs ({shapes}): {type(exc).__name__}: {exc}") from exc
         return result if isinstance(result, tuple) else (result,)
+
+
+def project_error(exc: OpError) -> SimulatorError:
+    """An error ops raised on purpose (ops.errors), as the simulator.errors class of the same name and message."""
+    return getattr(errors, type(exc).__name__)(str(exc))
 
 
 def step_needs_host(step: Step, args: list) -> bool:
@@ -213,4 +223,4 @@ def _describe(a) -> str:
     return f"{getattr(a, 'dtype', type(a).__name__)}{list(shape) if shape is not None else ''}"
 
 
-__all__ = ["Executor", "Observer", "step_needs_host"]
+__all__ = ["Executor", "Observer", "project_error", "step_needs_host"]

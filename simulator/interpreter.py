@@ -18,7 +18,7 @@ import onnx
 from .backend import array_module
 from .encodings import EncodingsFile
 from .errors import DataError
-from .executor import Executor, step_needs_host
+from .executor import Executor, project_error, step_needs_host
 from .graph import topological_order
 from .plan import Plan, Step, TensorInfo, tensor_info
 from .planner import plan_model
@@ -56,7 +56,8 @@ class Interpreter:
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
 
-_tensor_info = tensor_info  # the name tests and older callers import
+_tensor_info = tensor_info  # the names tests and older callers import
+_project_error = project_error
 
 _OPTION_DEFAULTS = {"use_cuda": False, "deterministic": False, "rounding": HALF_AWAY_FROM_ZERO,
                     "apply_int32_bias": False, "kernels": "numpy", "ort_threads": 0}

@@ -17,12 +17,14 @@ import onnx
 from onnx import numpy_helper
 
 import ops
+from ops.errors import OpError
 
 from . import ort_kernels
 from .attributes import node_attributes, sparse_to_dense
 from .backend import HOST_FALLBACKS, Float64Accumulation, device_can_hold, is_numpy, to_device, to_host
 from .encodings import EncodingsFile, channel_axis_for_param, describe_names
 from .errors import EncodingsError, ModelError
+from .executor import project_error
 from .folding import fold_constants
 from .graph import all_names, subgraph_names, topological_order
 from .model import opset_versions
@@ -82,7 +84,10 @@ def plan_graph(graph: onnx.GraphProto, opsets: dict[str, int], wanted: dict, xp:
         if domain not in opsets:
             raise ModelError(f"{source}: node {node.name!r} ({node.op_type}) uses domain {domain!r}, which the "
                              f"model does not import (opset_import: {sorted(opsets)})")
-        kernel = ops.resolve(node.op_type, domain, opsets[domain], node.name)
+        try:
+            kernel = ops.resolve(node.op_type, domain, opsets[domain], node.name)
+        except OpError as exc:
+            raise project_error(exc) from None
         if kernels == "onnxruntime":
             kernel = ort_kernels.ort_kernel(kernel, node, opsets, raw_initializers, ort_threads) or kernel
         attrs = node_attributes(node)
