@@ -234,12 +234,12 @@ def _as_model(model, options):
 
 
 def _model_inputs(model_path):
-    from .interpreter import _tensor_info  # noqa: PLC0415
+    from .plan import tensor_info  # noqa: PLC0415
     from .model import load_model  # noqa: PLC0415
 
     model = load_model(model_path, external_data=False)  # only the inputs' declared types are needed
     initializers = {t.name for t in model.graph.initializer}
-    return [_tensor_info(vi) for vi in model.graph.input if vi.name not in initializers]
+    return [tensor_info(vi) for vi in model.graph.input if vi.name not in initializers]
 
 
 # The newer overview page's module functions: the same entry points as Simulator's static methods.

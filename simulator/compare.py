@@ -35,7 +35,8 @@ from .backend import to_host
 from .encodings import describe_names
 from .errors import DataError, ModelError, ParameterError, SimulatorError
 from .metrics import Metric, Stats, StepStats, get_metric
-from .session import PRE_QUANT_SUFFIX, UPDATED_SUFFIX, InferenceSession
+from .names import PRE_QUANT_SUFFIX, updated_spellings, without_updated
+from .session import InferenceSession
 from .tensor_stats import TensorStats, grid_of, weight_ranges
 
 Progress = Optional[Callable[[str], None]]
@@ -415,8 +416,7 @@ def match_outputs(names0: list[str], names1: list[str], model0="model 0", model1
     set1 = set(names1)
     pairs = []
     for n in names0:
-        cands = (n, n + UPDATED_SUFFIX, n[: -len(UPDATED_SUFFIX)] if n.endswith(UPDATED_SUFFIX) else None)
-        m = next((c for c in cands if c and c in set1), None)
+        m = next((c for c in updated_spellings(n) if c in set1), None)
         if m is None:
             break
         pairs.append((n, m))
@@ -895,8 +895,8 @@ def _match_dump_names(keys: Iterable[str], names: list[str]) -> tuple[dict, list
     out, unmatched = {}, []
     for key in keys:
         cands = [key, key.replace("\\", "/")]
-        if key.endswith(UPDATED_SUFFIX):
-            cands.append(key[: -len(UPDATED_SUFFIX)])
+        if without_updated(key) is not None:
+            cands.append(without_updated(key))
         hit = next((c for c in cands if c in exact), None)
         if hit is None:
             for c in cands:

@@ -21,7 +21,7 @@ from onnx import numpy_helper
 
 from .errors import DataError
 from .paths import checked_path
-from .interpreter import TensorInfo
+from .plan import TensorInfo
 from .session import check_input
 
 MAPPING_FILE = "input_folder_mapping.json"

@@ -27,6 +27,7 @@ from .encodings import EncodingsFile, describe_names, load_encodings
 from .errors import ArgumentTypeError, DataError, DeviceError, ModelError, ParameterError, UnknownNameError
 from .interpreter import Interpreter, TensorInfo
 from .model import check_file, load_model
+from .names import PRE_QUANT_SUFFIX, UPDATED_SUFFIX, split_pre_quant, without_updated  # noqa: F401 (re-exported)
 from .ort_kernels import check_kernels
 from .profiling import Profiler
 from .quantization import HALF_AWAY_FROM_ZERO
@@ -34,8 +35,6 @@ from .session_io import FeedSpec, check_feed_names, host_result
 from .session_meta import (CPU, CUDA, ModelMetadata, NodeArg, RunOptions, SessionOptions, choose_provider,
                            node_arg, normalize_providers, output_value_infos)
 
-PRE_QUANT_SUFFIX = "::pre_quant"
-UPDATED_SUFFIX = "_updated"
 # ONNX Runtime's documented keyword arguments; each is accepted (the simulator has no fallback or optimizer).
 ORT_KWARGS = ("enable_fallback", "read_config_from_model", "disabled_optimizers")
 
@@ -331,12 +330,9 @@ class InferenceSession:
         """(graph tensor name, whether the pre-quantization value is asked for) for a requested name."""
         if not isinstance(name, str):
             raise ArgumentTypeError(f"output names must be strings, got {name!r}")
-        pre = False
-        base = name
-        if base not in self._known and base.endswith(PRE_QUANT_SUFFIX):
-            base, pre = base[: -len(PRE_QUANT_SUFFIX)], True
-        if base not in self._known and base.endswith(UPDATED_SUFFIX):
-            base = base[: -len(UPDATED_SUFFIX)]
+        base, pre = split_pre_quant(name, self._known)
+        if base not in self._known:
+            base = without_updated(base) or base
         if base not in self._known and base in self._interp.body_names:
             raise UnknownNameError(f"tensor {name!r} is inside the body of {self._interp.body_names[base]}; tensors "
                                    f"inside If/Loop/Scan bodies cannot be requested by name (they may hold one value "

@@ -15,6 +15,7 @@ from simulator import compare, data, metrics
 from simulator.api import Simulator
 from simulator.compare import sanitize
 from simulator.errors import DataError, ParameterError
+from simulator.executor import Executor
 from simulator.schema.base import FeaturemapVerifierParameters, InferenceCheckerParameters, LayerwiseCheckerParameters
 from simulator.session import InferenceSession
 from tests.conftest import GOLDEN, ROOT, golden_cases, require_golden
@@ -284,14 +285,16 @@ def _f64(fn):
 def _dump(d, out, encodings, fmt="npy", perturb=True):
     """Dump every tensor of a simulator run (Conv/MatMul/Gemm in float64 when perturb) as another tool would."""
     s = InferenceSession(f"{d}/model.onnx", encodings)
+    plan = s.interpreter.plan  # immutable: the perturbed kernels go into a copy
     if perturb:
-        for step in s.interpreter.steps:
-            if step.node.op_type in ("Conv", "MatMul", "Gemm"):
-                step.kernel = dataclasses.replace(step.kernel, fn=_f64(step.kernel.fn))
+        plan = dataclasses.replace(plan, steps=tuple(
+            dataclasses.replace(step, kernel=dataclasses.replace(step.kernel, fn=_f64(step.kernel.fn)))
+            if step.node.op_type in ("Conv", "MatMul", "Gemm") else step for step in plan.steps))
+    executor = Executor(plan)
     names = []
-    for i, (sample, feed) in enumerate(data.iter_samples(f"{d}/data", s.interpreter.inputs)):
+    for i, (sample, feed) in enumerate(data.iter_samples(f"{d}/data", plan.inputs)):
         values = {}
-        s.interpreter.run(s.prepare_feed(feed), set(), observer=lambda n, v, r: values.__setitem__(n, np.asarray(v)))
+        executor.run(s.prepare_feed(feed), set(), observer=lambda n, v, r: values.__setitem__(n, np.asarray(v)))
         names = list(values)
         if fmt == "npy":
             os.makedirs(out / sample, exist_ok=True)

@@ -27,6 +27,7 @@ import onnx
 
 from ..encodings import EncodingsFile, load_encodings, parse_encodings
 from ..errors import EncodingsError, ParameterError
+from ..names import resolve_updated
 from ..quantization import Encoding, Granularity, bind, flat_blocks_as_per_block
 
 WRITE_VERSIONS = ("0.6.1", "1.0.0", "2.0.0")
@@ -369,7 +370,7 @@ def convert_encodings(source, version: str, model=None, output=None) -> Conversi
         from . import graph_tensors  # noqa: PLC0415
         graph_order = [t.name for t in graph_tensors(model)]
         pos = {n: i for i, n in enumerate(graph_order)}
-        key = lambda n: pos.get(n[:-len("_updated")] if n.endswith("_updated") and n not in pos else n, len(pos))  # noqa: E731
+        key = lambda n: pos.get(resolve_updated(n, pos) or n, len(pos))  # noqa: E731
         order = sorted(order, key=key)
     written = write_encodings(parsed.encodings, version, params, model, parsed.int32_bias, qargs, order)
     lists = [n for n, e in parsed.encodings.items() if e.extra.get("flat_blocks")]

@@ -22,10 +22,10 @@ import numpy as np
 
 from ..encodings import EncodingsFile, load_encodings
 from ..errors import SimulatorError
+from ..names import resolve_updated
 from ..quantization import Encoding, Granularity
 from . import DATA_MOVEMENT_OPS, SUPERGROUPS, TensorEntry, graph_tensors, observe, param_axis
 
-UPDATED = "_updated"
 CLIP_FRACTION = 0.001  # share of values beyond the grid that makes a `clipping` warning
 CLIP_OVERSHOOT = 0.05  # ... or how far beyond the grid (share of the grid's span) the observed range reaches
 COARSE_STEPS = 8
@@ -164,16 +164,14 @@ def _info(enc: Encoding, file_name: str, int32_bias=False) -> EncodingInfo:
 
 
 def _graph_name(name: str, known: set[str]) -> str | None:
-    if name in known:
-        return name
-    if name.endswith(UPDATED) and name[: -len(UPDATED)] in known:
-        return name[: -len(UPDATED)]
-    return None
+    return resolve_updated(name, known)
 
 
-def inspect_encodings(model, encodings=None, data=None, max_samples: int | None = None) -> InspectReport:
+def inspect_encodings(model, encodings=None, data=None, max_samples: int | None = None,
+                      options=None) -> InspectReport:
     """Inspect `encodings` (path, EncodingsFile or None) on `model` (path or ModelProto); with `data` (a data
-    folder) also the observed range of every tensor against its grid."""
+    folder) also the observed range of every tensor against its grid, run with `options` (a parameter schema,
+    None: the defaults: device, deterministic mode, kernels)."""
     from ..model import load_model  # noqa: PLC0415
 
     model_path = os.fspath(model) if isinstance(model, (str, os.PathLike)) else "<model>"
@@ -220,13 +218,13 @@ def inspect_encodings(model, encodings=None, data=None, max_samples: int | None 
         grids = {n: (i.grid_min, i.grid_max) for n, i in mapped.items()
                  if i.dtype == "int" and i.granularity == "per_tensor" and not i.int32_bias}
         try:
-            stats, samples = observe(model, data, run_file, model_path, grids, max_samples)
+            stats, samples = observe(model, data, run_file, model_path, grids, max_samples, options)
         except SimulatorError as exc:
             if run_file is None:
                 raise
             warnings.append(Warning_("float-run", "*", f"the encodings cannot run on this model ({exc}); observed "
                                                        f"ranges are those of the float model"))
-            stats, samples = observe(model, data, None, model_path, grids, max_samples)
+            stats, samples = observe(model, data, None, model_path, grids, max_samples, options)
 
     rows = []
     for i, e in enumerate(entries):
