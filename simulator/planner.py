@@ -14,7 +14,6 @@ from types import MappingProxyType, ModuleType
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
 
 import ops
 from ops.errors import OpError
