@@ -24,7 +24,7 @@ from .attributes import node_attributes, sparse_to_dense
 from .backend import HOST_FALLBACKS, Float64Accumulation, device_can_hold, is_numpy, on_host, to_device, to_host
 from .encodings import EncodingsFile, channel_axis_for_param, describe_names
 from .errors import DataError, EncodingsError, KernelError, ModelError, SimulatorError
-from .model import opset_versions
+from .model import consumers_through_identity, opset_versions, tensor_names
 from .quantization import HALF_AWAY_FROM_ZERO, Granularity, Quantizer, bind
 
 
@@ -91,18 +91,6 @@ def _subgraph_names(node: onnx.NodeProto) -> set[str]:
     return names
 
 
-def _all_names(graph: onnx.GraphProto) -> set[str]:
-    """Every tensor name of a graph and of its nested subgraphs."""
-    names = {i.name for i in graph.input} | {t.name for t in graph.initializer}
-    names |= {sp.values.name for sp in graph.sparse_initializer}
-    for node in graph.node:
-        names.update(o for o in node.output if o)
-        for attr in node.attribute:
-            for g in ([attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs)):
-                names |= _all_names(g)
-    return names
-
-
 def topological_order(graph: onnx.GraphProto, available: set[str]) -> list[onnx.NodeProto]:
     """Kahn's algorithm over the nodes; keeps the file's order among ready nodes."""
     producer: dict[str, int] = {}
@@ -161,7 +149,7 @@ class Interpreter:
         self.outer_scope: frozenset[str] = frozenset()
         wanted = {}
         if encodings is not None:
-            wanted = self._encodings_by_name(encodings, apply_int32_bias, _all_names(model.graph))
+            wanted = self._encodings_by_name(encodings, apply_int32_bias, tensor_names(model.graph))
         self._plan(model.graph, opset_versions(model), wanted, encodings.path if encodings else "")
 
     @classmethod
@@ -178,6 +166,8 @@ class Interpreter:
         self.opsets, self._wanted, self._encodings_path = opsets, wanted, encodings_path
         raw_initializers = {}
         for t in graph.initializer:
+            if any(d < 0 for d in t.dims):
+                raise ModelError(f"{source}: initializer {t.name!r} has dims {list(t.dims)}: a negative size")
             try:
                 raw_initializers[t.name] = numpy_helper.to_array(t)
             except Exception as exc:  # malformed raw_data, wrong sizes
@@ -245,20 +235,14 @@ class Interpreter:
 
     def _consumers(self, name: str) -> list[tuple[str, int, dict]]:
         """(op_type, input index, attrs) of the ops that read `name`, looking through Identity and
-        marking a Transpose feeding MatMul's weight input as AIMET does."""
-        out = []
+        marking a Transpose feeding MatMul's weight input as AIMET does (iterative: a chain of thousands of
+        Identity nodes cannot exhaust the stack)."""
+        readers: dict[str, list] = {}
         for step in self.steps:
             for idx, inp in enumerate(step.inputs):
-                if inp != name:
-                    continue
-                if step.node.op_type == "Identity":
-                    out.extend(self._consumers(step.outputs[0]))
-                elif step.node.op_type == "Transpose":
-                    for op_type, i2, a2 in self._consumers(step.outputs[0]):
-                        out.append(("Transpose->MatMul", 1, a2) if op_type == "MatMul" and i2 == 1 else (op_type, i2, a2))
-                else:
-                    out.append((step.node.op_type, idx, step.attrs))
-        return out
+                readers.setdefault(inp, []).append((step, idx))
+        return consumers_through_identity(name, lambda n: [(s.node.op_type, i, s.attrs, s.outputs[0] if s.outputs else "")
+                                                  for s, i in readers.get(n, [])])
 
     def _encodings_by_name(self, encodings: EncodingsFile, apply_int32_bias: bool, known: set[str]) -> dict:
         """The file's encodings keyed by graph tensor name; names absent from the model are an error."""

@@ -16,7 +16,7 @@ from .backend import array_module, is_numpy, to_device, to_host
 from .encodings import EncodingsFile, describe_names, load_encodings
 from .errors import DataError, ParameterError
 from .interpreter import Interpreter, TensorInfo
-from .model import check_file, load_model
+from .model import check_file, load_model, tensor_names
 from .quantization import HALF_AWAY_FROM_ZERO
 
 PRE_QUANT_SUFFIX = "::pre_quant"
@@ -44,7 +44,8 @@ class InferenceSession:
         self.model_path = check_file(model_path, "model file")
         self.xp = array_module(use_cuda, deterministic)
         model = load_model(self.model_path)
-        self.encodings: EncodingsFile | None = load_encodings(encodings_path) if encodings_path else None
+        self.encodings: EncodingsFile | None = (load_encodings(encodings_path, tensor_names(model.graph), self.model_path)
+                                                if encodings_path else None)
         self._interp = Interpreter(model, self.encodings, self.xp, rounding, apply_int32_bias, source=self.model_path)
         self._known = set(self._interp.value_names)
 

@@ -20,6 +20,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from ..encodings import channel_axis_for_param
+from ..model import consumers_through_identity
 
 # Ops whose output AIMET does not quantize: they move or select values, the grid passes through.
 DATA_MOVEMENT_OPS = frozenset({
@@ -135,21 +136,16 @@ def graph_tensors(model: onnx.ModelProto) -> list[TensorEntry]:
 def consumers(model: onnx.ModelProto, name: str) -> list[tuple[str, int, dict]]:
     """(op_type, input index, attributes) of the nodes reading `name`, through Identity; a Transpose in front
     of MatMul's input 1 is reported as "Transpose->MatMul" (the rule of channel_axis_for_param)."""
-    out = []
+    readers: dict[str, list] = {}
     for node in model.graph.node:
         for idx, inp in enumerate(node.input):
-            if inp != name:
-                continue
-            if node.op_type == "Identity":
-                out.extend(consumers(model, node.output[0]))
-            elif node.op_type == "Transpose":
-                for op_type, i2, a2 in consumers(model, node.output[0]):
-                    out.append(("Transpose->MatMul", 1, a2) if op_type == "MatMul" and i2 == 1 else (op_type, i2, a2))
-            else:
-                attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute
-                         if a.type in (onnx.AttributeProto.INT, onnx.AttributeProto.FLOAT)}
-                out.append((node.op_type, idx, attrs))
-    return out
+            readers.setdefault(inp, []).append((node, idx))
+
+    def read(n):
+        return [(node.op_type, idx, {a.name: helper.get_attribute_value(a) for a in node.attribute
+                                     if a.type in (onnx.AttributeProto.INT, onnx.AttributeProto.FLOAT)},
+                 node.output[0] if node.output else "") for node, idx in readers.get(n, [])]
+    return consumers_through_identity(name, read)
 
 
 def param_axis(model: onnx.ModelProto, name: str, rank: int) -> int | None:
