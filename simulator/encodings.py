@@ -37,6 +37,14 @@ class EncodingsFile:
         return not self.encodings
 
 
+def no_encodings_warning(enc: EncodingsFile) -> str:
+    """The warning for an encodings file that quantizes nothing although the user asked for quantization."""
+    bias = f" (only {len(enc.int32_bias)} int32 bias encoding(s), which AIMET's simulation does not apply)" \
+        if enc.int32_bias else ""
+    return (f"encodings file {enc.path or '<encodings>'!r} (version {enc.version}) holds no encodings{bias}: nothing is "
+            f"quantized, the model runs in float")
+
+
 # ---------------------------------------------------------------------------------------------
 # Entry schemas, one per version. Extra keys are allowed: the toolchain's files carry more.
 
@@ -443,5 +451,5 @@ def describe_names(names, limit=20) -> str:
     return ", ".join(repr(n) for n in names[:limit]) + more
 
 
-__all__ = ["EncodingsFile", "load_encodings", "parse_encodings", "channel_axis_for_param", "SUPPORTED_VERSIONS",
+__all__ = ["EncodingsFile", "load_encodings", "no_encodings_warning", "parse_encodings", "channel_axis_for_param", "SUPPORTED_VERSIONS",
            "math"]

@@ -23,7 +23,7 @@ from ops.registry import Kernel
 from .attributes import node_attributes, sparse_to_dense
 from .backend import HOST_FALLBACKS, Float64Accumulation, device_can_hold, is_numpy, on_host, to_device, to_host
 from .encodings import EncodingsFile, channel_axis_for_param, describe_names
-from .errors import DataError, EncodingsError, KernelError, ModelError, SimulatorError
+from .errors import DataError, EncodingsError, KernelError, LimitError, ModelError, SimulatorError
 from .model import consumers_through_identity, opset_versions, tensor_names
 from .quantization import HALF_AWAY_FROM_ZERO, Granularity, Quantizer, bind
 
@@ -457,6 +457,10 @@ class Interpreter:
             result = step.kernel.fn(xp, *args, **attrs)
             if xp is not self.xp:
                 result = tuple(to_device(self.xp, r) for r in (result if isinstance(result, tuple) else (result,)))
+        except LimitError as exc:
+            if str(exc).startswith("node "):  # raised in a body: already names its node
+                raise
+            raise LimitError(f"{step.label}: {exc}") from None
         except SimulatorError:
             raise
         except Exception as exc:

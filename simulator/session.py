@@ -13,7 +13,7 @@ import numpy as np
 import onnx
 
 from .backend import array_module, is_numpy, to_device, to_host
-from .encodings import EncodingsFile, describe_names, load_encodings
+from .encodings import EncodingsFile, describe_names, load_encodings, no_encodings_warning
 from .errors import DataError, ParameterError
 from .interpreter import Interpreter, TensorInfo
 from .model import check_file, load_model, tensor_names
@@ -46,6 +46,9 @@ class InferenceSession:
         model = load_model(self.model_path)
         self.encodings: EncodingsFile | None = (load_encodings(encodings_path, tensor_names(model.graph), self.model_path)
                                                 if encodings_path else None)
+        self.warnings: list[str] = []  # what a user should know about this session (printed by the CLI)
+        if self.encodings is not None and self.encodings.is_empty:
+            self.warnings.append(no_encodings_warning(self.encodings))
         self._interp = Interpreter(model, self.encodings, self.xp, rounding, apply_int32_bias, source=self.model_path)
         self._known = set(self._interp.value_names)
 
