@@ -185,6 +185,17 @@ def _lowest(xp, dtype):
     return -float("inf") if dtype.kind == "f" else xp.iinfo(dtype).min
 
 
+def _max_taps_with_nan(xp, views, dtype):
+    """The max over taps when X holds a NaN, as ONNX Runtime's generic MLAS pooling kernels take it:
+    m = lowest finite value, then m = max(m, x) over the window (std::max: x replaces m only when x > m), so
+    a NaN never wins ("NaN and 5 give 5") and a window of NaN only gives the lowest finite value. Padded
+    taps hold -inf and never win either. Without a NaN, MaxPool takes the np.maximum path (same values)."""
+    Y = xp.full(views[0].shape, xp.finfo(dtype).min, dtype=dtype)
+    for v in views:
+        Y = xp.where(v > Y, v, Y)
+    return Y
+
+
 @register("MaxPool", 1, 8, 10, 11, 12, 22)
 def MaxPool(xp, X, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape=None, pads=None,
             storage_order=0, strides=None, _n_outputs=2):
@@ -201,6 +212,8 @@ def MaxPool(xp, X, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_sha
         Y = None
         for view in taps.taps.values():
             Y = view.copy() if Y is None else xp.maximum(Y, view, out=Y)
+        if X.dtype.kind == "f" and bool(xp.isnan(Y).any()):  # a window held a NaN (maximum propagates it)
+            Y = _max_taps_with_nan(xp, list(taps.taps.values()), X.dtype)
         return taps.crop(Y)
     W = _windows(xp, X, kernel, strides, dilations, out, begin, _lowest(xp, X.dtype))
     kaxes = tuple(range(2 + n, 2 + 2 * n))
