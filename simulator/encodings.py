@@ -124,15 +124,23 @@ def load_encodings(path: str | os.PathLike, known: Optional[Collection[str]] = N
     raw = safe_io.read_bytes(path, "encodings file", EncodingsError, max_bytes=safe_io.limit(limit_name),
                              limit_name=limit_name)
     try:
-        data = json.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
         del raw
+        if known is not None:  # names first, in a light pass that keeps only each entry's name
+            names = json.loads(text, object_pairs_hook=_names_only)
+            if isinstance(names, dict) and isinstance(names.get("version", ""), (str, type(None))):
+                version = names.get("version") or ("0.6.1" if "encodings" not in names else "2.0.0")
+                _check_names(names, version, path, known, model)
+            del names
+        data = json.loads(text)
+        del text
     except RecursionError:
         raise EncodingsError(f"encodings file {path!r} is not an encodings file: its JSON is nested too deeply") from None
     except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, integers too long to convert
         raise EncodingsError(f"encodings file {path!r} is not valid JSON: {exc}") from None
     except OSError as exc:
         raise EncodingsError(f"cannot read encodings file {path!r}: {exc.strerror}") from None
-    parsed = parse_encodings(data, source=path, known=known, model=model)
+    parsed = parse_encodings(data, source=path)
     parsed.path = path
     return parsed
 
@@ -181,15 +189,28 @@ def _check_layout(data: dict, version: str, source: str) -> None:
                              f"fix the version or the layout")
 
 
+def _names_only(pairs):
+    """json object_pairs_hook of the names pass: an entry becomes its name (1.0.0, 2.x) or 0 (0.6.1, whose
+    names are the section's keys), so that a file of a million entries costs a list of names."""
+    for key, value in pairs:
+        if key == "name" and isinstance(value, str):
+            return value
+    if any(key == "bitwidth" for key, _ in pairs):
+        return 0
+    return dict(pairs)
+
+
 def _check_names(data: dict, version: str, source: str, known: Collection[str], model: str) -> None:
-    """The tensor names of the raw entries, checked against the model before any entry is parsed."""
+    """The tensor names of the raw entries (dicts, or names from the names pass), checked against the model
+    before any entry is parsed."""
     names: list = []
     for section in (_LAYOUT_KEYS["2.x"] if version.startswith("2.") else _LAYOUT_KEYS["1.x"]):
         entries = data.get(section)
         if isinstance(entries, dict):
             names.extend(entries)
         elif isinstance(entries, list):
-            names.extend(e.get("name") for e in entries if isinstance(e, dict) and isinstance(e.get("name"), str))
+            names.extend(e if isinstance(e, str) else e.get("name") for e in entries
+                         if isinstance(e, str) or isinstance(e, dict) and isinstance(e.get("name"), str))
     unknown = [n for n in names if n not in known and not (n.endswith("_updated") and n[:-len("_updated")] in known)]
     if unknown:
         raise EncodingsError(f"{source}: {len(unknown)} encoded tensor(s) do not exist in "
