@@ -766,6 +766,7 @@ class _Dump:
         self.samples: "OrderedDict[str, dict[str, tuple]]" = OrderedDict()
         self.inputs: "OrderedDict[str, list]" = OrderedDict()  # AIMET: sample -> raw input files by position
         self._scan()
+        self._check_files()
 
     def _scan(self):
         p = self.path
@@ -809,7 +810,6 @@ class _Dump:
         elif loose:
             self.kind = "npy"
             self.samples[os.path.basename(os.path.normpath(p))] = self._tensor_files(p, recursive=True)
-        self._check_files()
         if not self.samples:
             raise DataError(f"dump folder {p!r} holds no featuremaps: expected .npy files (one sub-folder per sample, "
                             f"or directly in the folder for one sample), .npz files (one per sample), or AIMET's "
