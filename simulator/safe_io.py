@@ -54,8 +54,9 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def check_inside(path: str, folder: str, what: str, error: type[Exception]) -> str:
+def check_inside(path, folder, what: str, error: type[Exception]) -> str:
     """The real path of `path`, which must lie inside `folder` (after resolving every symbolic link)."""
+    path = os.fspath(path)
     try:
         real, real_folder = os.path.realpath(path), os.path.realpath(folder)
     except (ValueError, OSError) as exc:  # a NUL byte, a symlink loop
@@ -66,8 +67,9 @@ def check_inside(path: str, folder: str, what: str, error: type[Exception]) -> s
     return real
 
 
-def check_regular(path: str, what: str, error: type[Exception], *, inside: str | None = None) -> os.stat_result:
+def check_regular(path, what: str, error: type[Exception], *, inside: str | None = None) -> os.stat_result:
     """stat() of `path`, which must be a regular file (inside `inside` when given); nothing is opened."""
+    path = os.fspath(path)
     if inside is not None:
         check_inside(path, inside, what, error)
     try:
@@ -113,6 +115,7 @@ def read_bytes(path, what: str, error: type[Exception], *, inside: str | None = 
 
 def read_json(path, what: str, error: type[Exception], *, inside: str | None = None) -> Any:
     """A JSON file within SIMULATOR_MAX_JSON_BYTES; every problem is `error` naming `what` and the path."""
+    path = os.fspath(path)
     name = "SIMULATOR_MAX_JSON_BYTES"
     data = read_bytes(path, what, error, inside=inside, max_bytes=limit(name), limit_name=name)
     try:
@@ -166,6 +169,7 @@ def read_npy_stream(f, available: int, where: str, error: type[Exception], *, ma
 
 
 def read_npy(path, what: str, error: type[Exception], *, inside: str | None = None) -> np.ndarray:
+    path = os.fspath(path)
     with open_regular(path, what, error, inside=inside) as f:
         size = os.fstat(f.fileno()).st_size
         if f.read(6) != b"\x93NUMPY":
@@ -176,6 +180,7 @@ def read_npy(path, what: str, error: type[Exception], *, inside: str | None = No
 
 def npz_keys(path, what: str, error: type[Exception], *, inside: str | None = None) -> list[str]:
     """The array names of an .npz file (its .npy members); reads only the zip's directory."""
+    path = os.fspath(path)
     with _zip(path, what, error, inside) as z:
         return [i.filename[:-4] for i in z.infolist() if i.filename.endswith(".npy")]
 
@@ -183,6 +188,7 @@ def npz_keys(path, what: str, error: type[Exception], *, inside: str | None = No
 def read_npz_member(path, key: str, what: str, error: type[Exception], *, inside: str | None = None) -> np.ndarray:
     """Array `key` of an .npz file; its header is checked against the member's size and
     SIMULATOR_MAX_INFLATED_BYTES before it is inflated."""
+    path = os.fspath(path)
     name = "SIMULATOR_MAX_INFLATED_BYTES"
     where = f"{what} {path!r} (array {key!r})"
     with _zip(path, what, error, inside) as z:

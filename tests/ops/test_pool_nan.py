@@ -1,0 +1,56 @@
+"""MaxPool over windows holding NaN, against ONNX Runtime (docs/errors.md, "NaN and inf").
+
+ONNX Runtime's CPU MaxPool takes a window's max with std::max from the lowest float in its generic MLAS
+kernels (1-D pooling, and 2-D/3-D pooling whose last stride is above 2 or whose kernel is above 32): a NaN
+never wins, "NaN and 5 give 5". Its vectorised 2-D/3-D kernels (SSE maxps down the window's rows) let a NaN
+through depending on where it sits; the simulator does not reproduce that order (docs/errors.md)."""
+import numpy as np
+import pytest
+
+from tests.ops.harness import run_kernel, run_ort
+
+pytest.importorskip("onnxruntime")
+RNG = np.random.default_rng(13)
+
+GENERIC_KERNEL_CASES = [
+    ((2, 3, 17), dict(kernel_shape=[3])),
+    ((2, 3, 17), dict(kernel_shape=[3], strides=[2], pads=[1, 1])),
+    ((1, 2, 16), dict(kernel_shape=[4], strides=[3], pads=[2, 1], ceil_mode=1)),
+    ((2, 2, 9, 13), dict(kernel_shape=[3, 3], strides=[3, 3])),
+    ((2, 2, 9, 13), dict(kernel_shape=[2, 4], strides=[1, 3], pads=[1, 1, 1, 1])),
+    ((1, 2, 5, 6, 10), dict(kernel_shape=[2, 2, 3], strides=[1, 2, 3], pads=[0, 1, 1, 1, 0, 1])),
+]
+
+
+def _with_nan(shape, share):
+    x = RNG.standard_normal(shape).astype(np.float32)
+    x[RNG.random(shape) < share] = np.nan
+    return x
+
+
+@pytest.mark.parametrize("share", [0.1, 0.5, 0.9])
+@pytest.mark.parametrize("shape,attrs", GENERIC_KERNEL_CASES)
+def test_maxpool_with_nan_equals_onnxruntime(shape, attrs, share):
+    x = _with_nan(shape, share)
+    (got,) = run_kernel("MaxPool", [x], **attrs)
+    (want,) = run_ort("MaxPool", [x], **attrs)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_a_window_of_nan_and_5_gives_5():
+    x = np.array([[[[np.nan, 5.0, 1.0, 2.0]]]], np.float32)
+    (got,) = run_kernel("MaxPool", [x], kernel_shape=[1, 2], strides=[1, 2])
+    (want,) = run_ort("MaxPool", [x], kernel_shape=[1, 2], strides=[1, 2])
+    np.testing.assert_array_equal(got, np.array([[[[5.0, 2.0]]]], np.float32))
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("shape,attrs", GENERIC_KERNEL_CASES + [((2, 3, 12, 12), dict(kernel_shape=[3, 3],
+                                                                                      strides=[2, 2],
+                                                                                      pads=[1, 1, 1, 1]))])
+def test_without_nan_the_fast_path_is_unchanged(shape, attrs):
+    """No NaN: the np.maximum path, bit for bit what ONNX Runtime gives (the NaN rule never runs)."""
+    x = RNG.standard_normal(shape).astype(np.float32)
+    (got,) = run_kernel("MaxPool", [x], **attrs)
+    (want,) = run_ort("MaxPool", [x], **attrs)
+    np.testing.assert_array_equal(got, want)
