@@ -46,6 +46,8 @@ def limit(name: str) -> int:
 
 # -- reading ---------------------------------------------------------------------------------------
 
+MAX_NPY_HEADER = 10_000  # numpy.lib.format's own max_header_size
+
 def _kind(mode: int) -> str:
     for test, name in ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
                        (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder")):
@@ -127,8 +129,17 @@ def read_json(path, what: str, error: type[Exception], *, inside: str | None = N
 
 
 def _npy_header(f, where: str, error: type[Exception]):
-    """(shape, fortran_order, dtype) from a .npy header; refuses pickles (object arrays)."""
+    """(shape, fortran_order, dtype) from a .npy header; refuses pickles (object arrays). The header's length
+    is checked before the header is read (NumPy would read whatever length the file claims)."""
     try:
+        start = f.read(8)  # magic, major, minor
+        if len(start) < 8 or start[:6] != b"\x93NUMPY" or start[6] not in (1, 2, 3):
+            raise ValueError("no NumPy header (or an unknown version)")
+        length_field = f.read(2 if start[6] == 1 else 4)
+        length = int.from_bytes(length_field, "little")
+        if length > MAX_NPY_HEADER:
+            raise ValueError(f"its header claims {length} bytes (NumPy's headers are below {MAX_NPY_HEADER})")
+        f = io.BytesIO(start + length_field + f.read(length))
         version = np.lib.format.read_magic(f)
         if version == (1, 0):
             shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)

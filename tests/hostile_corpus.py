@@ -499,13 +499,21 @@ def identity_chain(t, n=3000):
     assert out.shape == (1, 3)
 
 
-def external_dotdot_inside(t):
+def _external_model(t, location):
     folder = os.path.join(t, "model")
     os.makedirs(os.path.join(folder, "sub"))
     np.ones((4, 3), np.float32).tofile(os.path.join(folder, "weights.bin"))
-    w = external(numpy_helper.from_array(np.ones((4, 3), np.float32), "w"), "sub/../weights.bin")
-    (out,) = session(save(folder, _model([helper.make_node("MatMul", ["x", "w"], ["y"], "mm")], [w]))).run(
-        None, {"x": X})
+    w = external(numpy_helper.from_array(np.ones((4, 3), np.float32), "w"), location)
+    return save(folder, _model([helper.make_node("MatMul", ["x", "w"], ["y"], "mm")], [w]))
+
+
+def external_dotdot_inside(t):
+    """'../model/weights.bin' from inside 'model/' resolves inside the folder; onnx refuses the '..' anyway."""
+    session(_external_model(t, "../model/weights.bin"))
+
+
+def external_dotdot_within(t):
+    (out,) = session(_external_model(t, "sub/../weights.bin")).run(None, {"x": X})
     np.testing.assert_allclose(out, X @ np.ones((4, 3), np.float32), rtol=1e-6)
 
 
@@ -786,6 +794,33 @@ def calibrate_through_symlink(t):
     return r
 
 
+def npy_huge_header_length(t):
+    root = data_folder(t)
+    with open(os.path.join(root, "x_dir", "s0.npy"), "wb") as f:
+        f.write(b"\x93NUMPY\x02\x00" + (2 ** 31).to_bytes(4, "little") + b"{" * 64)
+    run_data(save(t, matmul_model()), root)
+
+
+def mapping_over_limit(t):
+    root = data_folder(t)
+    with env(SIMULATOR_MAX_JSON_BYTES=10):
+        run_data(save(t, matmul_model()), root)
+
+
+def range_1e12(t):
+    m = _model([helper.make_node("Range", ["a", "b", "d"], ["r"], "range"),
+                helper.make_node("Cast", ["r"], ["y"], "cast", to=TensorProto.FLOAT)],
+               [numpy_helper.from_array(np.array(v, np.int64), n) for n, v in (("a", 0), ("b", 10 ** 12), ("d", 1))])
+    session(save(t, m)).run(None, {"x": X})
+
+
+def constant_of_shape_huge(t):
+    m = _model([helper.make_node("Shape", ["x"], ["s"], "shape"), helper.make_node("Mul", ["s", "k"], ["s2"], "mul"),
+                helper.make_node("ConstantOfShape", ["s2"], ["y"], "cos")],
+               [numpy_helper.from_array(np.array([10 ** 6, 10 ** 6], np.int64), "k")])
+    session(save(t, m)).run(None, {"x": X})
+
+
 # -- the corpus ------------------------------------------------------------------------------------------
 
 @dataclass
@@ -856,7 +891,9 @@ CASES = [
     Case("cli-deep-match-file", True, deep_match_file, "cli", r"--match-file .*match\.json' is not valid JSON for "
                                                               r"this purpose: it is nested too deeply"),
     Case("identity-chain-3000-before-per-channel-weight", True, identity_chain, None),
-    Case("external-location-dotdot-inside", True, external_dotdot_inside, None),
+    Case("external-location-dotdot-inside", True, external_dotdot_inside, "ModelError",
+         r"external data '\.\./model/weights\.bin' of tensor 'w' is refused by onnx's external-data checks: .*points "
+         r"outside the directory"),
 
     Case("fifo-data-npy", False, fifo_data_npy, "DataError", r"data file .*s0\.npy' " + FIFO),
     Case("fifo-mapping-file", False, fifo_mapping, "DataError", r"mapping file .*input_folder_mapping\.json' " + FIFO),
@@ -914,6 +951,13 @@ CASES = [
     Case("encodings-0.6.1-1e5-unknown-entries", False, unknown_tensors_061, "EncodingsError",
          r"100000 encoded tensor\(s\) do not exist in model"),
     Case("model-30-nested-if-bodies", False, deep_subgraphs, None),
+    Case("npy-header-length-2^31", False, npy_huge_header_length, "DataError", r"s0\.npy' is not a valid \.npy file"),
+    Case("mapping-over-the-size-limit", False, mapping_over_limit, "DataError",
+         r"input_folder_mapping\.json' is \d+ bytes, over the limit of 10 bytes"),
+    Case("range-of-10^12-elements", False, range_1e12, "KernelError", r"node 'range' \(Range\) failed .*(Memory|allocate)"),
+    Case("constant-of-shape-10^12", False, constant_of_shape_huge, "KernelError",
+         r"node 'cos' \(ConstantOfShape\) failed .*(Memory|allocate)"),
+    Case("external-location-dotdot-within-the-folder", False, external_dotdot_within, None),
     Case("external-data-length-2^62", False, external_length_huge, "ModelError",
          r"'weights\.bin' is too short for tensor 'w'"),
 ]
