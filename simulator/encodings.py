@@ -191,13 +191,12 @@ def _check_layout(data: dict, version: str, source: str) -> None:
 
 def _names_only(pairs):
     """json object_pairs_hook of the names pass: an entry becomes its name (1.0.0, 2.x) or 0 (0.6.1, whose
-    names are the section's keys), so that a file of a million entries costs a list of names."""
-    for key, value in pairs:
-        if key == "name" and isinstance(value, str):
-            return value
-    if any(key == "bitwidth" for key, _ in pairs):
-        return 0
-    return dict(pairs)
+    names are the section's keys), so that a file of a million entries costs a list of names. 2.x int32
+    bias entries become None: the session checks their names only when it applies them."""
+    d = dict(pairs)
+    if isinstance(d.get("name"), str):
+        return None if str(d.get("output_dtype", "")).lower() in ("int32", "uint32") else d["name"]
+    return 0 if "bitwidth" in d else d
 
 
 def _check_names(data: dict, version: str, source: str, known: Collection[str], model: str) -> None:
