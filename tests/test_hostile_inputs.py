@@ -44,7 +44,8 @@ def records(tmp_path_factory):
 
 @pytest.mark.parametrize("case", hostile_corpus.CASES, ids=[c.id for c in hostile_corpus.CASES])
 def test_hostile_input_is_handled_clearly(records, case):
-    record = records[case.id]
+    record = records.get(case.id)
+    assert record is not None, f"case {case.id} did not run (the corpus process stopped before it)"
     assert record["clear"], record["why"]
 
 
