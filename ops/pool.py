@@ -185,15 +185,23 @@ def _lowest(xp, dtype):
     return -float("inf") if dtype.kind == "f" else xp.iinfo(dtype).min
 
 
-def _max_taps_with_nan(xp, views, dtype):
-    """The max over taps when X holds a NaN, as ONNX Runtime's generic MLAS pooling kernels take it:
-    m = lowest finite value, then m = max(m, x) over the window (std::max: x replaces m only when x > m), so
-    a NaN never wins ("NaN and 5 give 5") and a window of NaN only gives the lowest finite value. Padded
-    taps hold -inf and never win either. Without a NaN, MaxPool takes the np.maximum path (same values)."""
+def _max_taps_with_nan(xp, views, valid, mlas: bool, dtype):
+    """(max, index of the tap taken) over the taps (row-major kernel order) when a window holds a NaN, as
+    ONNX Runtime's CPU kernels take it (docs/errors.md). `valid[k]`: tap k lies inside the input.
+
+    mlas (float32, no dilation, no indices, storage_order 0: its generic MLAS kernels): from the lowest
+    finite value, x replaces y only when x > y (std::max), so a NaN never wins: NaN and 5 give 5, a window
+    of NaN gives the lowest finite value. Otherwise (MaxPool*DTask): the first tap inside the input is
+    taken whatever it is, then x replaces y only when x > y: a NaN there sticks, a later NaN never wins."""
     Y = xp.full(views[0].shape, xp.finfo(dtype).min, dtype=dtype)
-    for v in views:
-        Y = xp.where(v > Y, v, Y)
-    return Y
+    arg = xp.zeros(views[0].shape, dtype=xp.int64)
+    started = xp.zeros(views[0].shape, dtype=xp.bool_)
+    for k, (v, m) in enumerate(zip(views, valid)):
+        take = m & (v > Y) if mlas else m & (~started | (v > Y))
+        Y = xp.where(take, v, Y)
+        arg = xp.where(take, xp.int64(k), arg)
+        started = started | m
+    return Y, arg
 
 
 @register("MaxPool", 1, 8, 10, 11, 12, 22)
@@ -213,7 +221,9 @@ def MaxPool(xp, X, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_sha
         for view in taps.taps.values():
             Y = view.copy() if Y is None else xp.maximum(Y, view, out=Y)
         if X.dtype.kind == "f" and bool(xp.isnan(Y).any()):  # a window held a NaN (maximum propagates it)
-            Y = _max_taps_with_nan(xp, list(taps.taps.values()), X.dtype)
+            valid = PhaseTaps(xp, xp.ones(X.shape, dtype=xp.bool_), kernel, strides, dilations, out, begin, 0)
+            mlas = X.dtype == xp.float32 and all(d == 1 for d in dilations) and not storage_order
+            Y, _ = _max_taps_with_nan(xp, list(taps.taps.values()), list(valid.taps.values()), mlas, X.dtype)
         return taps.crop(Y)
     W = _windows(xp, X, kernel, strides, dilations, out, begin, _lowest(xp, X.dtype))
     kaxes = tuple(range(2 + n, 2 + 2 * n))
@@ -221,7 +231,13 @@ def MaxPool(xp, X, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_sha
     # Indices: first maximum in row-major window order, as a flat index into X (NCHW, or
     # column-major spatial order when storage_order == 1).
     flatW = W.reshape(W.shape[:2 + n] + (-1,))
-    arg = xp.argmax(flatW, axis=-1)
+    if X.dtype.kind == "f" and bool(xp.isnan(Y).any()):
+        flatM = _windows(xp, xp.ones(X.shape, dtype=xp.bool_), kernel, strides, dilations, out, begin, False)
+        flatM = flatM.reshape(flatW.shape)
+        Y, arg = _max_taps_with_nan(xp, [flatW[..., k] for k in range(flatW.shape[-1])],
+                                    [flatM[..., k] for k in range(flatW.shape[-1])], False, X.dtype)
+    else:
+        arg = xp.argmax(flatW, axis=-1)
     N, C = X.shape[:2]
     index = (xp.arange(N * C, dtype=xp.int64).reshape(N, C) * math.prod(in_shape)).reshape((N, C) + (1,) * n)
     rem = arg

@@ -1,9 +1,11 @@
 """MaxPool over windows holding NaN, against ONNX Runtime (docs/errors.md, "NaN and inf").
 
 ONNX Runtime's CPU MaxPool takes a window's max with std::max from the lowest float in its generic MLAS
-kernels (1-D pooling, and 2-D/3-D pooling whose last stride is above 2 or whose kernel is above 32): a NaN
-never wins, "NaN and 5 give 5". Its vectorised 2-D/3-D kernels (SSE maxps down the window's rows) let a NaN
-through depending on where it sits; the simulator does not reproduce that order (docs/errors.md)."""
+kernels (float32 without dilations or indices: 1-D pooling, and 2-D/3-D pooling whose last stride is above
+2): a NaN never wins, "NaN and 5 give 5". With dilations, the Indices output or another dtype it runs
+MaxPool*DTask: the window's first element inside the input is taken whatever it is (a NaN there sticks),
+then only a larger element replaces it. Its vectorised 2-D/3-D MLAS kernels (SSE maxps down the window's
+rows) let a NaN through depending on where it sits; that order is not reproduced (docs/errors.md)."""
 import numpy as np
 import pytest
 
@@ -20,6 +22,11 @@ GENERIC_KERNEL_CASES = [
     ((2, 2, 9, 13), dict(kernel_shape=[2, 4], strides=[1, 3], pads=[1, 1, 1, 1])),
     ((1, 2, 5, 6, 10), dict(kernel_shape=[2, 2, 3], strides=[1, 2, 3], pads=[0, 1, 1, 1, 0, 1])),
 ]
+TASK_CASES = [  # dilations: ONNX Runtime's MaxPool*DTask
+    ((2, 3, 17), dict(kernel_shape=[3], dilations=[2], pads=[1, 1])),
+    ((2, 2, 9, 13), dict(kernel_shape=[3, 3], strides=[1, 2], dilations=[2, 1], pads=[1, 1, 1, 1])),
+    ((1, 2, 6, 6, 7), dict(kernel_shape=[2, 2, 2], strides=[1, 1, 2], dilations=[1, 2, 2])),
+]
 
 
 def _with_nan(shape, share):
@@ -34,6 +41,26 @@ def test_maxpool_with_nan_equals_onnxruntime(shape, attrs, share):
     x = _with_nan(shape, share)
     (got,) = run_kernel("MaxPool", [x], **attrs)
     (want,) = run_ort("MaxPool", [x], **attrs)
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("share", [0.1, 0.5, 0.9])
+@pytest.mark.parametrize("shape,attrs,indices", [(s, a, False) for s, a in TASK_CASES]
+                         + [(s, a, True) for s, a in TASK_CASES + GENERIC_KERNEL_CASES[:4]])
+def test_maxpool_task_path_with_nan_equals_onnxruntime(shape, attrs, share, indices):
+    """Dilations or the Indices output: values and indices as ONNX Runtime's MaxPool*DTask gives them."""
+    x = _with_nan(shape, share)
+    got = run_kernel("MaxPool", [x], n_outputs=1 + indices, opset=12, **attrs)
+    want = run_ort("MaxPool", [x], n_outputs=1 + indices, opset=12, **attrs)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.parametrize("shape,attrs", GENERIC_KERNEL_CASES[:2] + TASK_CASES[:1])
+def test_maxpool_float64_with_nan_equals_onnxruntime(shape, attrs):
+    x = _with_nan(shape, 0.4).astype(np.float64)
+    (got,) = run_kernel("MaxPool", [x], opset=12, **attrs)
+    (want,) = run_ort("MaxPool", [x], opset=12, **attrs)
     np.testing.assert_array_equal(got, want)
 
 
