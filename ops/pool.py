@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from functools import partial
 
+from . import _pool_nan
 from ._taps import PhaseTaps
 from .registry import register
 
@@ -185,25 +186,6 @@ def _lowest(xp, dtype):
     return -float("inf") if dtype.kind == "f" else xp.iinfo(dtype).min
 
 
-def _max_taps_with_nan(xp, views, valid, mlas: bool, dtype):
-    """(max, index of the tap taken) over the taps (row-major kernel order) when a window holds a NaN, as
-    ONNX Runtime's CPU kernels take it (docs/errors.md). `valid[k]`: tap k lies inside the input.
-
-    mlas (float32, no dilation, no indices, storage_order 0: its generic MLAS kernels): from the lowest
-    finite value, x replaces y only when x > y (std::max), so a NaN never wins: NaN and 5 give 5, a window
-    of NaN gives the lowest finite value. Otherwise (MaxPool*DTask): the first tap inside the input is
-    taken whatever it is, then x replaces y only when x > y: a NaN there sticks, a later NaN never wins."""
-    Y = xp.full(views[0].shape, xp.finfo(dtype).min, dtype=dtype)
-    arg = xp.zeros(views[0].shape, dtype=xp.int64)
-    started = xp.zeros(views[0].shape, dtype=xp.bool_)
-    for k, (v, m) in enumerate(zip(views, valid)):
-        take = m & (v > Y) if mlas else m & (~started | (v > Y))
-        Y = xp.where(take, v, Y)
-        arg = xp.where(take, xp.int64(k), arg)
-        started = started | m
-    return Y, arg
-
-
 @register("MaxPool", 1, 8, 10, 11, 12, 22)
 def MaxPool(xp, X, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape=None, pads=None,
             storage_order=0, strides=None, _n_outputs=2):
@@ -220,10 +202,13 @@ def MaxPool(xp, X, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_sha
         Y = None
         for view in taps.taps.values():
             Y = view.copy() if Y is None else xp.maximum(Y, view, out=Y)
-        if X.dtype.kind == "f" and bool(xp.isnan(Y).any()):  # a window held a NaN (maximum propagates it)
-            valid = PhaseTaps(xp, xp.ones(X.shape, dtype=xp.bool_), kernel, strides, dilations, out, begin, 0)
+        if X.dtype.kind == "f" and bool(xp.isnan(Y).any()):  # a window held a NaN: ONNX Runtime's order
             mlas = X.dtype == xp.float32 and all(d == 1 for d in dilations) and not storage_order
-            Y, _ = _max_taps_with_nan(xp, list(taps.taps.values()), list(valid.taps.values()), mlas, X.dtype)
+            if mlas and _pool_nan.uses_vector_kernel(X, kernel, strides, begin, end):
+                return _pool_nan.vector_kernel(xp, X, kernel, strides, begin, out)
+            valid = PhaseTaps(xp, xp.ones(X.shape, dtype=xp.bool_), kernel, strides, dilations, out, begin, 0)
+            Y, _ = _pool_nan.max_over_taps(xp, list(taps.taps.values()), list(valid.taps.values()), not mlas,
+                                           X.dtype)
         return taps.crop(Y)
     W = _windows(xp, X, kernel, strides, dilations, out, begin, _lowest(xp, X.dtype))
     kaxes = tuple(range(2 + n, 2 + 2 * n))
@@ -234,8 +219,8 @@ def MaxPool(xp, X, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_sha
     if X.dtype.kind == "f" and bool(xp.isnan(Y).any()):
         flatM = _windows(xp, xp.ones(X.shape, dtype=xp.bool_), kernel, strides, dilations, out, begin, False)
         flatM = flatM.reshape(flatW.shape)
-        Y, arg = _max_taps_with_nan(xp, [flatW[..., k] for k in range(flatW.shape[-1])],
-                                    [flatM[..., k] for k in range(flatW.shape[-1])], False, X.dtype)
+        Y, arg = _pool_nan.max_over_taps(xp, [flatW[..., k] for k in range(flatW.shape[-1])],
+                                         [flatM[..., k] for k in range(flatW.shape[-1])], True, X.dtype)
     else:
         arg = xp.argmax(flatW, axis=-1)
     N, C = X.shape[:2]

@@ -1,11 +1,9 @@
 """MaxPool over windows holding NaN, against ONNX Runtime (docs/errors.md, "NaN and inf").
 
-ONNX Runtime's CPU MaxPool takes a window's max with std::max from the lowest float in its generic MLAS
-kernels (float32 without dilations or indices: 1-D pooling, and 2-D/3-D pooling whose last stride is above
-2): a NaN never wins, "NaN and 5 give 5". With dilations, the Indices output or another dtype it runs
-MaxPool*DTask: the window's first element inside the input is taken whatever it is (a NaN there sticks),
-then only a larger element replaces it. Its vectorised 2-D/3-D MLAS kernels (SSE maxps down the window's
-rows) let a NaN through depending on where it sits; that order is not reproduced (docs/errors.md)."""
+Which element a max keeps when a NaN is in the window depends on ONNX Runtime's kernel (ops/_pool_nan.py):
+its vectorised MLAS kernels (2-D/3-D float32, last stride 1 or 2: ResNet's 3x3/2 MaxPool), its generic MLAS
+kernels (1-D, larger strides: std::max from the lowest float, "NaN and 5 give 5"), and MaxPool*DTask
+(dilations, the Indices output, float64). Each is compared here with ONNX Runtime bit for bit."""
 import numpy as np
 import pytest
 
@@ -22,6 +20,13 @@ GENERIC_KERNEL_CASES = [
     ((2, 2, 9, 13), dict(kernel_shape=[2, 4], strides=[1, 3], pads=[1, 1, 1, 1])),
     ((1, 2, 5, 6, 10), dict(kernel_shape=[2, 2, 3], strides=[1, 2, 3], pads=[0, 1, 1, 1, 0, 1])),
 ]
+VECTOR_KERNEL_CASES = [
+    ((1, 4, 16, 16), dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])),  # ResNet's stem
+    ((2, 3, 9, 11), dict(kernel_shape=[2, 2], strides=[2, 2])),
+    ((2, 3, 7, 10), dict(kernel_shape=[3, 2], strides=[1, 1], pads=[1, 0, 2, 1])),
+    ((1, 2, 5, 6, 9), dict(kernel_shape=[2, 3, 3], strides=[2, 1, 2], pads=[1, 1, 1, 0, 1, 1])),
+    ((1, 2, 4, 5, 7), dict(kernel_shape=[3, 2, 2], strides=[1, 2, 1])),
+]
 TASK_CASES = [  # dilations: ONNX Runtime's MaxPool*DTask
     ((2, 3, 17), dict(kernel_shape=[3], dilations=[2], pads=[1, 1])),
     ((2, 2, 9, 13), dict(kernel_shape=[3, 3], strides=[1, 2], dilations=[2, 1], pads=[1, 1, 1, 1])),
@@ -36,7 +41,7 @@ def _with_nan(shape, share):
 
 
 @pytest.mark.parametrize("share", [0.1, 0.5, 0.9])
-@pytest.mark.parametrize("shape,attrs", GENERIC_KERNEL_CASES)
+@pytest.mark.parametrize("shape,attrs", GENERIC_KERNEL_CASES + VECTOR_KERNEL_CASES)
 def test_maxpool_with_nan_equals_onnxruntime(shape, attrs, share):
     x = _with_nan(shape, share)
     (got,) = run_kernel("MaxPool", [x], **attrs)
