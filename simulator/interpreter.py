@@ -15,12 +15,11 @@ from types import ModuleType
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
 
 import ops
 from ops.registry import Kernel
 
-from .attributes import node_attributes, sparse_to_dense
+from .attributes import node_attributes, sparse_to_dense, tensor_array
 from .backend import HOST_FALLBACKS, Float64Accumulation, device_can_hold, is_numpy, on_host, to_device, to_host
 from .encodings import EncodingsFile, channel_axis_for_param, describe_names
 from .errors import DataError, EncodingsError, KernelError, LimitError, ModelError, SimulatorError
@@ -169,7 +168,9 @@ class Interpreter:
             if any(d < 0 for d in t.dims):
                 raise ModelError(f"{source}: initializer {t.name!r} has dims {list(t.dims)}: a negative size")
             try:
-                raw_initializers[t.name] = numpy_helper.to_array(t)
+                raw_initializers[t.name] = tensor_array(t)
+            except ModelError as exc:
+                raise ModelError(f"{source}: initializer {exc}") from None
             except Exception as exc:  # malformed raw_data, wrong sizes
                 raise ModelError(f"{source}: initializer {t.name!r} cannot be read: {exc}") from None
         for sp in graph.sparse_initializer:

@@ -822,6 +822,14 @@ def constant_of_shape_huge(t):
     session(save(t, m)).run(None, {"x": X})
 
 
+def modelproto_external_not_loaded(t):
+    """A ModelProto handed to the interpreter with its external data unloaded: never read from the cwd."""
+    from simulator.interpreter import Interpreter
+    np.ones((4, 3), np.float32).tofile("weights.bin")  # the cwd
+    w = external(numpy_helper.from_array(np.ones((4, 3), np.float32), "w"), "weights.bin")
+    Interpreter(_model([helper.make_node("MatMul", ["x", "w"], ["y"], "mm")], [w]))
+
+
 # -- the corpus ------------------------------------------------------------------------------------------
 
 @dataclass
@@ -958,6 +966,8 @@ CASES = [
     Case("range-of-10^12-elements", False, range_1e12, "KernelError", r"node 'range' \(Range\) failed .*(Memory|allocate)"),
     Case("constant-of-shape-10^12", False, constant_of_shape_huge, "KernelError",
          r"node 'cos' \(ConstantOfShape\) failed .*(Memory|allocate)"),
+    Case("modelproto-external-data-not-loaded", False, modelproto_external_not_loaded, "ModelError",
+         r"tensor 'w' keeps its data in an external file that was not loaded"),
     Case("external-location-dotdot-within-the-folder", False, external_dotdot_within, None),
     Case("external-data-length-2^62", False, external_length_huge, "ModelError",
          r"'weights\.bin' is too short for tensor 'w'"),
