@@ -410,7 +410,10 @@ def _onnxruntime(model, feeds):
         import onnxruntime as ort
     except ImportError:
         return None
-    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1  # few threads: the corpus runs under RLIMIT_AS
+    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"]).run(
+        None, feeds)[0]
 
 
 def maxpool_nan_and_5(t):

@@ -28,8 +28,10 @@ def records(tmp_path_factory):
     if not hasattr(os, "mkfifo") or not os.path.exists("/dev/zero"):
         pytest.skip("needs a POSIX system (FIFOs, /dev/zero)")
     out = tmp_path_factory.mktemp("hostile") / "records.json"
+    # One thread each and few malloc arenas: RLIMIT_AS counts reserved address space, which thread pools
+    # and per-thread arenas inflate on machines with many cores.
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), OMP_NUM_THREADS="1",
-               OPENBLAS_NUM_THREADS="1")
+               OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", MALLOC_ARENA_MAX="2")
     try:
         proc = subprocess.run([sys.executable, "-m", "tests.hostile_corpus", str(out)], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=TIME_LIMIT, preexec_fn=_limits)
