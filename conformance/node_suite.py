@@ -1,6 +1,9 @@
 """Run onnx's backend node suite (generated in memory by the onnx package) through the simulator.
 
-    python conformance/node_suite.py [-k REGEX] [--device CPU|CUDA] [-j JOBS] [-v] [--bar 0.99]
+    python conformance/node_suite.py [-k REGEX] [--device CPU|CUDA] [--api backend|session] [-j JOBS] [-v] [--bar 0.99]
+
+--api session drives the public InferenceSession as ONNX Runtime's backend drives onnxruntime.InferenceSession
+(conformance/session_backend.py) instead of the interpreter (conformance/backend.py).
 
 Prints the pass rate over every case of the suite, the failures grouped by reason, the expected
 failures (conformance/expected_failures.txt) and any expected failure that now passes. Exit status
@@ -26,6 +29,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 from conformance.backend import SimulatorBackend  # noqa: E402
+from conformance.session_backend import SessionBackend  # noqa: E402
+
+BACKENDS = {"backend": SimulatorBackend, "session": SessionBackend}
 
 EXPECTED_FAILURES = os.path.join(HERE, "expected_failures.txt")
 # Failures expected on the GPU only (CuPy's float16 arithmetic, ...), added to the common list there.
@@ -110,12 +116,12 @@ def _assert_similar(refs, outs, rtol, atol, name):
             Runner.assert_similar_outputs([ref], [out], rtol=rtol, atol=atol, model_dir=name)
 
 
-def run_case(case, device: str = "CPU") -> Result:
+def run_case(case, device: str = "CPU", api: str = "backend") -> Result:
     start = time.perf_counter()
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            rep = SimulatorBackend.prepare(case.model, device)
+            rep = BACKENDS[api].prepare(case.model, device)
             for inputs, ref_outputs in case.data_sets:
                 outputs = rep.run([_normalize(x) for x in inputs])
                 _assert_similar([_normalize(x) for x in ref_outputs], list(outputs), case.rtol, case.atol, case.name)
@@ -128,19 +134,19 @@ _CASES = None
 
 
 def _run_index(args):
-    i, device = args
-    return run_case(_CASES[i], device)
+    i, device, api = args
+    return run_case(_CASES[i], device, api)
 
 
-def run_suite(cases, device: str = "CPU", jobs: int = 1) -> list[Result]:
+def run_suite(cases, device: str = "CPU", jobs: int = 1, api: str = "backend") -> list[Result]:
     global _CASES
     if jobs <= 1 or device.upper().startswith("CUDA"):  # CUDA does not survive a fork: one process
-        return [run_case(c, device) for c in cases]
+        return [run_case(c, device, api) for c in cases]
     import multiprocessing as mp
 
     _CASES = cases  # inherited by forked workers
     with mp.get_context("fork").Pool(jobs) as pool:
-        return pool.map(_run_index, [(i, device) for i in range(len(cases))], chunksize=8)
+        return pool.map(_run_index, [(i, device, api) for i in range(len(cases))], chunksize=8)
 
 
 def summarize(results: list[Result], expected, total: int | None = None, verbose: bool = False,
@@ -182,6 +188,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("-k", "--pattern", help="run only cases whose name matches this regex")
     p.add_argument("--device", default="CPU", help="CPU (NumPy) or CUDA (CuPy)")
+    p.add_argument("--api", choices=sorted(BACKENDS), default="backend",
+                   help="backend: the interpreter (conformance/backend.py); session: the public InferenceSession")
     p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1)
     p.add_argument("-v", "--verbose", action="store_true")
     p.add_argument("--bar", type=float, default=BAR, help="minimum pass rate over the whole suite")
@@ -192,7 +200,7 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     all_cases = load_cases()
     cases = load_cases(args.pattern) if args.pattern else all_cases
-    results = run_suite(cases, args.device, args.jobs)
+    results = run_suite(cases, args.device, args.jobs, args.api)
     expected = load_expected_failures()
     if args.device.upper().startswith("CUDA"):
         expected += load_expected_failures(EXPECTED_FAILURES_CUDA)

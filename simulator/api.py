@@ -1,4 +1,10 @@
-"""The vendor API: `Simulator`'s static methods, taking the schemas of simulator.schema.base."""
+"""The vendor API: `Simulator`'s static methods, taking the schemas of simulator.schema.base, and the same entry
+points as module functions (the vendor's newer overview page):
+
+    from simulator import api
+    sess = api.get_quantization_sim(api.GetInferenceSessionParameters(...)).session
+    res = api.compare_model_by_layer(api.LayerwiseCheckerParameters(...))
+"""
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -158,6 +164,37 @@ class Simulator:
 
         return export_qdq(model_path, encodings_path, output_path)
 
+    # -- debugging: which layer to fix, at what precision (docs/debugging.md) ---------------------
+
+    @staticmethod
+    def analyze_sensitivity(params, progress: Optional[Callable[[str], None]] = None):
+        """Quantizer groups ranked by the end metric with only that group changed (float, 16 bits) and only that
+        group quantized, against the float model (a SensitivityResult: .ranking, .to_dict(), save(path))."""
+        from .schema.base import SensitivityParameters  # noqa: PLC0415
+        from .sensitivity import run_sensitivity  # noqa: PLC0415
+
+        _check_params(params, SensitivityParameters)
+        return run_sensitivity(params, progress)
+
+    @staticmethod
+    def search_mixed_precision(params, progress: Optional[Callable[[str], None]] = None):
+        """A small set of per-group changes (16 bits, float) meeting params.target; writes the encodings file and
+        the exclude list when asked (a MixedPrecisionResult: .changes, .achieved, .fractions, .write())."""
+        from .mixed_precision import run_search  # noqa: PLC0415
+        from .schema.base import MixedPrecisionParameters  # noqa: PLC0415
+
+        _check_params(params, MixedPrecisionParameters)
+        return run_search(params, progress)
+
+    @staticmethod
+    def bisect_dumps(params: FeaturemapVerifierParameters, progress: Optional[Callable[[str], None]] = None):
+        """The first dumped layer whose isolated error (from the nearest dumped values) fails on any sample, by
+        bisection over the dumped layers (a BisectResult: .first_failure, .sample, .value, .probes)."""
+        from .bisect import bisect_dumps  # noqa: PLC0415
+
+        _check_params(params, FeaturemapVerifierParameters)
+        return bisect_dumps(params, progress)
+
 
 def _model_inputs(model_path):
     from .interpreter import _tensor_info  # noqa: PLC0415
@@ -166,3 +203,17 @@ def _model_inputs(model_path):
     model = load_model(model_path, external_data=False)  # only the inputs' declared types are needed
     initializers = {t.name for t in model.graph.initializer}
     return [_tensor_info(vi) for vi in model.graph.input if vi.name not in initializers]
+
+
+# The newer overview page's module functions: the same entry points as Simulator's static methods.
+run_inference = Simulator.run_inference
+get_inference_session = Simulator.get_inference_session
+get_quantization_sim = Simulator.get_quantization_sim
+load_input_data = Simulator.load_input_data
+compare_model_by_inference = Simulator.compare_model_by_inference
+compare_model_by_layer = Simulator.compare_model_by_layer
+verify_featuremaps = Simulator.verify_featuremaps
+inspect_encodings = Simulator.inspect_encodings
+convert_encodings = Simulator.convert_encodings
+calibrate = Simulator.calibrate
+export_qdq = Simulator.export_qdq

@@ -137,6 +137,14 @@ def to_device(xp: ModuleType, value):
     return xp.asarray(value)
 
 
+def synchronize(xp) -> None:
+    """Wait until xp's device has finished its queued work (a no-op on the host): for timing GPU runs."""
+    if not is_numpy(xp):
+        import cupy  # noqa: PLC0415 - a device xp is CuPy
+
+        cupy.cuda.Stream.null.synchronize()
+
+
 def reuse_freed_memory() -> bool:
     """Ask glibc's malloc to keep the memory of freed arrays for the next ones (Linux; process-wide).
 

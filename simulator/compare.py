@@ -29,6 +29,7 @@ from typing import Callable, Iterable, Optional
 import numpy as np
 
 from . import data as _data
+from . import dumps as _dumps
 from . import safe_io
 from . import report as _report
 from .backend import to_host
@@ -36,6 +37,7 @@ from .encodings import describe_names
 from .errors import DataError, ModelError, ParameterError, SimulatorError
 from .metrics import Metric, Stats, StepStats, get_metric
 from .session import PRE_QUANT_SUFFIX, UPDATED_SUFFIX, InferenceSession
+from .tensor_stats import TensorStats, grid_of, weight_ranges
 
 Progress = Optional[Callable[[str], None]]
 DEFAULT_MEMORY_LIMIT = 1 << 30  # bytes of one sample's reference featuremaps kept in memory
@@ -103,8 +105,9 @@ class _CheckResult(Mapping):
             _report.write_text(path, text)
         return text
 
-    def to_html(self, path=None) -> str:
-        text = _report.to_html(self.to_dict())
+    def to_html(self, path=None, interactive: Optional[bool] = None) -> str:
+        """The page: interactive with Plotly installed (interactive=None), or always plain (False)."""
+        text = _report.to_html(self.to_dict(), interactive)
         if path is not None:
             _report.write_text(path, text)
         return text
@@ -179,8 +182,13 @@ class LayerRecord:
         self.steps, self.isolated_steps = StepStats(), StepStats()
         self.has_steps = False
         self.isolated_note: Optional[str] = None
+        self.isolated_rerun: list[str] = []  # undumped producers re-run before the op (verify)
         self.note: Optional[str] = None
         self.shape = None
+        self.same, self.isolated_same = [0, 0], [0, 0]  # [identical elements, elements]
+        self.constant = False  # a weight or a value computed from weights only: the same on every sample
+        self.tensor = TensorStats()  # ranges, clipping and histograms (tensor_stats.py)
+        self.weights: list[dict] = []  # per-channel ranges of the weights its op reads
 
     def add(self, sample, ref, out, scale=None) -> float:
         """One sample of the cumulative comparison."""
@@ -188,15 +196,17 @@ class LayerRecord:
             self.has_steps = True
         if self.shape is None:
             self.shape = tuple(np.shape(ref))
-        return self._accumulate(sample, ref, out, scale, self.stats, self.values, self.steps)
+        return self._accumulate(sample, ref, out, scale, self.stats, self.values, self.steps, self.same)
 
     def add_isolated(self, sample, ref, out, scale=None) -> float:
         """One sample of the isolated comparison (the op re-run on the reference's inputs)."""
         return self._accumulate(sample, ref, out, scale, self.isolated_stats, self.isolated_values,
-                                self.isolated_steps)
+                                self.isolated_steps, self.isolated_same)
 
-    def _accumulate(self, sample, ref, out, scale, stats, values, steps) -> float:
+    def _accumulate(self, sample, ref, out, scale, stats, values, steps, same) -> float:
         s = Stats.of(ref, out, self._k)
+        same[0] += int(np.count_nonzero(np.asarray(ref).reshape(-1) == np.asarray(out).reshape(-1)))
+        same[1] += int(np.size(ref))
         stats.merge(s)
         values[sample] = v = self._metric.value(s)
         if scale is not None:
@@ -243,7 +253,12 @@ class LayerRecord:
              "values": dict(self.values),
              "isolated_overall": self.isolated_overall, "isolated_worst": iso_worst,
              "isolated_passed": self.isolated_passed,
-             "isolated_values": dict(self.isolated_values), "isolated_note": self.isolated_note, "note": self.note}
+             "isolated_values": dict(self.isolated_values), "isolated_note": self.isolated_note, "note": self.note,
+             "identical": self.same[0] / self.same[1] if self.same[1] else None,
+             "isolated_identical": self.isolated_same[0] / self.isolated_same[1] if self.isolated_same[1] else None,
+             "constant": self.constant, "tensor": self.tensor.to_dict(), "weights": self.weights}
+        if self.isolated_rerun:
+            d["isolated_rerun"] = list(self.isolated_rerun)
         if self.has_steps:
             d["steps_rms"], d["steps_max"] = self.steps.rms, self.steps.max
             d["steps_off_fraction"] = self.steps.off / self.steps.n if self.steps.n else 0.0
@@ -349,7 +364,7 @@ class LayerwiseCheckResult(_CheckResult):
         if not checked:
             return "cumulative", head + "; no isolated check was run, so a kernel or encoding bug cannot be told " \
                                         "from accumulated drift."
-        worst_iso = min(checked, key=lambda r: _badness(self.metric_info, r.isolated_worst))
+        worst_iso = max(checked, key=lambda r: _badness(self.metric_info, r.isolated_worst))
         text = (f"{head}; but every layer agrees in isolation (worst isolated {m} "
                 f"{self._fmt(worst_iso.isolated_worst)} at {worst_iso.key!r}")
         if worst_iso.isolated_steps.n:
@@ -376,6 +391,7 @@ class LayerwiseCheckResult(_CheckResult):
             d["unmatched_files"] = list(self.unmatched)
         if self.export_path:
             d["export_featuremap_path"] = self.export_path
+        _dumps.annotate(self, d)
         return d
 
 
@@ -432,6 +448,14 @@ def _feed_for(session: InferenceSession, feed: dict, source: str) -> dict:
                     f"{describe_names(names)}")
 
 
+def _comparable(value):
+    """A sequence output (a list, as the session returns it) as its elements flattened end to end, compared
+    element by element; an empty optional as an empty array."""
+    if isinstance(value, list):
+        return np.concatenate([np.ravel(v) for v in value]) if value else np.zeros(0, np.float32)
+    return np.zeros(0, np.float32) if value is None else value
+
+
 def _check_sizes(a, b, what: str):
     if np.size(a) != np.size(b):
         raise ModelError(f"{what}: shapes {tuple(np.shape(a))} and {tuple(np.shape(b))} differ in size; they cannot "
@@ -440,19 +464,8 @@ def _check_sizes(a, b, what: str):
 
 def _scale(interp, name: str, value):
     """The quantization scale of tensor `name` in `interp` (broadcasting against value), or None."""
-    if name in getattr(interp, "param_quantizers", {}):
-        q = interp.param_quantizers[name]
-    elif name in interp.activation_encodings:
-        enc = interp.activation_encodings[name]
-        if enc.is_float:
-            return None
-        try:
-            q = interp.quantizer_for(name, value)
-        except SimulatorError:
-            return None
-    else:
-        return None
-    if q is None or q.scale is None:
+    q = quantizer_of(interp, name, value)
+    if q is None:
         return None
     scale = np.asarray(to_host(q.scale), np.float64)
     try:
@@ -460,6 +473,32 @@ def _scale(interp, name: str, value):
     except ValueError:
         return None
     return scale
+
+
+def _grid(interp, name: str, value):
+    """The (lowest, highest) value of tensor `name`'s grid in `interp`, broadcasting against value, or None."""
+    return grid_of(_quantizer(interp, name, value), value)
+
+
+def quantizer_of(interp, name: str, value):
+    """The integer-grid quantizer of tensor `name` in `interp` for a value of this shape, or None."""
+    q = _quantizer(interp, name, value)
+    return None if q is None or q.scale is None else q
+
+
+def _quantizer(interp, name: str, value):
+    if name in getattr(interp, "param_quantizers", {}):
+        q = interp.param_quantizers[name]
+    elif name in interp.activation_encodings:
+        if interp.activation_encodings[name].is_float:
+            return None
+        try:
+            q = interp.quantizer_for(name, value)
+        except SimulatorError:
+            return None
+    else:
+        return None
+    return q
 
 
 def _safe_file(name: str) -> str:
@@ -568,6 +607,7 @@ def compare_by_inference(params, progress: Progress = None) -> InferenceCheckRes
         out1 = s1.run([p[1] for p in pairs], _feed_for(s1, feed, params.input_model_path_1))
         per_output = {}
         for (n0, n1), a, b in zip(pairs, out0, out1):
+            a, b = _comparable(a), _comparable(b)
             _check_sizes(a, b, f"sample {sample!r}, output {n0!r} of model 0 vs {n1!r} of model 1")
             per_output[n0] = Stats.of(a, b, result._k)
         result._add(sample, per_output)
@@ -610,7 +650,7 @@ def _layer_pairs(s0: InferenceSession, s1: InferenceSession, match_info) -> list
 
 
 def _op_of(interp, name):
-    step = interp.producer.get(name)
+    step = interp.producer.get(name) or getattr(interp, "folded", {}).get(name)  # folded: computed at load
     if step is None:
         return ("Input" if name in {i.name for i in interp.inputs} else "Initializer"), ""
     return step.node.op_type, step.node.name
@@ -634,6 +674,7 @@ def compare_by_layer(params, progress: Progress = None, memory_limit: int = DEFA
         rec = LayerRecord(key, r0[0] + (PRE_QUANT_SUFFIX if r0[1] else ""),
                           r1[0] + (PRE_QUANT_SUFFIX if r1[1] else ""), op, node, metric, params.top_k,
                           params.threshold, params.isolated_threshold)
+        rec.constant, rec.weights = r1[0] in i1.constants, weight_ranges(i1, r1[0])
         records[key] = rec
         result.layers.append(rec)
         by_name1.setdefault(r1, []).append((key, r0))
@@ -686,7 +727,7 @@ def compare_by_layer(params, progress: Progress = None, memory_limit: int = DEFA
                 for pre in (False, True):
                     for key, r0 in by_name1.get((name, pre), ()):
                         _compare_layer(result, records[key], sample, r0, name, raw if pre else value, pre, store,
-                                       i1, isolated_inputs, exporter, params)
+                                       i1, isolated_inputs, exporter, params, raw)
 
             for n1 in [r1 for r1 in by_name1 if r1[0] in i1.constants]:
                 value = i1.constants[n1[0]]
@@ -709,7 +750,7 @@ def compare_by_layer(params, progress: Progress = None, memory_limit: int = DEFA
 
 
 def _compare_layer(result, rec: LayerRecord, sample, r0, name1, value1, pre1, store, i1, isolated_inputs, exporter,
-                   params):
+                   params, raw1=None):
     ref = store.get(r0)
     if ref is None:
         rec.note = f"tensor {rec.name0!r} was not produced by model 0"
@@ -720,6 +761,7 @@ def _compare_layer(result, rec: LayerRecord, sample, r0, name1, value1, pre1, st
         return
     scale = None if pre1 or np.shape(ref) != out.shape else _scale(i1, name1, out)
     rec.add(sample, ref, out, scale)
+    rec.tensor.update(ref, out, raw1, None if pre1 else _grid(i1, name1, out))
     if exporter is not None:
         exporter.write(sample, 0, rec.name0, ref)
         exporter.write(sample, 1, rec.name1, out)
@@ -831,7 +873,7 @@ class _Dump:
             dirs.sort()
             for f in sorted(files):
                 stem, ext = os.path.splitext(f)
-                if ext.lower() in (".npy", ".pb"):
+                if ext.lower() in (".npy", ".pb", _dumps.BIN_EXTENSION):
                     rel = os.path.relpath(os.path.join(root, stem), folder).replace(os.sep, "/")
                     out[rel] = (ext.lower()[1:], os.path.join(root, f))
             if not recursive:
@@ -845,12 +887,16 @@ class _Dump:
             return safe_io.read_npz_member(loc[1], loc[2], "dump file", DataError)
         if kind in ("npy", "pb"):
             return _data.read_array(loc[1])
+        # AIMET writes the bare buffer in the tensor's own dtype (bool: one byte each), C order. Its size is
+        # checked first: a file far larger than the tensor is never read.
         size = safe_io.check_regular(loc[1], "dump file", DataError).st_size
-        if shape is not None and size != int(np.prod(shape)) * np.dtype(dtype).itemsize:
+        itemsize = np.dtype(dtype).itemsize
+        if shape is not None and size != int(np.prod(shape)) * itemsize:
             raise DataError(f"dump file {loc[1]!r} holds {size} bytes; the tensor has shape {tuple(shape)} "
-                            f"({int(np.prod(shape))} values of {np.dtype(dtype).name}, "
-                            f"{int(np.prod(shape)) * np.dtype(dtype).itemsize} bytes)")
-        raw = np.fromfile(loc[1], dtype=dtype)  # AIMET writes float32 in the tensor's layout
+                            f"({int(np.prod(shape))} values of {np.dtype(dtype).name}, {int(np.prod(shape)) * itemsize} "
+                            f"bytes)")
+        raw = np.fromfile(loc[1], dtype=np.uint8 if dtype == np.bool_ else dtype)
+        raw = raw != 0 if dtype == np.bool_ else raw
         if shape is not None:
             if raw.size != int(np.prod(shape)):
                 raise DataError(f"dump file {loc[1]!r} holds {raw.size} values of {np.dtype(dtype).name}; the tensor "
@@ -890,9 +936,11 @@ def verify_dumps(params, progress: Progress = None) -> LayerwiseCheckResult:
     interp = session.interpreter
     dump = _Dump(params.featuremap_path)
     input_specs = {i.name: i for i in interp.inputs}
-    candidates = [i.name for i in interp.inputs] + list(interp.producer)
+    quantized_constants = [n for n in interp.constants if n in interp.param_quantizers]  # dumped by AIMET too
+    candidates = [i.name for i in interp.inputs] + quantized_constants + list(interp.producer)
     all_keys = {k for files in dump.samples.values() for k in files}
     mapping, unmatched = _match_dump_names(sorted(all_keys), candidates)
+    mapping, unmatched = _dumps.extend_mapping(mapping, unmatched, candidates, getattr(params, "name_map_path", None))
     if not mapping:
         raise DataError(f"none of the {len(all_keys)} dumped featuremaps in {dump.path!r} names a tensor of model "
                         f"{params.input_model_path!r} (e.g. {describe_names(sorted(all_keys), 5)}; model tensors "
@@ -909,6 +957,7 @@ def verify_dumps(params, progress: Progress = None) -> LayerwiseCheckResult:
         op, node = _op_of(interp, n)
         records[n] = LayerRecord(n, n, n, op, node, metric, params.top_k, params.threshold,
                                  params.isolated_threshold)
+        records[n].constant, records[n].weights = n in interp.constants, weight_ranges(interp, n)
         result.layers.append(records[n])
 
     # the samples and their inputs
@@ -939,57 +988,51 @@ def verify_dumps(params, progress: Progress = None) -> LayerwiseCheckResult:
         dtypes: dict[str, np.dtype] = {}
         fed = {k: np.asarray(v) for k, v in feed.items()}
 
-        def check(name, value, raw, sample=sample, files=files, shapes=shapes, dtypes=dtypes, fed=fed):
+        replayed: dict = {}  # undumped tensors re-computed from the dumped ones, this sample
+
+        def dumped_value(n, files=files, shapes=shapes, dtypes=dtypes, fed=fed):
+            """A tensor as the dump (or its inputs) gives it, in the model's shape and dtype; None: not dumped."""
+            if n in files and n in shapes:
+                return interp.xp.asarray(_dumps.read_input(result, files[n], n, shapes[n], dtypes[n]))  # its layout
+            return None if n not in fed else interp.xp.asarray(fed[n])
+
+        def check(name, value, raw, sample=sample, files=files, shapes=shapes, dtypes=dtypes, replayed=replayed):
             host = np.asarray(to_host(value))
             shapes[name], dtypes[name] = host.shape, host.dtype
             loc = files.get(name)
             if loc is None:
                 return
             rec = records[name]
-            try:
-                dumped = _Dump.load(loc, host.shape)
-            except DataError as exc:
-                rec.note = str(exc)
+            dumped = _dumps.read_aligned(result, rec, loc, name, host, raw, interp, params)  # layout, grid, ties
+            if dumped is None:
                 return
-            if dumped.size != host.size:
-                rec.note = f"dumped shape {tuple(dumped.shape)} does not fit the tensor's shape {tuple(host.shape)}"
-                return
-            dumped = dumped.reshape(host.shape)
             scale = _scale(interp, name, host)
             rec.add(sample, host, dumped, scale)
+            rec.tensor.update(host, dumped, raw, _grid(interp, name, host))
             step = interp.producer.get(name)
             if step is None:
-                rec.isolated_note = "graph input: no op to re-run"
-                return
-            args, missing = [], []
-            for n in step.inputs:
-                if not n or n in interp.constants:
-                    args.append(None)
-                elif n in files:
-                    try:
-                        v = _Dump.load(files[n], shapes.get(n), dtypes.get(n, np.float32))
-                    except DataError as exc:
-                        rec.isolated_note = str(exc)
-                        return
-                    if n in shapes and v.size == int(np.prod(shapes[n])):
-                        v = v.reshape(shapes[n])
-                    if n in dtypes and v.dtype != dtypes[n]:
-                        v = v.astype(dtypes[n])
-                    args.append(interp.xp.asarray(v))
-                elif n in fed:
-                    args.append(interp.xp.asarray(fed[n]))
-                else:
-                    missing.append(n)
-            if missing:
-                rec.isolated_note = f"input(s) {describe_names(missing)} of its op were not dumped"
+                rec.isolated_note = ("a quantized weight: no op to re-run" if name in interp.constants
+                                     else "graph input: no op to re-run")
                 return
             try:
+                args, chain = [], []
+                for n in step.inputs:
+                    args.append(None if not n or n in interp.constants else
+                                replay(interp, n, dumped_value, replayed, chain))
                 iso = np.asarray(to_host(interp.run_step(name, args)))
+            except DataError as exc:
+                rec.isolated_note = str(exc)
+                return
             except SimulatorError as exc:
                 rec.isolated_note = f"re-running {step.label} on the dumped inputs failed: {exc}"
                 return
+            if chain:  # e.g. AIMET dumps a Linear layer only at its Add: its MatMul is re-run first
+                rec.isolated_rerun += [c for c in chain if c not in rec.isolated_rerun]
             rec.add_isolated(sample, iso, dumped, _scale(interp, name, iso))
 
+        for n in quantized_constants:
+            if n in files:
+                check(n, interp.constants[n], None)
         interp.run(session.prepare_feed(feed), set(), observer=check)
         result._samples[sample] = (True, {})
         if progress is not None:
@@ -999,6 +1042,39 @@ def verify_dumps(params, progress: Progress = None) -> LayerwiseCheckResult:
             rec.note = "not produced by the simulator on these inputs"
     result._finish()
     return result
+
+
+def replay(interp, name: str, known: Callable, replayed: dict, chain: list):
+    """The value of tensor `name` from the nearest known tensors: `known(n)` (a dumped tensor, or None), else
+    its producer re-run on its inputs, recursively (iterative: a chain may be long). `replayed` caches what
+    was re-computed; the labels of the re-run nodes are appended to `chain`. DataError when a tensor on the
+    way is neither known nor produced by a node."""
+    values = dict(replayed)  # + the known tensors read on the way, for this call only
+    stack, opened = [name], set()
+    while stack:
+        n = stack[-1]
+        if n in values:
+            stack.pop()
+            continue
+        v = known(n)
+        if v is not None:
+            values[n] = v
+            stack.pop()
+            continue
+        step = interp.producer.get(n)
+        if step is None:
+            raise DataError(f"tensor {n!r} (an input of the chain that produces {name!r}) was not dumped and no "
+                            f"node produces it")
+        pending = [i for i in step.inputs if i and i not in interp.constants and i not in values]
+        if pending and n not in opened:
+            opened.add(n)
+            stack += pending
+            continue
+        values[n] = replayed[n] = interp.run_step(n, [None if not i or i in interp.constants else values[i]
+                                                      for i in step.inputs])
+        chain.append(step.label)
+        stack.pop()
+    return values[name]
 
 
 def _dump_inputs(dump: _Dump, sample: str, mapping: dict, specs: dict, model_path) -> dict:

@@ -300,6 +300,14 @@ def _check_float(name, bw, source):
         raise EncodingsError(f"{source}: tensor {name!r}: float encodings must have bitwidth 16 (or 32), got {bw}")
 
 
+def lpbq_block_scales(int_scale: np.ndarray, float_scale: np.ndarray) -> np.ndarray:
+    """LPBQ block scales as AIMET forms them: the file's per-block integer scale times its per-channel
+    float scale, multiplied in float64 (the values as the file states them) and rounded once to float32.
+    Rounding the float scale to float32 first and multiplying in float32 differs in the last bit on
+    some blocks (683 of 5,120 on a 4-bit decoder)."""
+    return (np.asarray(int_scale, np.float64) * np.asarray(float_scale, np.float64)).astype(np.float32)
+
+
 def _parse_061(data, source) -> EncodingsFile:
     out: dict[str, Encoding] = {}
     for section, entries in _sections(data, source, ("activation_encodings", "param_encodings"), dict):
@@ -322,8 +330,10 @@ def _parse_061(data, source) -> EncodingsFile:
             offset = np.array([p.offset for p in parsed], dtype=np.float64)
             _check_offset(name, offset, source)
             gran = Granularity.PER_CHANNEL if len(parsed) > 1 else Granularity.PER_TENSOR
+            # A list may also be blockwise (n_blocks x n_channels entries): told apart once bound to its weight.
             _add(out, Encoding(name, "int", first.bitwidth, scale.astype(np.float32), offset.astype(np.float32),
-                               first.is_symmetric, gran, version="0.6.1"), source)
+                               first.is_symmetric, gran, version="0.6.1",
+                               extra={"flat_blocks": True} if len(parsed) > 1 else {}), source)
     return EncodingsFile("0.6.1", out)
 
 
@@ -361,7 +371,7 @@ def _parse_100(data, source) -> EncodingsFile:
                                          f"divide into {scale.size} per-channel scales")
                 # (channel, block) order: each channel's float scale times its blocks' int scales.
                 per_channel = np.repeat(scale, int_scale.size // scale.size)
-                scale = (int_scale.astype(np.float32) * per_channel.astype(np.float32)).astype(np.float64)
+                scale = lpbq_block_scales(int_scale, per_channel)
                 bw = e.compressed_bw
                 offset = np.full(scale.shape, -(2.0 ** (bw - 1)))
             elif offset.size not in (1, scale.size):
@@ -409,7 +419,7 @@ def _parse_2x(data, source, version) -> EncodingsFile:
                                          f"{int_scale.shape} does not fit per_channel_float_scale of shape "
                                          f"{float_scale.shape}") from None
                 _check_int(e.name, bw, float_scale, source)
-                scale = (int_scale.astype(np.float32) * float_scale.astype(np.float32)).astype(np.float64)
+                scale = lpbq_block_scales(int_scale, float_scale)
             elif e.y_scale is None:
                 raise EncodingsError(f"{source}: tensor {e.name!r}: missing 'y_scale'")
             else:
@@ -438,6 +448,15 @@ def _parse_2x(data, source, version) -> EncodingsFile:
             else:
                 _add(out, enc, source)
     return EncodingsFile(version, out, int32)
+
+
+# Ops whose output AIMET does not quantize: they move or select values, the grid passes through
+# (calibrate leaves them without an encoding; the comparison page hides them by default).
+DATA_MOVEMENT_OPS = frozenset({
+    "Reshape", "Transpose", "Split", "Slice", "MaxPool", "GlobalMaxPool", "Identity", "Flatten", "Squeeze",
+    "Unsqueeze", "Pad", "Expand", "Tile", "Gather", "GatherElements", "GatherND", "DepthToSpace",
+    "SpaceToDepth", "Dropout", "Cast", "Shape", "Size", "ConstantOfShape", "NonZero", "TopK", "ArgMax", "ArgMin",
+})
 
 
 def channel_axis_for_param(consumers: list[tuple[str, int, dict]], rank: int) -> int | None:
@@ -471,5 +490,5 @@ def describe_names(names, limit=20) -> str:
     return ", ".join(repr(n) for n in names[:limit]) + more
 
 
-__all__ = ["EncodingsFile", "load_encodings", "no_encodings_warning", "parse_encodings", "channel_axis_for_param", "SUPPORTED_VERSIONS",
+__all__ = ["EncodingsFile", "load_encodings", "no_encodings_warning", "parse_encodings", "channel_axis_for_param", "DATA_MOVEMENT_OPS", "SUPPORTED_VERSIONS",
            "math"]

@@ -26,12 +26,31 @@ class DataError(SimulatorError):
     """An input data folder or file is missing, malformed or does not fit the model."""
 
 
+# A session's caller passed a feed or name that onnxruntime.InferenceSession refuses too: each class is also the
+# built-in exception ONNX Runtime raises there, so that code written for ONNX Runtime catches it unchanged.
+
+class InvalidFeedError(DataError, RuntimeError):
+    """A feed value ONNX Runtime refuses (wrong type, rank or shape; an unknown input name; no tensor)."""
+
+
+class MissingInputError(DataError, ValueError):
+    """A required input is absent from the feed (ONNX Runtime raises ValueError)."""
+
+
+class UnknownNameError(ParameterError, RuntimeError):
+    """A requested output name the model does not have (ONNX Runtime: INVALID_ARGUMENT)."""
+
+
+class ArgumentTypeError(ParameterError, TypeError):
+    """An argument of the wrong Python type (ONNX Runtime raises TypeError)."""
+
+
 class UnsupportedOpError(ModelError):
     """The model uses an operator (or operator version) that has no kernel."""
 
 
-class KernelError(SimulatorError):
-    """A kernel failed on the values it was given (shapes, dtypes)."""
+class KernelError(SimulatorError, RuntimeError):
+    """A kernel failed on the values it was given (shapes, dtypes); a RuntimeError, as ONNX Runtime's run fails."""
 
 
 class LimitError(KernelError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections import ChainMap
 from functools import partial
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import ModuleType
 
 import numpy as np
@@ -24,6 +24,7 @@ from .backend import HOST_FALLBACKS, Float64Accumulation, device_can_hold, is_nu
 from .encodings import EncodingsFile, channel_axis_for_param, describe_names
 from .errors import DataError, EncodingsError, KernelError, LimitError, ModelError, SimulatorError
 from .model import consumers_through_identity, opset_versions, tensor_names
+from . import ort_kernels
 from .quantization import HALF_AWAY_FROM_ZERO, Granularity, Quantizer, bind
 
 
@@ -141,10 +142,13 @@ class Interpreter:
     """A planned model on one array module (NumPy or CuPy). `run` is safe to call from several threads."""
 
     def __init__(self, model: onnx.ModelProto, encodings: EncodingsFile | None = None, xp: ModuleType = np,
-                 rounding: str = HALF_AWAY_FROM_ZERO, apply_int32_bias: bool = False, source: str = "<model>"):
+                 rounding: str = HALF_AWAY_FROM_ZERO, apply_int32_bias: bool = False, source: str = "<model>",
+                 kernels: str = "numpy", ort_threads: int = 0):
+        ort_kernels.check_kernels(kernels, not is_numpy(xp), isinstance(xp, Float64Accumulation), ort_threads)
         self.xp = xp
         self.source = source
         self.rounding = rounding
+        self.kernels, self.ort_threads = kernels, ort_threads
         self.outer_scope: frozenset[str] = frozenset()
         wanted = {}
         if encodings is not None:
@@ -156,6 +160,7 @@ class Interpreter:
         """An If/Loop/Scan body: its inputs are the formal inputs, outer-scope names are read from the caller."""
         sub = cls.__new__(cls)
         sub.xp, sub.source, sub.rounding = parent.xp, parent.source, parent.rounding
+        sub.kernels, sub.ort_threads = parent.kernels, parent.ort_threads
         sub.outer_scope = frozenset(outer_scope)
         sub._plan(graph, parent.opsets, parent._wanted, parent._encodings_path)
         return sub
@@ -192,6 +197,8 @@ class Interpreter:
                 raise ModelError(f"{source}: node {node.name!r} ({node.op_type}) uses domain {domain!r}, which the "
                                  f"model does not import (opset_import: {sorted(opsets)})")
             kernel = ops.resolve(node.op_type, domain, opsets[domain], node.name)
+            if self.kernels == "onnxruntime":
+                kernel = ort_kernels.ort_kernel(kernel, node, opsets, raw_initializers, self.ort_threads) or kernel
             attrs = node_attributes(node)
             if kernel.takes_output_count:
                 attrs["_n_outputs"] = len(node.output)
@@ -226,6 +233,8 @@ class Interpreter:
             if enc.granularity == Granularity.PER_TENSOR or enc.is_float:
                 self.activation_quantizers[name] = bind(enc, (), rounding=self.rounding).to(xp)
         self._fold_constants()
+        if self.kernels == "onnxruntime":
+            self._apply_ort_rewrites()
         fixed = set(self.constants) - {o.name for o in self.overridable}  # a feed may replace the others
         for step in self.steps:
             step.host_args = {i: to_host(self.constants[step.inputs[i]]) for i in step.kernel.host_inputs
@@ -314,6 +323,16 @@ class Interpreter:
                         self.constants[name] = self._quantize(name, value)
                         self.folded[name] = step
         self.steps = remaining
+
+    def _apply_ort_rewrites(self):
+        """The rewrites ONNX Runtime applies in AIMET's session between unquantized nodes (ort_kernels)."""
+        read_elsewhere = {o.name for o in self.outputs}.union(*(_subgraph_names(s.node) for s in self.steps))
+        fused = ort_kernels.divmul_fusions(self.steps, self.constants, set(self.activation_encodings), read_elsewhere)
+        for i, (numerator, divisor) in fused.items():
+            step = self.steps[i]
+            div = ops.resolve("Div", "", self.opsets[""], step.node.name)
+            self.steps[i] = replace(step, kernel=div, inputs=(numerator, divisor), attrs={})
+            self.producer.update({out: self.steps[i] for out in step.outputs if out})
 
     def _folded_raw(self, name: str):
         """A folded tensor as its node produced it, before its encoding (recomputed: rarely asked for)."""

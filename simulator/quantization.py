@@ -12,7 +12,7 @@ Every step stays float32; the offset is subtracted before rounding (that matters
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 import numpy as np
@@ -228,6 +228,8 @@ def bind(encoding: Encoding, shape: tuple[int, ...], axis: int | None = None,
         if not -rank <= ax < rank:
             raise ValueError(f"channel axis {ax} is out of range for a tensor of shape {tuple(shape)}")
         ax %= rank
+        if scale.size != shape[ax] and encoding.extra.get("flat_blocks"):
+            return bind(flat_blocks_as_per_block(encoding, shape, ax), shape, ax, rounding)
         if scale.size != shape[ax]:
             raise ValueError(
                 f"{scale.size} per-channel scales do not match dimension {ax} (size {shape[ax]}) of shape {tuple(shape)}")
@@ -235,6 +237,32 @@ def bind(encoding: Encoding, shape: tuple[int, ...], axis: int | None = None,
         bshape[ax] = shape[ax]
         return Quantizer(encoding, scale.reshape(bshape), offset.reshape(bshape), qmax, rounding)
     return _bind_per_block(encoding, scale, offset, tuple(shape), axis, qmax, rounding)
+
+
+def flat_blocks_as_per_block(encoding: Encoding, shape: tuple[int, ...], channel_axis: int) -> Encoding:
+    """A 0.6.1 list of n_blocks x n_channels entries as the per-block encoding it is.
+
+    0.6.1 writes a blockwise weight as one flat list in the weight's own axis order: [in/block, out] for
+    a MatMul weight [in, out], [out, in/block, 1, 1] for a Conv weight [out, in, kh, kw]. The file states
+    no block size: it follows from the weight's shape (the blocks run along the input-channel axis).
+    Raises ValueError when the list fits no whole number of blocks.
+    """
+    rank = len(shape)
+    ch = channel_axis % rank
+    block_axis = 1 if ch == 0 else ch - 1
+    n = np.asarray(encoding.scale).size
+    n_blocks = n // shape[ch] if rank >= 2 and n % shape[ch] == 0 else 0
+    if not n_blocks or shape[block_axis] % n_blocks:
+        raise ValueError(f"{n} scales are neither one per channel (dimension {ch}, size {shape[ch]}) nor whole "
+                         f"blocks along dimension {block_axis} (size {shape[block_axis] if rank >= 2 else '-'}) "
+                         f"for each channel, for shape {tuple(shape)}")
+    block_shape = [1] * rank
+    block_shape[ch], block_shape[block_axis] = shape[ch], n_blocks
+    scale = np.asarray(encoding.scale, np.float32).reshape(block_shape)
+    offset = np.broadcast_to(np.asarray(encoding.offset, np.float32).reshape(-1), (n,)).reshape(block_shape)
+    return replace(encoding, granularity=Granularity.PER_BLOCK, scale=scale, offset=offset, axis=None,
+                   block_axis=block_axis, block_size=shape[block_axis] // n_blocks,
+                   extra={k: v for k, v in encoding.extra.items() if k != "flat_blocks"})
 
 
 def _bind_per_block(encoding, scale, offset, shape, channel_axis, qmax, rounding) -> Quantizer:

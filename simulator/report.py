@@ -1,6 +1,7 @@
 """Comparison reports from a result's to_dict(): JSON, CSV, a text table and a standalone HTML page.
 
-The HTML page carries its own CSS and an inline SVG plot drawn here (no plotting library needed).
+The HTML page is the interactive one of report_html.py when Plotly is installed; without it, the plain
+page here: its own CSS and an inline SVG plot (no plotting library needed).
 JSON is strict: non-finite numbers are written as the strings "inf", "-inf" and "nan".
 """
 from __future__ import annotations
@@ -32,7 +33,18 @@ def fmt(v, unit: str = "") -> str:
         return "nan"
     if math.isinf(v):
         return "inf" if v > 0 else "-inf"
-    text = f"{v:.2f}" if unit == "dB" else f"{v:.4g}"
+    if unit == "dB":
+        return f"{v:.2f}"
+    return significant(v)
+
+
+def significant(v: float, digits: int = 4) -> str:
+    """`digits` significant digits, more when fewer would show a round number that v is not (a cosine of
+    0.99996 prints 0.99996, not 1)."""
+    text = f"{v:.{digits}g}"
+    while digits < 9 and float(text) != v and float(text) == round(float(text)):
+        digits += 1
+        text = f"{v:.{digits}g}"
     return text
 
 
@@ -100,19 +112,45 @@ def to_csv(d: dict) -> str:
     samples = list(d["samples"])
     cols = ["index", "layer", "name0", "name1", "op_type", "node", "metric", "worst", "mean", "overall", "passed",
             "isolated_worst", "isolated_overall", "isolated_passed", "steps_rms", "steps_max", "isolated_steps_rms",
-            "isolated_steps_max", "note", "isolated_note"]
-    w.writerow(cols + [f"sample:{s}" for s in samples])
+            "isolated_steps_max", "identical", "isolated_identical", "note", "isolated_note"]
+    dump_cols = ["dump_layout", "dump_verdict"] if d.get("dump_diagnosis") else []  # verify: simulator.dumps
+    tensor_cols = ["clipped_share", "observed_min", "observed_max", "grid_min", "grid_max"]
+    extra = _extra_fields(d["layers"], set(cols) | set(dump_cols))  # fields a result gained later, as they come
+    w.writerow(cols + dump_cols + tensor_cols + extra + [f"sample:{s}" for s in samples])
     for i, layer in enumerate(d["layers"]):
         row = [i, layer["layer"], layer["name0"], layer["name1"], layer["op_type"], layer["node"], m["name"]]
         row += [_csv_num(layer.get(k)) for k in ("worst", "mean", "overall")]
         row += [_csv_bool(layer["passed"])]
         row += [_csv_num(layer.get(k)) for k in ("isolated_worst", "isolated_overall")]
         row += [_csv_bool(layer["isolated_passed"])]
-        row += [_csv_num(layer.get(k)) for k in ("steps_rms", "steps_max", "isolated_steps_rms", "isolated_steps_max")]
+        row += [_csv_num(layer.get(k)) for k in ("steps_rms", "steps_max", "isolated_steps_rms", "isolated_steps_max",
+                                                 "identical", "isolated_identical")]
         row += [layer.get("note") or "", layer.get("isolated_note") or ""]
+        row += [layer.get(c) or "" for c in dump_cols]
+        t = layer.get("tensor") or {}
+        observed, grid = t.get("observed_range") or [None, None], t.get("grid_range") or [None, None]
+        row += [_csv_num(v) for v in (t.get("clipped_share"), *observed, *grid)]
+        row += [_csv_value(layer.get(k)) for k in extra]
         row += [_csv_num(layer["values"].get(s)) for s in samples]
         w.writerow(row)
     return buf.getvalue()
+
+
+_NOT_COLUMNS = {"values", "isolated_values", "tensor", "weights", "shape", "constant"}
+
+
+def _extra_fields(layers: list[dict], known: set) -> list[str]:
+    out = []
+    for layer in layers:
+        for k, v in layer.items():
+            if k not in known and k not in _NOT_COLUMNS and k not in out and (v is None or isinstance(v, (int, float,
+                                                                                                    str, bool))):
+                out.append(k)
+    return out
+
+
+def _csv_value(v) -> str:
+    return _csv_bool(v) if isinstance(v, bool) else (_csv_num(v) if isinstance(v, (int, float)) or v is None else v)
 
 
 def _csv_num(v) -> str:
@@ -187,6 +225,10 @@ def to_text(d: dict) -> str:
         header += ["isolated worst", "iso pass"]
     if steps:
         header += ["steps rms/max"] + (["iso steps rms/max"] if iso else [])
+    header += ["identical"] + (["iso identical"] if iso else [])
+    clipped = any((layer.get("tensor") or {}).get("clipped_share") is not None for layer in d["layers"])
+    if clipped:
+        header += ["clipped"]
     header += ["note"]
     rows = []
     for i, layer in enumerate(d["layers"]):
@@ -196,6 +238,9 @@ def to_text(d: dict) -> str:
             row += [fmt(layer["isolated_worst"], unit), _pass_word(layer["isolated_passed"])]
         if steps:
             row += [_steps(layer, "")] + ([_steps(layer, "isolated_")] if iso else [])
+        row += [_share(layer.get("identical"))] + ([_share(layer.get("isolated_identical"))] if iso else [])
+        if clipped:
+            row += [_share((layer.get("tensor") or {}).get("clipped_share"))]
         row += [layer.get("note") or layer.get("isolated_note") or ""]
         rows.append(row)
     lines += [f"{d['num_samples']} sample(s), {len(d['layers'])} layer(s); isolated threshold "
@@ -204,6 +249,7 @@ def to_text(d: dict) -> str:
     if d.get("unmatched_files"):
         lines.append(f"dumped files naming no tensor of the model: {len(d['unmatched_files'])} "
                      f"(e.g. {', '.join(d['unmatched_files'][:5])})")
+    lines += _dump_diagnosis_lines(d)
     lines += ["", f"first failing layer: {d['first_failure'] or 'none'}"]
     if iso:
         lines.append(f"first isolated failure: {d['first_isolated_failure'] or 'none'}")
@@ -212,8 +258,22 @@ def to_text(d: dict) -> str:
     return "\n".join(lines)
 
 
+def _dump_diagnosis_lines(d: dict) -> list[str]:
+    """Verification's layout and rounding-tie findings (simulator.dumps), when there are any."""
+    diag = d.get("dump_diagnosis")
+    if not diag:
+        return []
+    return ["", f"dump diagnosis: {diag['summary']}"] + [f"  {t['explanation']}" for t in diag["tensors"]
+                                                         if t["layout"] != "as the model" or t["differing"]]
+
+
 def _pass_word(v) -> str:
     return "-" if v is None else ("yes" if v else "NO")
+
+
+def _share(v) -> str:
+    """A share of identical elements: 100% only when all are (never rounded up to it)."""
+    return "-" if v is None else ("100%" if v == 1 else f"{math.floor(v * 10000) / 100:.2f}%")
 
 
 def _steps(layer: dict, prefix: str) -> str:
@@ -322,7 +382,30 @@ def _cell(v, unit="", cls="num") -> str:
     return f'<td class="{cls}">{html.escape(fmt(v, unit))}</td>'
 
 
-def to_html(d: dict) -> str:
+def to_html(d: dict, interactive: bool | None = None) -> str:
+    """The comparison page: interactive (report_html.py) when Plotly is installed (the `report` extra), else
+    the plain page with an SVG plot. interactive=True requires Plotly; False always gives the plain page."""
+    if interactive is not False:
+        from .report_html import plotly_js, to_interactive_html  # noqa: PLC0415
+
+        source = plotly_js()
+        if source is not None:
+            return to_interactive_html(d, source, _jsonable, _dump_section(d))
+        if interactive:
+            raise ParameterError("the interactive report needs Plotly: pip install 'onnx-quant-simulator[report]'")
+    return to_plain_html(d)
+
+
+def _dump_section(d: dict) -> str:
+    """verify's dump diagnosis (simulator.dumps) as static HTML, for both pages; empty where there is none."""
+    if not d.get("dump_diagnosis"):
+        return ""
+    lines = _dump_diagnosis_lines(d)
+    return "<h2>Dump diagnosis</h2><p>" + "<br>".join(html.escape(x) for x in lines[1:]) + "</p>"
+
+
+def to_plain_html(d: dict) -> str:
+    """The plain page: tables and an inline SVG plot, no JavaScript (the fallback without Plotly)."""
     m = d["metric"]
     unit = m["unit"]
     e = html.escape
@@ -381,9 +464,10 @@ def to_html(d: dict) -> str:
         if d.get("unmatched_files"):
             parts.append(f"<p>Dumped files naming no tensor of the model: {e(', '.join(d['unmatched_files'][:50]))}"
                          "</p>")
+    parts.append(_dump_section(d))
     parts.append("<p style='color:#777'>Generated by the onnx-quant-simulator comparison "
                  "(docs/comparison.md).</p></body></html>")
     return "\n".join(parts)
 
 
-__all__ = ["fmt", "to_json", "to_csv", "to_text", "to_html", "save", "svg_plot", "write_text"]
+__all__ = ["fmt", "to_json", "to_csv", "to_text", "to_html", "to_plain_html", "save", "svg_plot", "write_text"]

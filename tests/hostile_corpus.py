@@ -927,7 +927,7 @@ CASES = [
     Case("npy-dump-symlink-outside", False, npy_dump_symlink_outside, "DataError",
          r"y\.npy' resolves to .*secret\.npy', outside the folder"),
     Case("raw-dump-4GB-for-3-floats", False, raw_dump_huge, "DataError",
-         r"y\.raw' holds 4294967296 bytes; the tensor has shape \(1, 3\)"),
+         r"y\.raw' holds 4294967296 bytes; the tensor has shape \((1, 3|3,)\)"),
     Case("encodings-1.0.0-bw-true", False, bw_true_100, "EncodingsError", r"tensor 'y' is malformed: bw: .*boolean"),
     Case("encodings-lpbq-compressed-bw-false", False, compressed_bw_false, "EncodingsError",
          r"tensor 'w' is malformed: compressed_bw: .*boolean false"),

@@ -66,6 +66,45 @@ def test_same_bits_whatever_the_blas_threads():
     assert outs[0] == outs[1] and len(outs[0]) > 100
 
 
+DEEP = os.path.join(os.path.dirname(GOLDEN), "aimet_deep")
+_RUN_DEEP = """
+import hashlib, sys
+sys.path.insert(0, {root!r})
+from simulator.data import iter_samples
+from simulator.session import InferenceSession
+digest = hashlib.sha256()
+for case in {cases!r}:
+    s = InferenceSession(case + "/model.onnx", case + "/model.encodings", deterministic=True)
+    sample, feed = next(iter(iter_samples(case + "/data", s.interpreter.inputs)))
+    for value in s.run(None, feed):
+        digest.update(value.tobytes())
+print(digest.hexdigest())
+"""
+
+
+def test_same_bits_whatever_the_blas_build_and_threads():
+    """The BLAS kernels OpenBLAS picks for the CPU (OPENBLAS_CORETYPE) change float32 products in the last
+    bit; the deterministic mode's float64 accumulation must not see it, on convolutions and matmuls."""
+    cases = [os.path.join(DEEP, c) for c in ("deep_resnet__w8a8_pc__v1.0.0", "kv_decoder_prefill__w8a16_htp__v1.0.0")]
+    if not all(os.path.isfile(os.path.join(c, "model.onnx")) for c in cases):
+        pytest.skip(f"deep golden cases not found under {DEEP}")
+    base = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    # This machine's setting when it has one, else generic SSE3 kernels (any x86-64 runs them).
+    coretype = os.environ.get("OPENBLAS_CORETYPE", "Prescott")
+    l2 = {"OPENBLAS_L2_SIZE": os.environ["OPENBLAS_L2_SIZE"]} if "OPENBLAS_L2_SIZE" in os.environ else {}
+    digests = {}
+    for blas in ("native", coretype):
+        for threads in ("1", "2"):
+            env = dict(base, OPENBLAS_NUM_THREADS=threads, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
+            if blas != "native":
+                env.update(OPENBLAS_CORETYPE=coretype, **l2)
+            r = subprocess.run([sys.executable, "-c", _RUN_DEEP.format(root=ROOT, cases=cases)],
+                               capture_output=True, text=True, env=env)
+            assert r.returncode == 0, r.stderr
+            digests[blas, threads] = r.stdout.strip()
+    assert len(set(digests.values())) == 1, digests
+
+
 def test_deterministic_option_reaches_the_session():
     from simulator.api import Simulator
     from simulator.schema.base import InferenceSessionParameters

@@ -130,7 +130,7 @@ def _blocked_model(tmp_path):
     return load_model(str(path)), enc, rng.normal(size=(2, 8)).astype(np.float32)
 
 
-def test_per_block_converts_between_1_0_0_and_2_0_0_and_not_to_0_6_1(tmp_path):
+def test_per_block_converts_between_1_0_0_2_0_0_and_0_6_1(tmp_path):
     model, enc, x = _blocked_model(tmp_path)
     ref = _all_values(model, parse_encodings(enc), feeds=[{"x": x}])
     d = convert_encodings(enc, "2.0.0", model=model).data
@@ -142,8 +142,16 @@ def test_per_block_converts_between_1_0_0_and_2_0_0_and_not_to_0_6_1(tmp_path):
     assert [np.float32(s) for s in back["param_encodings"][0]["scale"]] == [np.float32(s) for s in
                                                                             enc["param_encodings"][0]["scale"]]
     _same(ref, _all_values(model, _reparse(back), feeds=[{"x": x}]))
-    with pytest.raises(EncodingsError, match="tensor 'w'.*per-block.*0.6.1"):
-        convert_encodings(enc, "0.6.1", model=model)
+    # 0.6.1: AIMET's flat list in the weight's own order, [in/4, out]; back to 2.0.0 unchanged (the model
+    # tells the blocks from the channels).
+    old = convert_encodings(json.loads(json.dumps(d)), "0.6.1", model=model).data
+    flat = [np.float32(e["scale"]) for e in old["param_encodings"]["w"]]
+    assert flat == [np.float32(s) for s in np.asarray(w["y_scale"]).reshape(-1)]
+    _same(ref, _all_values(model, _reparse(old), feeds=[{"x": x}]))
+    again = convert_encodings(json.loads(json.dumps(old)), "2.0.0", model=model).data
+    assert next(e for e in again["encodings"] if e["name"] == "w") == w
+    with pytest.raises(EncodingsError, match="tensor 'w'.*per-block.*0.6.1.*needs the model"):
+        convert_encodings(enc, "0.6.1")
 
 
 def test_errors_name_the_version_and_tensor(tmp_path):

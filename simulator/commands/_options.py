@@ -11,9 +11,40 @@ def add_simulation_options(p) -> None:
     p.add_argument("--int32-bias", action="store_true", help="apply 2.x files' int32 bias encodings")
     p.add_argument("--deterministic", action="store_true", help="accumulate matrix products in float64: the same "
                    "bits on CPU and GPU, whatever the BLAS (slower; docs/quantization.md)")
+    p.add_argument("--kernels", choices=("numpy", "onnxruntime"), default="numpy",
+                   help="float kernels: numpy, the independent reference (default), or onnxruntime, ONNX Runtime's "
+                   "CPU kernels, which reproduce AIMET's QuantSim bit for bit (pip install '.[onnxruntime]')")
+    p.add_argument("--ort-threads", type=int, default=0, metavar="N",
+                   help="with --kernels onnxruntime: ONNX Runtime's thread count, which decides its summation "
+                   "order (default 0: ONNX Runtime's default, as AIMET on this machine)")
 
 
 def simulation_options(args) -> dict:
     """The parameter-schema fields of add_simulation_options' options."""
     return dict(use_cuda=args.cuda, rounding=args.rounding, apply_int32_bias=args.int32_bias,
-                deterministic=args.deterministic)
+                deterministic=args.deterministic, kernels=args.kernels, ort_threads=args.ort_threads)
+
+
+def positive_int(text: str) -> int:
+    """argparse type of a count that must be 1 or more (--max-samples 0 or -3 would silently mean one sample)."""
+    import argparse  # noqa: PLC0415
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def output_file(text: str) -> str:
+    """argparse type of a report file to write: its folder must exist (checked before a long run, never created)."""
+    import argparse  # noqa: PLC0415
+    import os  # noqa: PLC0415
+
+    folder = os.path.dirname(os.path.abspath(text))
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"folder {os.path.dirname(text) or folder!r} of {text!r} does not exist "
+                                         f"(create it first)")
+    return text

@@ -3,8 +3,15 @@ from __future__ import annotations
 
 import sys
 
+from ._options import positive_int
+
 NAME = "calibrate"
 HELP = "compute min-max encodings (AIMET layout, any version) for a float model from a data folder"
+EXAMPLES = (
+    'simulator calibrate examples/tiny_cnn/model.onnx -d examples/tiny_cnn/data -o calibrated.encodings',
+    'simulator calibrate examples/tiny_cnn/model.onnx -d examples/tiny_cnn/data -o w8a16.encodings --act-bw 16 --per-channel',
+    'simulator calibrate examples/tiny_cnn/model.onnx -d examples/tiny_cnn/data -o mixed.encodings --op-bw Softmax=16 -V 2.0.0',
+)
 
 
 def _pairs(values, what):
@@ -34,7 +41,7 @@ def add_arguments(p) -> None:
                    help="bitwidth (or float16) for the outputs and weights of an op type, e.g. Softmax=16 (repeatable)")
     p.add_argument("--tensor-bw", action="append", default=[], metavar="NAME=BW",
                    help="bitwidth (or float16) for one tensor (repeatable)")
-    p.add_argument("--max-samples", type=int, default=None, help="calibrate on at most this many samples")
+    p.add_argument("--max-samples", type=positive_int, default=None, help="calibrate on at most this many samples")
 
 
 def run(args) -> int:

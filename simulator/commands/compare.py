@@ -3,11 +3,16 @@ from __future__ import annotations
 
 import sys
 
-from ._options import add_simulation_options, simulation_options
+from ._options import add_simulation_options, output_file, simulation_options
 
 NAME = "compare"
 HELP = "compare the outputs of two models (model 0 is the reference) on every sample of a data folder"
 METRIC_CHOICES = ("snr", "psnr", "rmse", "mse", "mae", "max_abs", "cosine", "relative_l2", "topk")
+EXAMPLES = (
+    'simulator compare examples/tiny_cnn/model.onnx examples/tiny_cnn/model.onnx -e1 examples/tiny_cnn/model.encodings -d examples/tiny_cnn/data',
+    'simulator compare examples/tiny_cnn/model.onnx examples/tiny_cnn/model.onnx -e1 examples/tiny_cnn/model.encodings -d examples/tiny_cnn/data -m cosine -t 0.999',
+    'simulator compare examples/tiny_cnn/model.onnx examples/tiny_cnn/model.onnx -e1 examples/tiny_cnn/model.encodings -d examples/tiny_cnn/data --html report.html',
+)
 
 
 def add_common_options(p, two_models: bool = True) -> None:
@@ -24,9 +29,9 @@ def add_common_options(p, two_models: bool = True) -> None:
                    help="pass/fail threshold (default: %(default)s); snr, psnr, cosine, topk pass at >=, the error "
                         "metrics at <=")
     p.add_argument("--top-k", type=int, default=1, help="k of the topk metric (default: %(default)s)")
-    p.add_argument("--json", metavar="FILE", help="write the report as JSON")
-    p.add_argument("--csv", metavar="FILE", help="write the report as CSV")
-    p.add_argument("--html", metavar="FILE", help="write the report as a standalone HTML page with a plot")
+    p.add_argument("--json", metavar="FILE", type=output_file, help="write the report as JSON")
+    p.add_argument("--csv", metavar="FILE", type=output_file, help="write the report as CSV")
+    p.add_argument("--html", metavar="FILE", type=output_file, help="write the report as a standalone HTML page with a plot")
     add_simulation_options(p)
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 

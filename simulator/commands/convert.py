@@ -5,6 +5,10 @@ import sys
 
 NAME = "convert"
 HELP = "convert an AIMET encodings file between versions 0.6.1, 1.0.0 and 2.0.0"
+EXAMPLES = (
+    'simulator convert examples/tiny_cnn/model.encodings --to 2.0.0 -o model_v2.encodings -m examples/tiny_cnn/model.onnx',
+    'simulator convert model_v2.encodings --to 0.6.1 -o model_v061.encodings -m model.onnx',
+)
 
 
 def add_arguments(p) -> None:

@@ -6,6 +6,10 @@ import sys
 
 NAME = "export"
 HELP = "export a model and its encodings as a QDQ ONNX model that ONNX Runtime runs"
+EXAMPLES = (
+    'simulator export examples/tiny_cnn/model.onnx -e examples/tiny_cnn/model.encodings -o qdq.onnx',
+    'simulator export examples/tiny_cnn/model.onnx -e examples/tiny_cnn/model.encodings -o qdq.onnx -d examples/tiny_cnn/data   # and check it in ONNX Runtime',
+)
 
 
 def add_arguments(p) -> None:

@@ -8,6 +8,11 @@ from .compare import add_common_options, common_params, finish, model_params, ru
 NAME = "layerwise"
 HELP = ("compare two models layer by layer (model 0 is the reference): the cumulative and the isolated error of "
         "every shared tensor, and the first layer that fails")
+EXAMPLES = (
+    'simulator layerwise examples/tiny_cnn/model.onnx examples/tiny_cnn/model.onnx -e1 examples/tiny_cnn/model.encodings -d examples/tiny_cnn/data',
+    'simulator layerwise examples/tiny_cnn/model.onnx examples/tiny_cnn/model.onnx -e1 examples/tiny_cnn/model.encodings -d examples/tiny_cnn/data --html layers.html',
+    'simulator layerwise fp32.onnx int8.onnx -e1 int8.encodings -d data --match /conv1/Conv_output_0 conv1_out',
+)
 
 
 def add_arguments(p) -> None:

@@ -93,6 +93,14 @@ class _SimulationOptions(_Parameters):
                                 "once: the same bits on CPU and GPU under any BLAS build (slower; not AIMET's "
                                 "float32 order).")
 
+    kernels: Literal["numpy", "onnxruntime"] = Field(
+        "numpy", description="Float kernels: 'numpy', the independent pure-NumPy reference (default), or "
+        "'onnxruntime', ONNX Runtime's CPU kernels for Conv, ConvTranspose, MatMul, Gemm and LayerNormalization, "
+        "AIMET's bits (needs the onnxruntime extra; CPU only, not with deterministic).")
+    ort_threads: int = Field(0, ge=0, description="kernels='onnxruntime' only: ONNX Runtime's intra-op thread "
+                             "count, which decides MLAS's summation order; 0 (default) is ONNX Runtime's default, "
+                             "AIMET's on the same machine; set the core count of the machine AIMET ran on.")
+
     @field_validator("use_cuda", "apply_int32_bias", "deterministic", mode="before")
     @classmethod
     def _strict_bool(cls, v):
@@ -111,7 +119,9 @@ class GetInferenceSessionParameters(_SimulationOptions):
     _enc = field_validator("input_encodings_path", mode="before")(classmethod(lambda cls, v: encodings_file(v)))
 
 
-InferenceSessionParameters = GetInferenceSessionParameters
+class InferenceSessionParameters(GetInferenceSessionParameters):
+    """GetInferenceSessionParameters under the name of the API page's examples (a subclass, so that its
+    errors say the name the user wrote)."""
 
 
 class InferenceRunnerParameters(GetInferenceSessionParameters):
@@ -225,3 +235,7 @@ class FeaturemapVerifierParameters(_MetricOptions):
 __all__ = ["InferenceRunnerParameters", "GetInferenceSessionParameters", "InferenceSessionParameters",
            "InferenceCheckerParameters", "LayerwiseCheckerParameters",
            "FeaturemapVerifierParameters", "METRICS"]
+
+from .debugging import DumpVerifierParameters, MixedPrecisionParameters, SensitivityParameters  # noqa: E402
+
+__all__ += ["SensitivityParameters", "MixedPrecisionParameters", "DumpVerifierParameters"]

@@ -19,15 +19,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from ..encodings import channel_axis_for_param
+from ..encodings import DATA_MOVEMENT_OPS, channel_axis_for_param
 from ..model import consumers_through_identity
-
-# Ops whose output AIMET does not quantize: they move or select values, the grid passes through.
-DATA_MOVEMENT_OPS = frozenset({
-    "Reshape", "Transpose", "Split", "Slice", "MaxPool", "GlobalMaxPool", "Identity", "Flatten", "Squeeze",
-    "Unsqueeze", "Pad", "Expand", "Tile", "Gather", "GatherElements", "GatherND", "DepthToSpace",
-    "SpaceToDepth", "Dropout", "Cast", "Shape", "Size", "ConstantOfShape", "NonZero", "TopK", "ArgMax", "ArgMin",
-})
 # Weight inputs (op, input index) quantized as parameters: symmetric, per-channel when asked.
 WEIGHT_INPUTS = frozenset({("Conv", 1), ("ConvTranspose", 1), ("Gemm", 1), ("MatMul", 1)})
 # Normalisation scales: AIMET quantizes them asymmetric, per tensor, at 8 bits (ln.weight in the golden cases).
@@ -77,7 +70,9 @@ def _shape_of(vi: onnx.ValueInfoProto):
     tt = vi.type.tensor_type
     if not tt.HasField("shape"):
         return None
-    return tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in tt.shape.dim)
+    # shape inference names the dimensions it cannot tell "unk__N": unknown, as an unnamed one (printed "?")
+    return tuple(d.dim_value if d.HasField("dim_value") else
+                 (None if not d.dim_param or d.dim_param.startswith("unk__") else d.dim_param) for d in tt.shape.dim)
 
 
 def _inferred(model: onnx.ModelProto) -> dict[str, tuple]:
@@ -186,6 +181,11 @@ def observe(model: onnx.ModelProto, data_path, encodings=None, source: str = "<m
     from .. import data as _data  # noqa: PLC0415
     from ..interpreter import Interpreter  # noqa: PLC0415
 
+    if max_samples is not None and (isinstance(max_samples, bool) or not isinstance(max_samples, int)
+                                    or max_samples < 1):
+        from ..errors import ParameterError  # noqa: PLC0415
+        raise ParameterError(f"max_samples must be a whole number of 1 or more (or None: every sample), got "
+                             f"{max_samples!r}")
     interp = Interpreter(model, encodings, source=source)
     stats: dict[str, Observed] = {}
     grids = grids or {}

@@ -4,7 +4,9 @@ The layouts and field names are those of aimet-onnx 2.42's exports (the golden c
 
 * 0.6.1: {"activation_encodings": {name: [{bitwidth, dtype, is_symmetric: "True"/"False", max, min, offset,
   scale}, ...one per channel]}, "param_encodings": {...}, "producer", "quantizer_args", "version"};
-  min = offset·scale, max = (offset + 2^bw − 1)·scale; float16: [{"bitwidth": 16, "dtype": "float"}].
+  min = offset·scale, max = (offset + 2^bw − 1)·scale; float16: [{"bitwidth": 16, "dtype": "float"}]; a
+  per-block weight is one flat list of n_blocks x n_channels entries in the weight's own axis order
+  ([in/block, out] for a MatMul weight [in, out]), as AIMET writes it; reading it back needs the model.
 * 1.0.0: lists of {bw, dtype: "INT"/"FLOAT", enc_type, is_sym, name, offset: [...], scale: [...]}.
 * 2.0.0: {"encodings": [{name, output_dtype, y_scale, [y_zero_point], [axis], [block_size]}], ...}; parameters
   first, then activations; activations are written unsigned (uintN, zero point = −offset, as AIMET's
@@ -26,7 +28,7 @@ import onnx
 from .. import safe_io
 from ..encodings import EncodingsFile, load_encodings, parse_encodings
 from ..errors import EncodingsError, ParameterError
-from ..quantization import Encoding, Granularity, bind
+from ..quantization import Encoding, Granularity, bind, flat_blocks_as_per_block
 
 WRITE_VERSIONS = ("0.6.1", "1.0.0", "2.0.0")
 PRODUCER = {"package": "onnx-quantization-simulator", "version": "1"}
@@ -58,18 +60,19 @@ def _check_version(version: str) -> str:
 
 # -- one entry per version -------------------------------------------------------------------------
 
-def entry_061(enc: Encoding) -> list[dict]:
+def entry_061(enc: Encoding, shape=None, channel_axis=None) -> list[dict]:
     if enc.is_float:
         if enc.float_format != "float16":
             raise EncodingsError(f"tensor {enc.name!r}: a {enc.float_format} encoding cannot be expressed in 0.6.1 "
                                  f"(its dtype 'float' means float16)")
         return [{"bitwidth": int(enc.bitwidth), "dtype": "float"}]
+    scale, offset = np.asarray(enc.scale, np.float32), np.asarray(enc.offset, np.float32)
     if enc.granularity == Granularity.PER_BLOCK:
-        raise EncodingsError(f"tensor {enc.name!r}: per-block encodings cannot be expressed in 0.6.1 "
-                             f"(write 1.0.0 or 2.0.0)")
+        # AIMET's layout: one flat list of n_blocks x n_channels entries in the weight's own axis order.
+        scale, offset, _, _ = _implied_blocks(enc, shape, channel_axis, "0.6.1")
     steps = 2.0 ** enc.bitwidth - 1
     out = []
-    for s, o in zip(np.asarray(enc.scale, np.float32).reshape(-1), np.asarray(enc.offset, np.float32).reshape(-1)):
+    for s, o in zip(scale.reshape(-1), np.broadcast_to(offset, scale.shape).reshape(-1)):
         s, o = _f(s), float(o)
         out.append({"bitwidth": int(enc.bitwidth), "dtype": "int", "is_symmetric": str(bool(enc.symmetric)),
                     "max": (o + steps) * s, "min": o * s, "offset": o, "scale": s})
@@ -104,19 +107,25 @@ def _blocks(enc: Encoding, shape, channel_axis) -> tuple[np.ndarray, np.ndarray,
             None if ch is None else ch % rank, block_axis)
 
 
+def _implied_blocks(enc: Encoding, shape, channel_axis, version: str):
+    """_blocks for 0.6.1 and 1.0.0, which state no block axis: it must be the one next to the channel axis."""
+    if shape is None:
+        raise EncodingsError(f"tensor {enc.name!r}: writing a per-block encoding as {version} needs the model "
+                             f"(the weight's shape)")
+    scale, offset, ch, block_axis = _blocks(enc, shape, channel_axis)
+    if ch is None or block_axis != (1 if ch == 0 else ch - 1):
+        raise EncodingsError(f"tensor {enc.name!r}: {version} cannot express blocks along axis {block_axis} "
+                             f"(it implies the axis next to the channel axis)")
+    return scale, offset, ch, block_axis
+
+
 def entry_100(enc: Encoding, shape=None, channel_axis=None) -> dict:
     if enc.is_float:
         if enc.float_format != "float16":
             raise EncodingsError(f"tensor {enc.name!r}: a {enc.float_format} encoding cannot be expressed in 1.0.0")
         return {"bw": int(enc.bitwidth), "dtype": "FLOAT", "enc_type": "PER_TENSOR", "name": enc.name}
     if enc.granularity == Granularity.PER_BLOCK:
-        if shape is None:
-            raise EncodingsError(f"tensor {enc.name!r}: writing a per-block encoding as 1.0.0 needs the model "
-                                 f"(the weight's shape)")
-        scale, offset, ch, block_axis = _blocks(enc, shape, channel_axis)
-        if ch is None or block_axis != (1 if ch == 0 else ch - 1):
-            raise EncodingsError(f"tensor {enc.name!r}: 1.0.0 cannot express blocks along axis {block_axis} "
-                                 f"(it implies the axis next to the channel axis)")
+        scale, offset, ch, block_axis = _implied_blocks(enc, shape, channel_axis, "1.0.0")
         order = lambda a: np.moveaxis(np.moveaxis(a, ch, 0), block_axis if block_axis > ch else block_axis + 1, 1)  # noqa: E731
         scale, offset = order(scale).reshape(-1), order(offset).reshape(-1)
         return {"block_size": int(enc.block_size), "bw": int(enc.bitwidth), "dtype": "INT", "enc_type": "PER_BLOCK",
@@ -133,8 +142,10 @@ def _nested(a: np.ndarray, conv):
     return conv(a) if a.ndim == 0 else [_nested(x, conv) for x in a]
 
 
-def entry_200(enc: Encoding, is_param: bool, shape=None, channel_axis=None) -> tuple[dict, list[str]]:
-    """One 2.0.0 entry (and notes). Activations are written unsigned, parameters signed when symmetric."""
+def entry_200(enc: Encoding, is_param: bool, shape=None, channel_axis=None,
+              no_axis_why: str = "give the model") -> tuple[dict, list[str]]:
+    """One 2.0.0 entry (and notes). Activations are written unsigned, parameters signed when symmetric.
+    no_axis_why: why a per-channel encoding's axis is unknown, for the note."""
     notes = []
     if enc.is_float:
         raise EncodingsError(f"tensor {enc.name!r}: its {enc.float_format} encoding cannot be expressed in 2.0.0 "
@@ -166,7 +177,7 @@ def entry_200(enc: Encoding, is_param: bool, shape=None, channel_axis=None) -> t
         return out, notes
     axis = enc.axis if enc.axis is not None else channel_axis
     if axis is None:
-        notes.append(f"tensor {enc.name!r}: per-channel axis unknown (give the model); written without 'axis'")
+        notes.append(f"tensor {enc.name!r}: per-channel axis unknown ({no_axis_why}); written without 'axis'")
     else:
         out["axis"] = int(axis)
     out["y_scale"] = [_f(s) for s in scale]
@@ -199,6 +210,13 @@ def write_encodings(encodings: dict[str, Encoding], version: str, params=(), mod
         from . import param_axis  # noqa: PLC0415
         return param_axis(model, name, len(inits[name]))
 
+    def no_axis_why(name):
+        if model is None:
+            return "give the model"
+        if name not in inits:
+            return "the model given has no weight of this name: are the encodings of another model?"
+        return "no Conv, Gemm or MatMul of the model reads it as its weight"
+
     def check_axis(enc):
         """0.6.1/1.0.0 do not store the axis: the consumer's rule must give the same one."""
         if enc.granularity != Granularity.PER_CHANNEL or enc.axis is None or enc.is_float:
@@ -215,12 +233,25 @@ def write_encodings(encodings: dict[str, Encoding], version: str, params=(), mod
             raise EncodingsError(f"tensor {enc.name!r}: per-channel axis {enc.axis} differs from the axis {derived} "
                                  f"that a {version} reader derives from its consumer; {version} cannot express it")
 
+    def resolved(n, enc):
+        """A 0.6.1 source's blockwise list (known by the weight's shape) as the per-block encoding it is."""
+        if enc.extra.get("flat_blocks") and n in inits and axis_of(n) is not None:
+            if np.asarray(enc.scale).size != inits[n][axis_of(n)]:
+                try:
+                    return flat_blocks_as_per_block(enc, inits[n], axis_of(n))
+                except ValueError as exc:
+                    raise EncodingsError(f"tensor {n!r} (shape {inits[n]}): {exc}") from None
+        return enc
+
+    encodings = {n: resolved(n, encodings[n]) for n in names}
     out: dict = {}
     if version == "0.6.1":
         act, par = {}, {}
         for n in names:
-            check_axis(encodings[n])
-            (par if n in params else act)[n] = entry_061(encodings[n])
+            enc = encodings[n]
+            if enc.granularity != Granularity.PER_BLOCK:
+                check_axis(enc)
+            (par if n in params else act)[n] = entry_061(enc, inits.get(n), axis_of(n))
         out = {"activation_encodings": act, "param_encodings": par}
     elif version == "1.0.0":
         act, par = [], []
@@ -233,7 +264,7 @@ def write_encodings(encodings: dict[str, Encoding], version: str, params=(), mod
     else:
         par_entries, act_entries = [], []
         for n in names:
-            entry, entry_notes = entry_200(encodings[n], n in params, inits.get(n), axis_of(n))
+            entry, entry_notes = entry_200(encodings[n], n in params, inits.get(n), axis_of(n), no_axis_why(n))
             notes += entry_notes
             (par_entries if n in params else act_entries).append(entry)
         for n, enc in (int32_bias or {}).items():
@@ -335,6 +366,10 @@ def convert_encodings(source, version: str, model=None, output=None) -> Conversi
         key = lambda n: pos.get(n[:-len("_updated")] if n.endswith("_updated") and n not in pos else n, len(pos))  # noqa: E731
         order = sorted(order, key=key)
     written = write_encodings(parsed.encodings, version, params, model, parsed.int32_bias, qargs, order)
+    lists = [n for n, e in parsed.encodings.items() if e.extra.get("flat_blocks")]
+    if lists and model is None and version != "0.6.1":
+        written.notes.append(f"{len(lists)} 0.6.1 list(s) written as per-channel: without the model a blockwise "
+                             f"list (n_blocks x n_channels entries) cannot be told from a per-channel one")
     if output is not None:
         dump(written.data, output)
     return Conversion(parsed, written)
