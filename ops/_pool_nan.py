@@ -13,6 +13,8 @@ MaxPool calls these only when its np.maximum result holds a NaN: without one eve
 """
 from __future__ import annotations
 
+import itertools
+
 VECTOR_BUFFER = 2048 - 3  # MLAS's reduction buffer: input width plus pads must fit
 
 
@@ -55,7 +57,7 @@ def vector_kernel(xp, X, kernel, strides, begin, out):
     rows = [xp.arange(out[d]) * strides[d] - begin[d] for d in range(n - 1)]
     R = xp.full(X.shape[:2] + tuple(out[:n - 1]) + (width,), lowest, dtype=dtype)
     started = xp.zeros((1, 1) + tuple(out[:n - 1]) + (1,), dtype=xp.bool_)
-    for tap in _row_major(kernel[:n - 1]):
+    for tap in itertools.product(*(range(k) for k in kernel[:n - 1])):  # row-major, as MLAS walks them
         index = [r + t for r, t in zip(rows, tap)]
         inside = [(i >= 0) & (i < X.shape[2 + d]) for d, i in enumerate(index)]
         grid = xp.ix_(*[xp.clip(i, 0, X.shape[2 + d] - 1) for d, i in enumerate(index)])
@@ -77,10 +79,3 @@ def vector_kernel(xp, X, kernel, strides, begin, out):
     for kw in range(1, kernel[-1]):
         Y = _maxps(xp, Y, B[..., starts + kw])
     return Y
-
-
-def _row_major(kernel):
-    taps = [()]
-    for k in kernel:
-        taps = [t + (i,) for t in taps for i in range(k)]
-    return taps
