@@ -4,7 +4,7 @@ import pkgutil
 
 from .registry import Kernel, register, registered, resolve  # noqa: F401
 
-_NOT_KERNELS = {"registry", "dtypes"}
+_NOT_KERNELS = {"registry", "dtypes", "errors", "xp"}  # and the "_" helpers
 
 for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
     if _module not in _NOT_KERNELS and not _module.startswith("_"):

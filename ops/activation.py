@@ -10,6 +10,7 @@ import math
 
 from .elementwise import fma32, mlas_erf
 from .registry import register
+from .xp import is_numpy
 
 # MlasLogisticConstants (logistic.cpp).
 _LOGISTIC_RANGE = 18.0
@@ -56,7 +57,7 @@ def _f32(x):
 @register("Relu", 1, 6, 13, 14)
 def Relu(xp, X, *, consumed_inputs=None):
     zero = X.dtype.type(0)
-    if X.dtype != xp.float32 or getattr(xp, "__name__", "") != "numpy":
+    if X.dtype != xp.float32 or not is_numpy(xp):
         return xp.maximum(X, zero)
     # maximum(X, 0) bit for bit, without NumPy's maximum-against-a-scalar loop (about 4x slower than
     # clip): clip keeps NaN and leaves -0.0 as -0.0, which adding +0.0 turns into maximum's +0.0.

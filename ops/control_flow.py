@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 
-from simulator.errors import LimitError, ParameterError
-
+from .errors import LimitError, ParameterError
 from .registry import register
 
 # The most iterations one Loop node may run (a trip count above it is refused before the first iteration,

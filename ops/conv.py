@@ -14,17 +14,14 @@ from __future__ import annotations
 
 import math
 
+from ._attrs import ints_or_default
 from ._taps import PhaseTaps
 from .registry import register
 
 
-def _ints(v, n, default):
-    return [int(a) for a in v] if v else [default] * n
-
-
 def _conv_pads(in_shape, kernel, strides, dilations, pads, auto_pad):
     n = len(kernel)
-    pads = _ints(pads, 2 * n, 0)
+    pads = ints_or_default(pads, 2 * n, 0)
     begin, end, out = list(pads[:n]), list(pads[n:]), []
     for i in range(n):
         ek = (kernel[i] - 1) * dilations[i] + 1
@@ -77,8 +74,8 @@ def Conv(xp, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel
         return out.astype(X.dtype)
     n = X.ndim - 2
     kernel = list(W.shape[2:])
-    strides = _ints(strides, n, 1)
-    dilations = _ints(dilations, n, 1)
+    strides = ints_or_default(strides, n, 1)
+    dilations = ints_or_default(dilations, n, 1)
     out, begin, end = _conv_pads(list(X.shape[2:]), kernel, strides, dilations, pads, auto_pad)
     C = X.shape[1]
     M, Cg = W.shape[:2]
@@ -139,9 +136,9 @@ def ConvTranspose(xp, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=
                   output_padding=None, output_shape=None, pads=None, strides=None):
     n = X.ndim - 2
     kernel = list(W.shape[2:])
-    strides = _ints(strides, n, 1)
-    dilations = _ints(dilations, n, 1)
-    out_pad = _ints(output_padding, n, 0)
+    strides = ints_or_default(strides, n, 1)
+    dilations = ints_or_default(dilations, n, 1)
+    out_pad = ints_or_default(output_padding, n, 0)
     in_shape = list(X.shape[2:])
     N, C = X.shape[:2]
     G = int(group)
@@ -149,7 +146,7 @@ def ConvTranspose(xp, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=
     M = Mg * G
     # Full (uncropped) size of the scattered output, before removing pads.
     full = [(in_shape[i] - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 + out_pad[i] for i in range(n)]
-    pads_l = _ints(pads, 2 * n, 0)
+    pads_l = ints_or_default(pads, 2 * n, 0)
     begin, end = list(pads_l[:n]), list(pads_l[n:])
     if output_shape:
         target = [int(v) for v in output_shape][-n:]

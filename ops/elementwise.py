@@ -7,9 +7,8 @@ then float32); that double rounding differs from a true fma with probability ~2^
 """
 from __future__ import annotations
 
-import contextlib
-
 from .registry import register
+from .xp import errstate
 
 
 # ---------------------------------------------------------------- MLAS emulation helpers
@@ -41,8 +40,7 @@ def mlas_exp_reduced(xp, x):
     p = fma32(xp, p, r, f(_EXP_POLY[5]))
     # vscalefps: p * 2^m with a single rounding (ldexp); m is bounded so the int cast is safe.
     m = xp.where(xp.isnan(m), f(0), xp.clip(m, f(-300), f(300)))
-    quiet = xp.errstate(over="ignore") if hasattr(xp, "errstate") else contextlib.nullcontext()
-    with quiet:  # overflow to inf is the intended result for large inputs
+    with errstate(xp, over="ignore"):  # overflow to inf is the intended result for large inputs
         return xp.ldexp(p, m.astype(xp.int32)).astype(f)
 
 

@@ -6,23 +6,16 @@ from __future__ import annotations
 import math
 
 from .registry import register
+from .xp import object_array
 
 _ML = "ai.onnx.ml"
-
-
-def _ns(x):
-    return x.__array_namespace__() if hasattr(x, "__array_namespace__") else None
 
 
 def _label_encoder(xp, X, keys, values, default, out_dtype):
     table = dict(zip(keys, values))
     flat = [table.get(k, default) for k in X.reshape(-1).tolist()]
     if out_dtype == object:
-        ns = _ns(X)
-        out = ns.empty(len(flat), dtype=object)
-        for i, v in enumerate(flat):
-            out[i] = v
-        return out.reshape(X.shape)
+        return object_array(X, flat, X.shape)
     return xp.asarray(flat, dtype=out_dtype).reshape(X.shape)
 
 

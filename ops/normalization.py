@@ -9,11 +9,12 @@ from __future__ import annotations
 import math
 
 from .registry import register
+from .xp import is_numpy
 
 
 def _seq_sum(xp, a):
     """Left-to-right sum over the last axis in a's dtype (ORT's plain `for` loops accumulate so)."""
-    if getattr(xp, "__name__", "") == "numpy" and a.shape[-1] > 16:
+    if is_numpy(xp) and a.shape[-1] > 16:
         return xp.cumsum(a, axis=-1, dtype=a.dtype)[..., -1]  # add.accumulate is strictly sequential
     acc = a[..., 0]
     for j in range(1, a.shape[-1]):

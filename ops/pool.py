@@ -15,6 +15,7 @@ import math
 from functools import partial
 
 from . import _pool_nan
+from ._attrs import ints_or_default
 from ._taps import PhaseTaps
 from .registry import register
 
@@ -22,14 +23,10 @@ from .registry import register
 _MLAS_REDUCTION_BUFFER = 2048 - 3
 
 
-def _ints(v, n, default):
-    return [int(a) for a in v] if v else [default] * n
-
-
 def pool_geometry(in_shape, kernel, strides, pads, dilations, auto_pad, ceil_mode=0):
     """Output spatial shape and (begin, end) pads, the way ONNX Runtime's pool attributes compute them."""
     n = len(kernel)
-    pads = _ints(pads, 2 * n, 0)
+    pads = ints_or_default(pads, 2 * n, 0)
     begin, end, out = list(pads[:n]), list(pads[n:]), []
     for i in range(n):
         size, k, s, d = in_shape[i], kernel[i], strides[i], dilations[i]
@@ -142,8 +139,8 @@ def _mlas_route(in_shape, kernel, strides, begin, end):
 def _average(xp, X, kernel_shape, strides, pads, dilations, auto_pad, ceil_mode, count_include_pad, mlas):
     n = X.ndim - 2
     kernel = [int(k) for k in kernel_shape]
-    strides = _ints(strides, n, 1)
-    dilations = _ints(dilations, n, 1)
+    strides = ints_or_default(strides, n, 1)
+    dilations = ints_or_default(dilations, n, 1)
     in_shape = list(X.shape[2:])
     out, begin, end = pool_geometry(in_shape, kernel, strides, pads, dilations, auto_pad, ceil_mode)
     # ORT leaves MLAS for its own row-major loop when ceil_mode windows must count padding.
@@ -191,8 +188,8 @@ def MaxPool(xp, X, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_sha
             storage_order=0, strides=None, _n_outputs=2):
     n = X.ndim - 2
     kernel = [int(k) for k in kernel_shape]
-    strides = _ints(strides, n, 1)
-    dilations = _ints(dilations, n, 1)
+    strides = ints_or_default(strides, n, 1)
+    dilations = ints_or_default(dilations, n, 1)
     in_shape = list(X.shape[2:])
     out, begin, end = pool_geometry(in_shape, kernel, strides, pads, dilations, auto_pad, ceil_mode)
     if _n_outputs < 2:
@@ -263,8 +260,8 @@ def LpPool(xp, X, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shap
            strides=None):
     n = X.ndim - 2
     kernel = [int(k) for k in kernel_shape]
-    strides = _ints(strides, n, 1)
-    dilations = _ints(dilations, n, 1)
+    strides = ints_or_default(strides, n, 1)
+    dilations = ints_or_default(dilations, n, 1)
     out, begin, _ = pool_geometry(list(X.shape[2:]), kernel, strides, pads, dilations, auto_pad, ceil_mode)
     W = _windows(xp, _lp_power(xp, X, p), kernel, strides, dilations, out, begin, 0)
     return _lp_root(X, _window_sum(partial(_window_tap, W), kernel, "generic"), p)

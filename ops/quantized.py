@@ -7,6 +7,7 @@ type's largest finite value when `saturate` is set. Granularity follows the scal
 """
 from __future__ import annotations
 
+from ._attrs import positive_axis
 from .conv import Conv
 from .dtypes import dtype_of
 from .registry import register
@@ -22,7 +23,7 @@ def _per_axis(xp, s, shape, axis, block_size):
     if s.ndim == 0 or s.size == 1 and len(shape) == 0:
         return s.reshape(())
     rank = len(shape)
-    axis = axis + rank if axis < 0 else axis
+    axis = positive_axis(axis, rank)
     if s.ndim == 1 and not block_size:
         return s.reshape([-1 if i == axis else 1 for i in range(rank)]) if s.size > 1 or rank else s.reshape(())
     if block_size:

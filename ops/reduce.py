@@ -1,5 +1,5 @@
 """Reductions: ReduceMean, ReduceSum, ReduceMax, ReduceMin, ReduceProd, ReduceL1, ReduceL2, ReduceSumSquare,
-ReduceLogSum, ReduceLogSumExp.
+ReduceLogSum, ReduceLogSumExp; and the running reductions CumSum and CumProd.
 
 Float sums follow ONNX Runtime's CPU summation order (reduction_ops.h), because a mean over values already on
 a quantization grid lands on rounding ties where one ulp decides the next quantizer:
@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import math
 
+from ._attrs import positive_axis
 from .registry import register
 
 _LANES = 4  # Eigen packet size of ORT's x86-64 build (SSE)
 
 
 def _norm_axes(axes, rank):
-    return sorted({int(a) + rank if int(a) < 0 else int(a) for a in axes})
+    return sorted({positive_axis(int(a), rank) for a in axes})
 
 
 def _eigen_rows(xp, x, offsets):
@@ -247,3 +248,29 @@ _make("ReduceL2", "l2", (1, 11, 13), (18,))
 _make("ReduceSumSquare", "sumsquare", (1, 11, 13), (18,))
 _make("ReduceLogSum", "logsum", (1, 11, 13), (18, 28))
 _make("ReduceLogSumExp", "logsumexp", (1, 11, 13), (18, 28))
+
+
+# ---------------------------------------------------------------------------------------------- CumSum / CumProd
+
+
+@register("CumSum", 11, 14, host_inputs=(1,))
+def CumSum(xp, x, axis, *, exclusive=0, reverse=0):
+    a = positive_axis(int(axis.reshape(-1)[0]), x.ndim)
+    y = xp.flip(x, axis=a) if reverse else x
+    out = xp.cumsum(y, axis=a, dtype=x.dtype)
+    if exclusive:
+        # Shift by one along the axis, zero first.
+        zero = xp.zeros_like(xp.take(out, xp.arange(1), axis=a))
+        out = xp.concatenate([zero, xp.take(out, xp.arange(out.shape[a] - 1), axis=a)], axis=a)
+    return xp.flip(out, axis=a) if reverse else out
+
+
+@register("CumProd", 26, host_inputs=(1,))
+def CumProd(xp, x, axis, *, exclusive=0, reverse=0):
+    a = positive_axis(int(axis.reshape(-1)[0]), x.ndim)
+    y = xp.flip(x, axis=a) if reverse else x
+    out = xp.cumprod(y, axis=a, dtype=x.dtype)
+    if exclusive:
+        ones = xp.ones_like(xp.take(out, [0], axis=a))
+        out = xp.concatenate([ones, xp.take(out, list(range(out.shape[a] - 1)), axis=a)], axis=a)
+    return xp.flip(out, axis=a) if reverse else out

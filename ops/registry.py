@@ -17,7 +17,7 @@ from typing import Callable
 
 import onnx.defs
 
-from simulator.errors import UnsupportedOpError
+from .errors import UnsupportedOpError
 
 DEFAULT_DOMAINS = ("", "ai.onnx")
 

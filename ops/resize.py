@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+from ._attrs import positive_axis
 from .registry import register
 
 
@@ -172,7 +173,7 @@ def _resize(xp, X, scales, sizes, roi=None, *, mode="nearest", coordinate_transf
             nearest_mode="round_prefer_floor", cubic_coeff_a=-0.75, exclude_outside=0, extrapolation_value=0.0,
             antialias=0, axes=None, keep_aspect_ratio_policy="stretch"):
     rank = X.ndim
-    axes = list(range(rank)) if axes is None else [a + rank if a < 0 else a for a in axes]
+    axes = list(range(rank)) if axes is None else [positive_axis(a, rank) for a in axes]
     in_shape = list(X.shape)
     full_scales = [1.0] * rank
     out_shape = list(in_shape)

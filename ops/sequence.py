@@ -5,6 +5,7 @@ None when empty, else the tensor or sequence it holds.
 """
 from __future__ import annotations
 
+from ._attrs import positive_axis
 from .dtypes import dtype_of
 from .registry import register
 
@@ -57,13 +58,13 @@ def SequenceLength(xp, input_sequence):
 def ConcatFromSequence(xp, input_sequence, *, axis, new_axis=0):
     if new_axis:
         rank = input_sequence[0].ndim + 1
-        return xp.stack(input_sequence, axis=axis + rank if axis < 0 else axis)
+        return xp.stack(input_sequence, axis=positive_axis(axis, rank))
     return xp.concatenate(input_sequence, axis=axis)
 
 
 @register("SplitToSequence", 11, 24, host_inputs=(1,))
 def SplitToSequence(xp, input, split=None, *, axis=0, keepdims=1):
-    axis = axis + input.ndim if axis < 0 else axis
+    axis = positive_axis(axis, input.ndim)
     dim = input.shape[axis]
     if split is None:
         parts = [xp.take(input, [i], axis=axis) for i in range(dim)]

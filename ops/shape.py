@@ -7,22 +7,12 @@ from __future__ import annotations
 
 import math
 
+from ._attrs import ints, positive_axis
 from .registry import register
 
 
-def _ints(v):
-    """A host shape / axes input or attribute as a list of Python ints."""
-    if v is None:
-        return None
-    if hasattr(v, "tolist"):
-        v = v.tolist()
-    if isinstance(v, (int, float)):
-        return [int(v)]
-    return [int(a) for a in v]
-
-
 def _reshape(xp, data, shape, allowzero):
-    shape = _ints(shape)
+    shape = ints(shape)
     out = []
     for i, d in enumerate(shape):
         # 0 copies the input dimension unless allowzero (then it is a real 0).
@@ -65,7 +55,7 @@ def Transpose(xp, data, *, perm=None):
 def _squeeze(xp, data, axes):
     if axes is None:
         axes = [i for i, d in enumerate(data.shape) if d == 1]
-    axes = tuple(sorted(a + data.ndim if a < 0 else a for a in _ints(axes)))
+    axes = tuple(sorted(positive_axis(a, data.ndim) for a in ints(axes)))
     return xp.squeeze(data, axis=axes) if axes else data.copy()
 
 
@@ -80,7 +70,7 @@ def Squeeze(xp, data, axes=None):
 
 
 def _unsqueeze(xp, data, axes):
-    axes = _ints(axes)
+    axes = ints(axes)
     r = data.ndim + len(axes)
     axes = sorted(a + r if a < 0 else a for a in axes)
     shape = list(data.shape)
@@ -121,7 +111,7 @@ def Size(xp, data):
 
 @register("Expand", 8, 13, host_inputs=(1,))
 def Expand(xp, input, shape):
-    shape = _ints(shape)
+    shape = ints(shape)
     a, b = list(input.shape), shape
     n = max(len(a), len(b))
     a, b = [1] * (n - len(a)) + a, [1] * (n - len(b)) + b

@@ -1,7 +1,7 @@
 """String ops and text features: StringNormalizer, StringConcat, StringSplit, RegexFullMatch, TfIdfVectorizer.
 
 Strings are object arrays of Python str and always live on the host: these kernels build their results with the
-input's own array namespace (`x.__array_namespace__()`), so a CUDA run keeps string tensors in NumPy.
+input's own array namespace (`ops.xp.host_namespace`), so a CUDA run keeps string tensors in NumPy.
 """
 from __future__ import annotations
 
@@ -9,18 +9,7 @@ import re
 import unicodedata
 
 from .registry import register
-
-
-def _ns(x):
-    return x.__array_namespace__()
-
-
-def _objects(like, values, shape):
-    ns = _ns(like)
-    out = ns.empty(len(values), dtype=object)
-    for i, v in enumerate(values):
-        out[i] = v
-    return out.reshape(shape)
+from .xp import host_namespace, object_array
 
 
 def _strip_accents(s: str) -> str:
@@ -59,17 +48,17 @@ def StringNormalizer(xp, X, *, case_change_action="NONE", is_case_sensitive=0, l
     # Strings that became empty (stop words) are dropped from a single row.
     kept = [v for v in values if v] or [""]
     if X.ndim == 2 and X.shape[0] == 1:
-        return _objects(X, kept, (1, len(kept)))
+        return object_array(X, kept, (1, len(kept)))
     if X.ndim == 1:
-        return _objects(X, kept, (len(kept),))
-    return _objects(X, values, X.shape)
+        return object_array(X, kept, (len(kept),))
+    return object_array(X, values, X.shape)
 
 
 @register("StringConcat", 20)
 def StringConcat(xp, X, Y):
-    ns = _ns(X)
+    ns = host_namespace(X)
     a, b = ns.broadcast_arrays(X, Y)
-    return _objects(X, [str(p) + str(q) for p, q in zip(a.reshape(-1).tolist(), b.reshape(-1).tolist())], a.shape)
+    return object_array(X, [str(p) + str(q) for p, q in zip(a.reshape(-1).tolist(), b.reshape(-1).tolist())], a.shape)
 
 
 @register("StringSplit", 20)
@@ -78,15 +67,15 @@ def StringSplit(xp, X, *, delimiter=None, maxsplit=None):
     parts = [s.split(sep) if maxsplit is None else s.split(sep, maxsplit) for s in X.reshape(-1).tolist()]
     width = max((len(p) for p in parts), default=0)
     flat = [w for p in parts for w in p + [""] * (width - len(p))]
-    ns = _ns(X)
+    ns = host_namespace(X)
     counts = ns.asarray([len(p) for p in parts], dtype=ns.int64).reshape(X.shape)
-    return _objects(X, flat, X.shape + (width,)), counts
+    return object_array(X, flat, X.shape + (width,)), counts
 
 
 @register("RegexFullMatch", 20)
 def RegexFullMatch(xp, X, *, pattern=None):
     rx = re.compile(pattern)
-    ns = _ns(X)
+    ns = host_namespace(X)
     return ns.asarray([rx.fullmatch(s) is not None for s in X.reshape(-1).tolist()], dtype=bool).reshape(X.shape)
 
 
@@ -118,7 +107,7 @@ def TfIdfVectorizer(xp, X, *, max_gram_length, max_skip_count, min_gram_length, 
                     col = grams.get(tuple(row[start:last + 1:skip]))
                     if col is not None:
                         counts[r][col] += 1
-    ns = _ns(X) if X.dtype == object else xp
+    ns = host_namespace(X) if X.dtype == object else xp
     Y = ns.asarray(counts, dtype=ns.float32)
     if mode == "IDF":
         Y = (Y > 0).astype(ns.float32)

@@ -1,6 +1,8 @@
 """The one place that chooses the array module: NumPy on the CPU, CuPy on a GPU.
 
-Kernels never import numpy or cupy; the interpreter passes them the module chosen here as `xp`.
+Kernels never import numpy or cupy; the interpreter passes them the module chosen here as `xp`. What a
+kernel may ask about that module (`is_numpy`, `errstate`) is written in ops.xp, which ops can import
+without importing the simulator; this module re-exports it for the simulator's own code.
 """
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ import os
 from types import ModuleType
 
 import numpy
+
+from ops.xp import errstate, is_numpy  # noqa: F401 - re-exported: the simulator asks here
 
 from .errors import DeviceError
 
@@ -19,13 +23,6 @@ def array_module(use_cuda: bool, deterministic: bool = False):
     deterministic, wrapped so that matrix products and sums accumulate in float64 (Float64Accumulation)."""
     xp = _device_module(use_cuda)
     return Float64Accumulation(xp) if deterministic else xp
-
-
-def is_numpy(xp) -> bool:
-    """Whether xp computes on the host (NumPy, wrapped or not)."""
-    # `xp is numpy` first: a missing attribute on the numpy module costs a microsecond (its __getattr__
-    # raises), and the interpreter asks once per node.
-    return xp is numpy or getattr(xp, "module", None) is numpy
 
 
 class Float64Accumulation:

@@ -17,6 +17,7 @@ import numpy as np
 import onnx
 
 import ops
+from ops.errors import OpError
 from ops.registry import Kernel
 
 from .attributes import node_attributes, sparse_to_dense, tensor_array
@@ -24,7 +25,7 @@ from .backend import HOST_FALLBACKS, Float64Accumulation, device_can_hold, is_nu
 from .encodings import EncodingsFile, channel_axis_for_param, describe_names
 from .errors import DataError, EncodingsError, KernelError, LimitError, ModelError, SimulatorError
 from .model import consumers_through_identity, opset_versions, tensor_names
-from . import ort_kernels
+from . import errors, ort_kernels
 from .quantization import HALF_AWAY_FROM_ZERO, Granularity, Quantizer, bind
 
 
@@ -196,7 +197,10 @@ class Interpreter:
             if domain not in opsets:
                 raise ModelError(f"{source}: node {node.name!r} ({node.op_type}) uses domain {domain!r}, which the "
                                  f"model does not import (opset_import: {sorted(opsets)})")
-            kernel = ops.resolve(node.op_type, domain, opsets[domain], node.name)
+            try:
+                kernel = ops.resolve(node.op_type, domain, opsets[domain], node.name)
+            except OpError as exc:
+                raise _project_error(exc) from None
             if self.kernels == "onnxruntime":
                 kernel = ort_kernels.ort_kernel(kernel, node, opsets, raw_initializers, self.ort_threads) or kernel
             attrs = node_attributes(node)
@@ -477,12 +481,13 @@ class Interpreter:
             result = step.kernel.fn(xp, *args, **attrs)
             if xp is not self.xp:
                 result = tuple(to_device(self.xp, r) for r in (result if isinstance(result, tuple) else (result,)))
-        except LimitError as exc:
-            if str(exc).startswith("node "):  # raised in a body: already names its node
-                raise
-            raise LimitError(f"{step.label}: {exc}") from None
-        except SimulatorError:
+        except SimulatorError:  # a body's error (a LimitError there already names its node)
             raise
+        except OpError as exc:
+            error = _project_error(exc)
+            if isinstance(error, LimitError):
+                error = LimitError(f"{step.label}: {exc}")
+            raise error from None
         except Exception as exc:
             shapes = ", ".join(f"{n or '<omitted>'}: {_describe(a)}" for n, a in zip(step.inputs, args))
             raise KernelError(f"{step.label} failed on inputs ({shapes}): {type(exc).__name__}: {exc}") from exc
@@ -505,6 +510,11 @@ class Interpreter:
 
 
 _DTYPE_ATTRIBUTES = ("to", "output_dtype", "dtype")
+
+
+def _project_error(exc: OpError) -> SimulatorError:
+    """An error ops raised on purpose (ops.errors), as the simulator.errors class of the same name and message."""
+    return getattr(errors, type(exc).__name__)(str(exc))
 
 
 def _host_twin(xp):

@@ -1,26 +1,110 @@
-"""Kernels never touch NumPy (or CuPy) directly: the array module arrives as `xp`, so a GPU run cannot
-silently fall back to the CPU inside a kernel. Checked on the source, so it holds without a GPU."""
+"""The import rules of ops/, checked on the source so that they hold without a GPU.
+
+Kernels never touch NumPy (or CuPy) directly: the array module arrives as `xp`, so a GPU run cannot
+silently fall back to the CPU inside a kernel. ops never imports the simulator (the simulator imports
+ops: no package cycle); its errors are its own (ops.errors), raised by the interpreter as the
+simulator.errors class of the same name. Modules inside ops import only what the table below allows.
+"""
 import ast
 import pathlib
+import subprocess
+import sys
 
 import pytest
 
-OPS = pathlib.Path(__file__).resolve().parent.parent / "ops"
-FORBIDDEN = {"numpy", "cupy", "cupyx", "scipy"}
+import ops
+import ops.errors
+import simulator.errors
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+OPS = ROOT / "ops"
+FORBIDDEN = {"numpy", "cupy", "cupyx", "scipy", "simulator"}
+# The outside libraries ops may import: onnx (schemas, dtypes) and the standard library.
+ALLOWED_OUTSIDE = {"onnx", "PIL", "__future__"} | set(sys.stdlib_module_names)
+# Inside ops: the shared helpers (the registry, dtypes, errors, xp and the "_" modules) import only
+# each other, never a family; a family may import the helpers and reuse another family's kernels.
+SHARED = {"registry", "dtypes", "errors", "xp"}
+
+
+def _is_helper(name):
+    return name in SHARED or (name.startswith("_") and name != "__init__")
+
+
+def _modules():
+    return sorted(OPS.glob("*.py"))
 
 
 def _imports(tree):
+    """(top-level package of each absolute import, name of each ops module imported relatively)."""
+    outside, inside = set(), set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            yield from (alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            yield node.module.split(".")[0]
+            outside |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0 and node.module:
+                outside.add(node.module.split(".")[0])
+            elif node.level == 1 and node.module:
+                inside.add(node.module.split(".")[0])
+            elif node.level == 1:  # from . import x
+                inside |= {alias.name for alias in node.names}
+    return outside, inside
 
 
-@pytest.mark.parametrize("path", sorted(OPS.glob("*.py")), ids=lambda p: p.name)
-def test_kernels_do_not_import_array_libraries(path):
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: p.name)
+def test_kernels_do_not_import_array_libraries_or_the_simulator(path):
     tree = ast.parse(path.read_text(), filename=str(path))
-    bad = sorted(set(_imports(tree)) & FORBIDDEN)
-    assert not bad, f"{path.name} imports {bad}: kernels must use the `xp` they are given"
+    outside, _ = _imports(tree)
+    bad = sorted(outside & FORBIDDEN)
+    assert not bad, f"{path.name} imports {bad}: kernels use the `xp` they are given and ops.errors"
+    assert outside <= ALLOWED_OUTSIDE, f"{path.name} imports {sorted(outside - ALLOWED_OUTSIDE)}"
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
     assert not names & {"np", "numpy", "cp", "cupy"}, f"{path.name} refers to an array library by name"
+
+
+@pytest.mark.parametrize("path", [p for p in _modules() if _is_helper(p.stem)], ids=lambda p: p.name)
+def test_shared_helpers_import_no_kernel_family(path):
+    _, inside = _imports(ast.parse(path.read_text(), filename=str(path)))
+    families = sorted(m for m in inside if not _is_helper(m))
+    assert not families, f"ops/{path.name} is shared by the kernels and imports the families {families}"
+    if path.stem != "registry":
+        assert "registry" not in inside, f"ops/{path.name} imports the registry"
+
+
+def test_kernels_ask_ops_xp_about_the_array_module():
+    for path in _modules():
+        text = path.read_text()
+        if path.name != "xp.py":
+            assert '"__name__", ' not in text and "hasattr(xp" not in text and "__array_namespace__" not in text, \
+                f"ops/{path.name} inspects the array module itself; ask ops.xp (is_numpy, errstate, host_namespace)"
+
+
+def test_importing_ops_imports_no_simulator_module():
+    code = "import sys, ops; print(sorted(m for m in sys.modules if m.split('.')[0] == 'simulator'))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_every_op_error_has_a_simulator_error_of_the_same_name():
+    kinds = [c for c in vars(ops.errors).values() if isinstance(c, type) and issubclass(c, ops.errors.OpError)]
+    for kind in kinds:
+        if kind is ops.errors.OpError:
+            continue
+        twin = getattr(simulator.errors, kind.__name__, None)
+        assert isinstance(twin, type) and issubclass(twin, simulator.errors.SimulatorError), \
+            f"ops.errors.{kind.__name__} has no simulator.errors class of that name for the interpreter to raise"
+
+
+def test_the_interpreter_raises_op_errors_as_the_projects_class():
+    from simulator.interpreter import _project_error
+
+    exc = _project_error(ops.errors.UnsupportedOpError("unsupported operator 'X'"))
+    assert type(exc) is simulator.errors.UnsupportedOpError and str(exc) == "unsupported operator 'X'"
+
+
+def test_every_op_family_has_its_test_file():
+    """tests/ops mirrors ops/: test_<family>.py (or test_<prefix>.py for families named <prefix>_<part>)."""
+    families = [p.stem for p in _modules() if p.stem not in ops._NOT_KERNELS and not p.stem.startswith("_")]
+    tests = ROOT / "tests" / "ops"
+    missing = [f for f in families
+               if not (tests / f"test_{f}.py").exists() and not (tests / f"test_{f.split('_')[0]}.py").exists()]
+    assert not missing, f"op families without tests/ops/test_<family>.py: {missing}"

@@ -78,6 +78,17 @@ def run_reference(op_type, inputs, n_outputs=1, opset=17, domain="", **attrs):
     return ReferenceEvaluator(model).run(None, feed)
 
 
+def assert_same(op_type, inputs, n_outputs=1, opset=17, ref=run_ort, domain="", **attrs):
+    """The kernel's outputs equal the reference's (run_ort or run_reference) bit for bit, shape and dtype."""
+    outs = run_kernel(op_type, inputs, n_outputs=n_outputs, opset=opset, domain=domain, **attrs)[:n_outputs]
+    refs = ref(op_type, inputs, n_outputs=n_outputs, opset=opset, domain=domain, **attrs)
+    assert len(outs) >= len(refs)
+    for a, b in zip(outs, refs):
+        a, b = np.asarray(a), np.asarray(b)
+        assert a.shape == b.shape and a.dtype == b.dtype, (a.shape, b.shape, a.dtype, b.dtype)
+        assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), (a, b)
+
+
 def max_ulp_diff(a, b) -> int:
     """The largest distance in float32 units in the last place between two float32 arrays."""
     a = np.ascontiguousarray(a, dtype=np.float32).view(np.int32).astype(np.int64)
@@ -87,4 +98,4 @@ def max_ulp_diff(a, b) -> int:
     return int(np.max(np.abs(a - b))) if a.size else 0
 
 
-__all__ = ["make_node_model", "run_kernel", "run_ort", "run_reference", "max_ulp_diff", "onnx", "numpy_helper"]
+__all__ = ["make_node_model", "run_kernel", "run_ort", "run_reference", "assert_same", "max_ulp_diff", "onnx", "numpy_helper"]

@@ -103,13 +103,14 @@ def _depthwise_windows(win, W):
 @pytest.mark.parametrize("x_shape,w_shape,attrs", DEPTHWISE)
 def test_depthwise_fast_path_equals_plain_path(x_shape, w_shape, attrs):
     from ops import conv
+    from ops._attrs import ints_or_default
 
     x, w = r(*x_shape), r(*w_shape)
     attrs = {"group": x_shape[1], **attrs}
     (fast,) = run_kernel("Conv", [x, w, None], opset=11, **attrs)
     n = x.ndim - 2
-    strides = conv._ints(attrs.get("strides"), n, 1)
-    dilations = conv._ints(attrs.get("dilations"), n, 1)
+    strides = ints_or_default(attrs.get("strides"), n, 1)
+    dilations = ints_or_default(attrs.get("dilations"), n, 1)
     out, begin, end = conv._conv_pads(list(x.shape[2:]), list(w.shape[2:]), strides, dilations, attrs.get("pads"),
                                       attrs.get("auto_pad", "NOTSET"))
     padded = np.pad(x, [(0, 0), (0, 0)] + [(b, e) for b, e in zip(begin, end)])

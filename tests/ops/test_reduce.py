@@ -3,7 +3,8 @@ import itertools
 import numpy as np
 import pytest
 
-from tests.ops.harness import run_kernel, run_ort
+from tests.ops.harness import assert_same as _same
+from tests.ops.harness import run_kernel, run_ort, run_reference
 
 
 def _grid(shape, seed=0):
@@ -79,3 +80,16 @@ def test_reduce_max_bool_opset20(op):
     (a,) = run_kernel(op, [x, np.array([1], np.int64)], opset=20, keepdims=0)
     (b,) = run_ort(op, [x, np.array([1], np.int64)], opset=20, keepdims=0)
     assert a.dtype == np.bool_ and np.array_equal(a, b)
+
+
+def test_cumsum_cumprod():
+    X = np.random.default_rng(0).standard_normal((3, 4, 5)).astype(np.float32)
+    I = np.random.default_rng(0).integers(-9, 9, size=(3, 4, 5)).astype(np.int64)
+    for exclusive in (0, 1):
+        for reverse in (0, 1):
+            _same("CumSum", [I, np.array(-1, np.int64)], opset=14, exclusive=exclusive, reverse=reverse)
+            _same("CumSum", [X, np.array(1, np.int32)], opset=11, exclusive=exclusive, reverse=reverse)
+            _same("CumProd", [I, np.array(-2, np.int64)], opset=26, ref=run_reference, exclusive=exclusive,
+                  reverse=reverse)
+            _same("CumProd", [X, np.array(2, np.int32)], opset=26, ref=run_reference, exclusive=exclusive,
+                  reverse=reverse)

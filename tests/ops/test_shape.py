@@ -1,16 +1,8 @@
 import numpy as np
 import pytest
 
-from tests.ops.harness import run_kernel, run_ort
-
-
-def _same(op, inputs, n_outputs=1, opset=17, ref=run_ort, **attrs):
-    outs = run_kernel(op, inputs, n_outputs=n_outputs, opset=opset, **attrs)[:n_outputs]
-    refs = ref(op, inputs, n_outputs=n_outputs, opset=opset, **attrs)
-    for a, b in zip(outs, refs):
-        a = np.asarray(a)
-        assert a.shape == b.shape and a.dtype == b.dtype, (a.shape, b.shape, a.dtype, b.dtype)
-        assert np.array_equal(a, b)
+from tests.ops.harness import assert_same as _same
+from tests.ops.harness import run_kernel
 
 
 X = np.arange(2 * 3 * 4 * 6, dtype=np.float32).reshape(2, 3, 4, 6)
