@@ -400,3 +400,28 @@ def test_memory_stays_flat_as_the_data_set_grows(tmp_path):
     per_sample = 2 * sum(4 * int(np.prod(r.shape)) for r in res.layers)  # both models' featuremaps of one sample
     # holding the featuremaps of 36 more samples would add 36 * per_sample bytes; only a few floats per layer are
     assert peaks[40] - peaks[4] < 0.25 * 36 * per_sample, (peaks, per_sample)
+
+
+def test_a_dump_made_with_a_quantizer_off_is_compared_after_the_files_encoding(tmp_path):
+    """AIMET's 2.0.0 export can write encodings its own sim never enabled (a Conv output in front of a ReLU6):
+    its dump then holds that tensor before the encoding, bit for bit. verify says so and applies the encoding
+    instead of calling the layer an isolated failure; a dump that is merely close is still a failure."""
+    require_golden()
+    d = os.path.join(GOLDEN, "cnn_residual__w8a8__v1.0.0")
+    dump = _dump(d, tmp_path / "dump", f"{d}/model.encodings", perturb=False)
+    s = InferenceSession(f"{d}/model.onnx", f"{d}/model.encodings")
+    name = "/Relu_1_output_0"
+    for sample, feed in data.iter_samples(f"{d}/data", s.interpreter.inputs):
+        quantized, pre = s.run([name, f"{name}::pre_quant"], feed)
+        assert not np.array_equal(quantized, pre)
+        np.save(os.path.join(dump, sample, f"{sanitize(name)}.npy"), pre)
+    params = dict(input_model_path=f"{d}/model.onnx", input_encodings_path=f"{d}/model.encodings",
+                  featuremap_path=dump, metric="snr", threshold=60)
+    res = Simulator.verify_featuremaps(FeaturemapVerifierParameters(**params))
+    assert res.passed and res.verdict == "pass"
+    assert "before its encoding" in res.layer(name).note and res.layer(name).worst == math.inf
+    for sample, feed in data.iter_samples(f"{d}/data", s.interpreter.inputs):
+        pre, = s.run([f"{name}::pre_quant"], feed)
+        np.save(os.path.join(dump, sample, f"{sanitize(name)}.npy"), np.nextafter(pre, np.float32(np.inf)))
+    res = Simulator.verify_featuremaps(FeaturemapVerifierParameters(**params))
+    assert res.first_isolated_failure == name and not (res.layer(name).note or "").count("before its encoding")
