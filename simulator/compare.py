@@ -30,6 +30,7 @@ import numpy as np
 
 from . import data as _data
 from . import dumps as _dumps
+from . import safe_io
 from . import report as _report
 from .backend import to_host
 from .encodings import describe_names
@@ -77,6 +78,11 @@ class _CheckResult(Mapping):
     @property
     def passed(self) -> bool:
         return all(p for p, _ in self._samples.values())
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the user should know about the run (an encodings file that quantizes nothing)."""
+        return [w for m in getattr(self, "models", []) for w in m.get("warnings", [])]
 
     @property
     def failed_samples(self) -> list[str]:
@@ -158,6 +164,7 @@ class InferenceCheckResult(_CheckResult):
             "passed": self.passed, "num_samples": len(self), "failed_samples": self.failed_samples,
             "samples": {s: {"passed": p, "values": dict(v)} for s, (p, v) in self._samples.items()},
             "worst": dict(self.worst), "mean": dict(self.mean), "overall": dict(self.overall),
+            "warnings": self.warnings,
         }
 
 
@@ -381,7 +388,7 @@ class LayerwiseCheckResult(_CheckResult):
             "first_failure": self.first_failure, "first_isolated_failure": self.first_isolated_failure,
             "num_samples": len(self), "failed_samples": self.failed_samples,
             "samples": {s: {"passed": p, "values": dict(v)} for s, (p, v) in self._samples.items()},
-            "layers": layers,
+            "layers": layers, "warnings": self.warnings,
         }
         if self.unmatched:
             d["unmatched_files"] = list(self.unmatched)
@@ -406,8 +413,11 @@ def _session(path, encodings, params) -> InferenceSession:
     return InferenceSession.from_options(path, encodings, params)
 
 
-def _model_desc(path, encodings) -> dict:
-    return {"model": os.fspath(path), "encodings": os.fspath(encodings) if encodings else None}
+def _model_desc(path, encodings, session=None) -> dict:
+    d = {"model": os.fspath(path), "encodings": os.fspath(encodings) if encodings else None}
+    if session is not None and session.warnings:
+        d["warnings"] = list(session.warnings)
+    return d
 
 
 def match_outputs(names0: list[str], names1: list[str], model0="model 0", model1="model 1"):
@@ -571,14 +581,13 @@ class _Exporter:
     def write(self, sample, side: int, name: str, value):
         folder = os.path.join(self.root, f"model_{side}", sample)
         os.makedirs(folder, exist_ok=True)
-        np.save(os.path.join(folder, self.files[(name, side)]), np.asarray(value))
+        safe_io.write_npy(os.path.join(folder, self.files[(name, side)]), value, "featuremap file")
 
     def close(self):
         index = {"layout": "model_<0|1>/<sample>/<file>", "samples": self.samples,
                  "featuremaps": [{"layer": key, "name0": n0, "name1": n1, "file0": self.files[(n0, 0)],
                                   "file1": self.files[(n1, 1)]} for key, n0, n1 in self.pairs]}
-        with open(os.path.join(self.root, "index.json"), "w", encoding="utf-8") as f:
-            json.dump(index, f, indent=2)
+        safe_io.write_text(os.path.join(self.root, "index.json"), json.dumps(index, indent=2), "featuremap index")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -592,8 +601,8 @@ def compare_by_inference(params, progress: Progress = None) -> InferenceCheckRes
     names0 = [o.name for o in s0.get_outputs()]
     names1 = [o.name for o in s1.get_outputs()]
     pairs, how = match_outputs(names0, names1, params.input_model_path_0, params.input_model_path_1)
-    models = [_model_desc(params.input_model_path_0, params.input_encodings_path_0),
-              _model_desc(params.input_model_path_1, params.input_encodings_path_1)]
+    models = [_model_desc(params.input_model_path_0, params.input_encodings_path_0, s0),
+              _model_desc(params.input_model_path_1, params.input_encodings_path_1, s1)]
     result = InferenceCheckResult(metric, params.threshold, params.top_k, models, pairs, how)
     for sample, feed in _data.iter_samples(params.input_data_path, s0.interpreter.inputs):
         out0 = s0.run([p[0] for p in pairs], feed)
@@ -656,8 +665,8 @@ def compare_by_layer(params, progress: Progress = None, memory_limit: int = DEFA
     s1 = _session(params.input_model_path_1, params.input_encodings_path_1, params)
     i0, i1 = s0.interpreter, s1.interpreter
     pairs = _layer_pairs(s0, s1, params.layer_match_info)
-    models = [_model_desc(params.input_model_path_0, params.input_encodings_path_0),
-              _model_desc(params.input_model_path_1, params.input_encodings_path_1)]
+    models = [_model_desc(params.input_model_path_0, params.input_encodings_path_0, s0),
+              _model_desc(params.input_model_path_1, params.input_encodings_path_1, s1)]
     result = LayerwiseCheckResult(metric, params.threshold, params.top_k, params.isolated_threshold, models,
                                   "model 0", "model 1")
     records = {}
@@ -801,6 +810,7 @@ class _Dump:
         self.samples: "OrderedDict[str, dict[str, tuple]]" = OrderedDict()
         self.inputs: "OrderedDict[str, list]" = OrderedDict()  # AIMET: sample -> raw input files by position
         self._scan()
+        self._check_files()
 
     def _scan(self):
         p = self.path
@@ -830,11 +840,7 @@ class _Dump:
             self.kind = "npz"
             for e in npz:
                 full = os.path.join(p, e)
-                try:
-                    with np.load(full, allow_pickle=False) as z:
-                        keys = list(z.files)
-                except Exception as exc:
-                    raise DataError(f"dump file {full!r} cannot be read: {type(exc).__name__}: {exc}") from None
+                keys = safe_io.npz_keys(full, "dump file", DataError, inside=p)
                 self.samples[e[:-4]] = {k: ("npz", full, k) for k in keys}
             return
         subdirs = [e for e in entries if os.path.isdir(os.path.join(p, e))]
@@ -852,6 +858,15 @@ class _Dump:
             raise DataError(f"dump folder {p!r} holds no featuremaps: expected .npy files (one sub-folder per sample, "
                             f"or directly in the folder for one sample), .npz files (one per sample), or AIMET's "
                             f"layer-output dump (outputs/layer_outputs_N/*.raw)")
+
+    def _check_files(self):
+        """Every dump file is a regular file inside the dump folder (no symbolic link out of it, no FIFO)."""
+        for files in self.samples.values():
+            for loc in files.values():
+                safe_io.check_regular(loc[1], "dump file", DataError, inside=self.path)
+        for files in self.inputs.values():
+            for f in files:
+                safe_io.check_regular(f, "dump file", DataError, inside=self.path)
 
     @staticmethod
     def _tensor_files(folder, recursive) -> dict:
@@ -871,11 +886,17 @@ class _Dump:
     def load(loc, shape=None, dtype=np.float32):
         kind = loc[0]
         if kind == "npz":
-            with np.load(loc[1], allow_pickle=False) as z:
-                return z[loc[2]]
+            return safe_io.read_npz_member(loc[1], loc[2], "dump file", DataError)
         if kind in ("npy", "pb"):
             return _data.read_array(loc[1])
-        # AIMET writes the bare buffer in the tensor's own dtype (bool: one byte each), C order.
+        # AIMET writes the bare buffer in the tensor's own dtype (bool: one byte each), C order. Its size is
+        # checked first: a file far larger than the tensor is never read.
+        size = safe_io.check_regular(loc[1], "dump file", DataError).st_size
+        itemsize = np.dtype(dtype).itemsize
+        if shape is not None and size != int(np.prod(shape)) * itemsize:
+            raise DataError(f"dump file {loc[1]!r} holds {size} bytes; the tensor has shape {tuple(shape)} "
+                            f"({int(np.prod(shape))} values of {np.dtype(dtype).name}, {int(np.prod(shape)) * itemsize} "
+                            f"bytes)")
         raw = np.fromfile(loc[1], dtype=np.uint8 if dtype == np.bool_ else dtype)
         raw = raw != 0 if dtype == np.bool_ else raw
         if shape is not None:
@@ -926,7 +947,7 @@ def verify_dumps(params, progress: Progress = None) -> LayerwiseCheckResult:
         raise DataError(f"none of the {len(all_keys)} dumped featuremaps in {dump.path!r} names a tensor of model "
                         f"{params.input_model_path!r} (e.g. {describe_names(sorted(all_keys), 5)}; model tensors "
                         f"e.g. {describe_names(candidates[:5])})")
-    models = [_model_desc(params.input_model_path, params.input_encodings_path),
+    models = [_model_desc(params.input_model_path, params.input_encodings_path, session),
               {"dump": dump.path, "format": dump.kind}]
     result = LayerwiseCheckResult(metric, params.threshold, params.top_k, params.isolated_threshold, models,
                                   "simulator", "dump")

@@ -16,7 +16,7 @@ from ops.errors import OpError
 from . import errors
 from .backend import errstate, host_module, is_numpy, on_host, to_device, to_host
 from .encodings import describe_names
-from .errors import KernelError, ModelError, SimulatorError
+from .errors import KernelError, LimitError, ModelError, SimulatorError
 from .plan import Plan, Step
 from .quantization import Quantizer
 
@@ -31,8 +31,10 @@ class Executor:
         self.plan = plan
         self.xp = plan.xp
         self._per_rank_quantizers: dict[tuple[str, int], Quantizer] = {}
-        steps = list(plan.steps) + list(plan.producer.values())
-        self._bodies = {id(g): Executor(g) for s in steps for g in s.subgraphs.values()}
+        # Each body once: a step is in both `steps` and `producer`, and a file can nest bodies deeply (building
+        # an executor per mention would double the work at every level).
+        bodies = {id(g): g for s in (*plan.steps, *plan.producer.values()) for g in s.subgraphs.values()}
+        self._bodies = {key: Executor(g) for key, g in bodies.items()}
 
     # -- quantizers -----------------------------------------------------------------------------
 
@@ -195,10 +197,13 @@ class Executor:
             result = step.kernel.fn(xp, *args, **attrs)
             if xp is not self.xp:
                 result = tuple(to_device(self.xp, r) for r in (result if isinstance(result, tuple) else (result,)))
-        except SimulatorError:
+        except SimulatorError:  # a body's error (a LimitError there already names its node)
             raise
         except OpError as exc:
-            raise project_error(exc) from None
+            error = project_error(exc)
+            if isinstance(error, LimitError):
+                error = LimitError(f"{step.label}: {exc}")
+            raise error from None
         except Exception as exc:
             shapes = ", ".join(f"{n or '<omitted>'}: {_describe(a)}" for n, a in zip(step.inputs, args))
             raise KernelError(f"{step.label} failed on inputs ({shapes}): {type(exc).__name__}: {exc}") from exc

@@ -36,13 +36,18 @@ def subgraph_names(node: onnx.NodeProto) -> set[str]:
 
 
 def all_names(graph: onnx.GraphProto) -> set[str]:
-    """Every tensor name of a graph and of its nested subgraphs."""
-    names = {i.name for i in graph.input} | {t.name for t in graph.initializer}
-    names |= {sp.values.name for sp in graph.sparse_initializer}
-    for node in graph.node:
-        names.update(o for o in node.output if o)
-        for g in bodies(node):
-            names |= all_names(g)
+    """Every tensor name of a graph and of its nested subgraphs (walked with a stack: a file's nesting cannot
+    exhaust Python's)."""
+    names: set[str] = set()
+    stack = [graph]
+    while stack:
+        g = stack.pop()
+        names.update(i.name for i in g.input)
+        names.update(t.name for t in g.initializer)
+        names.update(sp.values.name for sp in g.sparse_initializer)
+        for node in g.node:
+            names.update(o for o in node.output if o)
+            stack.extend(bodies(node))
     return names
 
 
@@ -97,19 +102,27 @@ def consumers(readers: Sequence[Reader], name: str,
               attributes_of: Callable[[Any], dict] = lambda attrs: attrs) -> list[tuple[str, int, dict]]:
     """(op_type, input index, attributes) of the readers of `name`, looking through Identity; a Transpose in front
     of MatMul's input 1 is reported as "Transpose->MatMul", as AIMET marks it (the rule of
-    encodings.channel_axis_for_param)."""
-    out = []
+    encodings.channel_axis_for_param). Depth first in reader order, walked with a stack of iterators: a chain of
+    thousands of Identity nodes in a file cannot exhaust Python's stack."""
+    by_input: dict[str, list] = {}
     for op_type, inputs, outputs, attrs in readers:
         for idx, inp in enumerate(inputs):
-            if inp != name:
-                continue
-            if op_type == "Identity":
-                out.extend(consumers(readers, outputs[0], attributes_of))
-            elif op_type == "Transpose":
-                for op2, i2, a2 in consumers(readers, outputs[0], attributes_of):
-                    out.append(("Transpose->MatMul", 1, a2) if op2 == "MatMul" and i2 == 1 else (op2, i2, a2))
-            else:
-                out.append((op_type, idx, attributes_of(attrs)))
+            by_input.setdefault(inp, []).append((op_type, idx, outputs, attrs))
+    out = []
+    stack = [(iter(by_input.get(name, ())), False)]
+    while stack:
+        it, transposed = stack[-1]
+        item = next(it, None)
+        if item is None:
+            stack.pop()
+            continue
+        op_type, idx, outputs, attrs = item
+        if op_type in ("Identity", "Transpose"):
+            stack.append((iter(by_input.get(outputs[0], ()) if outputs else ()), transposed or op_type == "Transpose"))
+        elif transposed and op_type == "MatMul" and idx == 1:
+            out.append(("Transpose->MatMul", 1, attributes_of(attrs)))
+        else:
+            out.append((op_type, idx, attributes_of(attrs)))
     return out
 
 

@@ -124,8 +124,12 @@ def plan_graph(graph: onnx.GraphProto, opsets: dict[str, int], wanted: dict, xp:
 def _initializers(graph: onnx.GraphProto, source: str) -> dict:
     out = {}
     for t in graph.initializer:
+        if any(d < 0 for d in t.dims):
+            raise ModelError(f"{source}: initializer {t.name!r} has dims {list(t.dims)}: a negative size")
         try:
             out[t.name] = initializer_array(t, source)
+        except ModelError as exc:  # negative dims, external data not loaded or refused
+            raise ModelError(f"{source}: initializer {exc}") from None
         except Exception as exc:  # malformed raw_data, wrong sizes
             raise ModelError(f"{source}: initializer {t.name!r} cannot be read: {exc}") from None
     for sp in graph.sparse_initializer:

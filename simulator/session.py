@@ -23,9 +23,10 @@ from google.protobuf.message import DecodeError
 from onnx import external_data_helper
 
 from .backend import array_module, is_numpy, synchronize, to_device
-from .encodings import EncodingsFile, describe_names, load_encodings
+from .encodings import EncodingsFile, describe_names, load_encodings, no_encodings_warning
 from .errors import ArgumentTypeError, DataError, DeviceError, ModelError, ParameterError, UnknownNameError
 from .interpreter import Interpreter, TensorInfo
+from .graph import all_names
 from .model import check_file, load_model
 from .names import PRE_QUANT_SUFFIX, UPDATED_SUFFIX, split_pre_quant, without_updated  # noqa: F401 (re-exported)
 from .ort_kernels import check_kernels
@@ -110,7 +111,11 @@ class InferenceSession:
             ort_threads = int(getattr(self._sess_options, "intra_op_num_threads", 0) or 0)
         self._simulation = dict(rounding=rounding, apply_int32_bias=apply_int32_bias, deterministic=deterministic,
                                 kernels=kernels, ort_threads=ort_threads)
-        self.encodings: EncodingsFile | None = load_encodings(encodings_path) if encodings_path else None
+        self.encodings: EncodingsFile | None = (load_encodings(encodings_path, all_names(model.graph), self.model_path)
+                                                if encodings_path else None)
+        self.warnings: list[str] = []  # what a user should know about this session (printed by the CLI)
+        if self.encodings is not None and self.encodings.is_empty:
+            self.warnings.append(no_encodings_warning(self.encodings))
         self._use_cuda_arg = use_cuda
         self._plan(providers, provider_options)
 

@@ -54,6 +54,8 @@ def run_with_progress(fn, params, total: int, quiet: bool):
 
 def finish(result, args) -> int:
     """Print the table, write the reports asked for; 0 when the threshold holds, 1 when it does not."""
+    for warning in result.warnings:
+        print(f"simulator: warning: {warning}", file=sys.stderr)
     print(result)
     for path in (args.json, args.csv, args.html):
         if path:

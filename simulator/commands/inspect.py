@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from .. import safe_io
 from ._options import output_file, positive_int
 
 NAME = "inspect"
@@ -37,8 +38,7 @@ def run(args) -> int:
         if args.json == "-":
             print(text)
         else:
-            with open(args.json, "w", encoding="utf-8") as f:
-                f.write(text + "\n")
+            safe_io.write_text(args.json, text + "\n", "--json file")
             print(f"report written to {args.json} ({len(report.encoded)} encoded tensor(s), "
                   f"{len(report.warnings)} warning(s))")
     else:

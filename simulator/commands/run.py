@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 
+from .. import safe_io
 from ._options import add_simulation_options, simulation_options
 
 NAME = "run"
@@ -50,6 +51,8 @@ def run(args) -> int:
     start = time.perf_counter()
     session = InferenceSession.from_options(params.input_model_path, params.input_encodings_path, params)
     loaded = time.perf_counter() - start
+    for warning in session.warnings:
+        print(f"simulator: warning: {warning}", file=sys.stderr)
     names = [o.name for o in session.get_outputs()] + list(args.layer)
     total = data.count_samples(params.input_data_path, session.interpreter.inputs)
     os.makedirs(args.output_dir, exist_ok=True)
@@ -58,7 +61,7 @@ def run(args) -> int:
     with tqdm(total=total, desc="samples", unit="sample", disable=args.quiet or None, file=sys.stderr) as bar:
         for sample, arrays in iter_inference(params, session):
             entries = _npz_entries(names, arrays)
-            np.savez(os.path.join(args.output_dir, f"{sample}.npz"), **entries)
+            safe_io.write_npz(os.path.join(args.output_dir, f"{sample}.npz"), entries, "output file")
             count += 1
             for name, value in entries.items():
                 _summarize(summary, name, np.asarray(value))

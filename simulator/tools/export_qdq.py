@@ -29,6 +29,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from .. import safe_io
 from ..encodings import EncodingsFile, load_encodings
 from ..errors import EncodingsError, ModelError
 from ..graph import topological_order
@@ -258,9 +259,11 @@ def export_qdq(model, encodings, output=None, apply_int32_bias: bool = False) ->
         raise ModelError(f"the exported QDQ model does not pass the ONNX checker: {exc}") from None
     if output is not None:
         try:
-            onnx.save(model, os.fspath(output))
-        except (OSError, ValueError) as exc:
+            data = model.SerializeToString()
+        except ValueError as exc:  # over protobuf's 2 GB
             raise ModelError(f"cannot write the QDQ model to {os.fspath(output)!r}: {exc}") from None
+        with safe_io.atomic_write(output, "QDQ model file", ModelError) as f:
+            f.write(data)
     return Exported(model, quantized, notes)
 
 

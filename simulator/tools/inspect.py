@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..encodings import EncodingsFile, load_encodings
+from ..encodings import EncodingsFile, load_encodings, no_encodings_warning
 from ..errors import SimulatorError
 from ..names import resolve_updated
 from ..quantization import Encoding, Granularity
@@ -192,6 +192,8 @@ def inspect_encodings(model, encodings=None, data=None, max_samples: int | None 
     mapped_enc: dict[str, Encoding] = {}
     unknown = []
     if enc_file is not None:
+        if enc_file.is_empty:
+            warnings.append(Warning_("no-encodings", "*", no_encodings_warning(enc_file)))
         all_encs = [(n, e, False) for n, e in enc_file.encodings.items()]
         all_encs += [(n, e, True) for n, e in enc_file.int32_bias.items()]
         for name, enc, is_bias in all_encs:
