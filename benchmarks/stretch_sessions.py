@@ -79,10 +79,10 @@ class Stretches:
     def run(self, feeds: dict, names: list[str]) -> list:
         interp = self.interp
         values = dict(interp.constants)
-        values.update({n: interp._quantize(n, v) for n, v in feeds.items()})
+        values.update({n: interp.quantize(n, v) for n, v in feeds.items()})
         for sess, fed, outs in self.stretches:
             for o, v in zip(outs, sess.run([f"{o}::out" for o in outs], {n: values[n] for n in fed})):
-                values[o] = interp._quantize(o, v)
+                values[o] = interp.quantize(o, v)
         return [values[n] for n in names]
 
 

@@ -2,7 +2,25 @@
 the body on its formal inputs, reading outer-scope values of the current run; only the taken branch runs."""
 from __future__ import annotations
 
+import os
+
+from .errors import LimitError, ParameterError
 from .registry import register
+
+# The most iterations one Loop node may run (a trip count above it is refused before the first iteration,
+# a cond-only "while" loop stops with an error when it reaches it). Change it with the environment variable.
+MAX_LOOP_ITERATIONS = 100_000
+LOOP_LIMIT_VARIABLE = "SIMULATOR_MAX_LOOP_ITERATIONS"
+
+
+def max_loop_iterations() -> int:
+    text = os.environ.get(LOOP_LIMIT_VARIABLE, "").strip()
+    if not text:
+        return MAX_LOOP_ITERATIONS
+    if not text.isdigit():
+        raise ParameterError(f"environment variable {LOOP_LIMIT_VARIABLE}={text!r}: expected a whole number of "
+                             f"iterations")
+    return int(text)
 
 
 @register("If", 1, 11, 13, 16, 19, 21, 23, 24, 25)
@@ -25,6 +43,10 @@ def Loop(xp, M=None, cond=None, *v_initial, body):
     """body(iteration_num, cond, *loop_carried) -> (cond, *loop_carried, *scan_outputs)."""
     trip = None if M is None else int(M.reshape(-1)[0])
     keep_going = True if cond is None else bool(cond.reshape(-1)[0])
+    limit = max_loop_iterations()
+    if trip is not None and trip > limit and keep_going:
+        raise LimitError(f"trip count M = {trip} is over the limit of {limit} Loop iterations; if the model really "
+                         f"loops that often, raise the limit with the environment variable {LOOP_LIMIT_VARIABLE}")
     carried = list(v_initial)
     n_carried = len(carried)
     scans: list[list] | None = None
@@ -39,6 +61,10 @@ def Loop(xp, M=None, cond=None, *v_initial, body):
         for acc, v in zip(scans, out[1 + n_carried:]):
             acc.append(v)
         i += 1
+        if i >= limit and keep_going and (trip is None or i < trip):
+            raise LimitError(f"the loop is still running after {limit} iterations (its condition never became "
+                             f"false), the limit of Loop iterations; raise it with the environment variable "
+                             f"{LOOP_LIMIT_VARIABLE} if the model really loops that often")
     return tuple(carried) + tuple(_stack(xp, acc) for acc in (scans or []))
 
 

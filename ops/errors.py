@@ -13,3 +13,11 @@ class OpError(Exception):
 
 class UnsupportedOpError(OpError):
     """No kernel for this operator (or this operator version): the registry's lookup failed."""
+
+
+class ParameterError(OpError):
+    """A setting a kernel reads is invalid (an environment variable such as SIMULATOR_MAX_LOOP_ITERATIONS)."""
+
+
+class LimitError(OpError):
+    """A run would pass a documented limit (a Loop's iterations); the message says how to raise it."""

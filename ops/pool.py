@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from functools import partial
 
+from . import _pool_nan
 from ._attrs import ints_or_default
 from ._taps import PhaseTaps
 from .registry import register
@@ -198,6 +199,13 @@ def MaxPool(xp, X, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_sha
         Y = None
         for view in taps.taps.values():
             Y = view.copy() if Y is None else xp.maximum(Y, view, out=Y)
+        if X.dtype.kind == "f" and bool(xp.isnan(Y).any()):  # a window held a NaN: ONNX Runtime's order
+            mlas = X.dtype == xp.float32 and all(d == 1 for d in dilations) and not storage_order
+            if mlas and _pool_nan.uses_vector_kernel(X, kernel, strides, begin, end):
+                return _pool_nan.vector_kernel(xp, X, kernel, strides, begin, out)
+            valid = PhaseTaps(xp, xp.ones(X.shape, dtype=xp.bool_), kernel, strides, dilations, out, begin, 0)
+            Y, _ = _pool_nan.max_over_taps(xp, list(taps.taps.values()), list(valid.taps.values()), not mlas,
+                                           X.dtype)
         return taps.crop(Y)
     W = _windows(xp, X, kernel, strides, dilations, out, begin, _lowest(xp, X.dtype))
     kaxes = tuple(range(2 + n, 2 + 2 * n))
@@ -205,7 +213,13 @@ def MaxPool(xp, X, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_sha
     # Indices: first maximum in row-major window order, as a flat index into X (NCHW, or
     # column-major spatial order when storage_order == 1).
     flatW = W.reshape(W.shape[:2 + n] + (-1,))
-    arg = xp.argmax(flatW, axis=-1)
+    if X.dtype.kind == "f" and bool(xp.isnan(Y).any()):
+        flatM = _windows(xp, xp.ones(X.shape, dtype=xp.bool_), kernel, strides, dilations, out, begin, False)
+        flatM = flatM.reshape(flatW.shape)
+        Y, arg = _pool_nan.max_over_taps(xp, [flatW[..., k] for k in range(flatW.shape[-1])],
+                                         [flatM[..., k] for k in range(flatW.shape[-1])], True, X.dtype)
+    else:
+        arg = xp.argmax(flatW, axis=-1)
     N, C = X.shape[:2]
     index = (xp.arange(N * C, dtype=xp.int64).reshape(N, C) * math.prod(in_shape)).reshape((N, C) + (1,) * n)
     rem = arg

@@ -67,6 +67,9 @@ def resolve(op_type: str, domain: str, opset: int, node_name: str = "") -> Kerne
     try:
         schema = onnx.defs.get_schema(op_type, max_inclusive_version=opset, domain=domain)
     except onnx.defs.SchemaError:
+        contrib = _contrib_kernel(op_type, domain, opset)
+        if contrib is not None:
+            return contrib
         known = sorted({k[1] for k in _KERNELS if k[0] == domain})
         raise UnsupportedOpError(
             f"unknown operator {op_type!r} in domain {domain or 'ai.onnx'!r} ({where}opset {opset}): "
@@ -81,6 +84,13 @@ def resolve(op_type: str, domain: str, opset: int, node_name: str = "") -> Kerne
             f"since_version {schema.since_version}): {detail}"
         )
     return kernel
+
+
+def _contrib_kernel(op_type: str, domain: str, opset: int) -> Kernel | None:
+    """ONNX Runtime's contrib ops (com.microsoft, and the few it defines in the ONNX domain, such as
+    SimplifiedLayerNormalization) have no schema in onnx: the newest kernel at or below the opset."""
+    versions = [k[2] for k in _KERNELS if k[0] == domain and k[1] == op_type and k[2] <= opset]
+    return _KERNELS[(domain, op_type, max(versions))] if versions else None
 
 
 def registered() -> dict[tuple[str, str, int], Kernel]:

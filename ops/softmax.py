@@ -51,9 +51,18 @@ def glibc_logf(xp, x):
 
 def _mlas_softmax_rows(xp, x, log):
     f = xp.float32
-    n, d = x.shape
     neg_max = -xp.max(x, axis=1, keepdims=True)
     shifted = x + neg_max
+    e, s = mlas_sum_exp(xp, shifted)
+    if log:
+        return shifted - glibc_logf(xp, s)
+    return e * (f(1) / s)
+
+
+def mlas_sum_exp(xp, shifted):
+    """(exp(shifted), its row sums (n, 1)) of 2-D float32 rows as MlasComputeSumExpF32KernelAvx512F."""
+    f = xp.float32
+    n, d = shifted.shape
     # This ORT build clamps at the full exp range (-103.97), not LowerRangeSumExp (-88.38): checked
     # against ORT on inputs whose exp is subnormal.
     e = mlas_exp(xp, shifted)
@@ -68,10 +77,7 @@ def _mlas_softmax_rows(xp, x, log):
     # Horizontal reduction: upper 8 lanes onto lower 8, two vhaddps, then the two 128-bit halves.
     a = acc[:, 8:] + acc[:, :8]
     s = ((a[:, 0] + a[:, 1]) + (a[:, 2] + a[:, 3])) + ((a[:, 4] + a[:, 5]) + (a[:, 6] + a[:, 7]))
-    s = s[:, None]
-    if log:
-        return shifted - glibc_logf(xp, s)
-    return e * (f(1) / s)
+    return e, s[:, None]
 
 
 def _generic_softmax_rows(xp, x, log):

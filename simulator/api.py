@@ -136,7 +136,7 @@ class Simulator:
         from .runner import Options  # noqa: PLC0415
 
         return inspect_encodings(model_path, encodings_path, data_path, max_samples,
-                                 Options(workers=workers, scheduler=scheduler, executor=executor))
+                                 runner_options=Options(workers=workers, scheduler=scheduler, executor=executor))
 
     @staticmethod
     def convert_encodings(encodings_path, version, output_path=None, model_path=None):
@@ -158,7 +158,7 @@ class Simulator:
         from .runner import Options  # noqa: PLC0415
 
         cal = calibrate(model, data_path, config, max_samples, source=str(model_path),
-                        options=Options(workers=workers, scheduler=scheduler, executor=executor))
+                        runner_options=Options(workers=workers, scheduler=scheduler, executor=executor))
         if output_path is not None:
             cal.write(version, model, output_path)
         return cal
@@ -202,14 +202,51 @@ class Simulator:
         _check_params(params, FeaturemapVerifierParameters)
         return bisect_dumps(params, progress)
 
+    @staticmethod
+    def load_pipeline(spec, **options):
+        """A model split into parts, run as one (simulator.pipeline.Pipeline): a folder of layer_NN.onnx or
+        NAME_i_of_n.onnx parts with their .encodings, a pipeline .json, or one .onnx. Options: quantized, use_cuda,
+        rounding, apply_int32_bias, deterministic."""
+        from .pipeline import Pipeline  # noqa: PLC0415
+
+        return Pipeline.load(spec, **options)
+
+    @staticmethod
+    def generate(prompt_model, token_model, prompt, max_new_tokens, stop_token=None, progress=None, **options):
+        """Greedy generation (simulator.generation): models are specs as load_pipeline takes, or sessions."""
+        from .generation import Generator  # noqa: PLC0415
+
+        prompt_model, token_model = (_as_model(m, options) for m in (prompt_model, token_model or prompt_model))
+        return Generator(prompt_model, token_model).generate(prompt, max_new_tokens, stop_token, progress=progress)
+
+    @staticmethod
+    def compare_generation(prompt_model, token_model, prompt, max_new_tokens, stop_token=None, progress=None,
+                           **options):
+        """Float (model 0) against quantized (model 1) token by token: per step logits SNR, top-1 agreement, KL and
+        the first step where the tokens differ (a simulator.generation.GenerationComparison)."""
+        from .generation import Generator, compare_generation  # noqa: PLC0415
+
+        token_model = token_model or prompt_model
+        gens = [Generator(*(_as_model(m, dict(options, quantized=q)) for m in (prompt_model, token_model)))
+                for q in (False, True)]
+        return compare_generation(gens[0], gens[1], prompt, max_new_tokens, stop_token, progress)
+
+
+def _as_model(model, options):
+    if hasattr(model, "run") and hasattr(model, "get_inputs"):
+        return model
+    from .pipeline import Pipeline  # noqa: PLC0415
+
+    return Pipeline.load(model, **options)
+
 
 def _model_inputs(model_path):
-    from .interpreter import _tensor_info  # noqa: PLC0415
+    from .plan import tensor_info  # noqa: PLC0415
     from .model import load_model  # noqa: PLC0415
 
     model = load_model(model_path, external_data=False)  # only the inputs' declared types are needed
     initializers = {t.name for t in model.graph.initializer}
-    return [_tensor_info(vi) for vi in model.graph.input if vi.name not in initializers]
+    return [tensor_info(vi) for vi in model.graph.input if vi.name not in initializers]
 
 
 # The newer overview page's module functions: the same entry points as Simulator's static methods.

@@ -20,7 +20,7 @@ def attribute_value(attr: AttributeProto):
     if t == AttributeProto.STRING:
         return attr.s.decode("utf-8")
     if t == AttributeProto.TENSOR:
-        return numpy_helper.to_array(attr.t)
+        return tensor_array(attr.t)
     if t == AttributeProto.GRAPH:
         return attr.g
     if t == AttributeProto.FLOATS:
@@ -30,7 +30,7 @@ def attribute_value(attr: AttributeProto):
     if t == AttributeProto.STRINGS:
         return [s.decode("utf-8") for s in attr.strings]
     if t == AttributeProto.TENSORS:
-        return [numpy_helper.to_array(x) for x in attr.tensors]
+        return [tensor_array(x) for x in attr.tensors]
     if t == AttributeProto.GRAPHS:
         return list(attr.graphs)
     if t == AttributeProto.SPARSE_TENSOR:
@@ -40,12 +40,23 @@ def attribute_value(attr: AttributeProto):
     raise ModelError(f"attribute {attr.name!r} has unsupported type {AttributeProto.AttributeType.Name(t)}")
 
 
+def tensor_array(t: onnx.TensorProto):
+    """A TensorProto as a NumPy array. External data must have been loaded (simulator.model.load_model does,
+    from the model's folder): onnx would otherwise read it relative to the working directory."""
+    if t.data_location == onnx.TensorProto.EXTERNAL or t.external_data:
+        raise ModelError(f"tensor {t.name!r} keeps its data in an external file that was not loaded; load the "
+                         f"model with simulator.model.load_model (which reads it from the model's folder)")
+    if any(d < 0 for d in t.dims):
+        raise ModelError(f"tensor {t.name!r} has dims {list(t.dims)}: a negative size")
+    return numpy_helper.to_array(t)
+
+
 def sparse_to_dense(sp: onnx.SparseTensorProto):
     """A SparseTensorProto as a dense NumPy array (indices flat, or one row of coordinates per value)."""
     import numpy as np  # noqa: PLC0415
 
-    values = numpy_helper.to_array(sp.values)
-    indices = numpy_helper.to_array(sp.indices)
+    values = tensor_array(sp.values)
+    indices = tensor_array(sp.indices)
     dense = np.zeros(tuple(sp.dims), dtype=values.dtype)
     if indices.ndim == 1:
         dense.reshape(-1)[indices] = values

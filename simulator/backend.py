@@ -25,6 +25,28 @@ def array_module(use_cuda: bool, deterministic: bool = False):
     return Float64Accumulation(xp) if deterministic else xp
 
 
+def host_module(xp):
+    """NumPy, wrapped as xp is (a GPU run's host fallback in deterministic mode stays deterministic)."""
+    return Float64Accumulation(numpy) if isinstance(xp, Float64Accumulation) else numpy
+
+
+def unwrap(xp):
+    """The plain array module under xp (numpy or cupy, without the Float64Accumulation wrapper)."""
+    return getattr(xp, "module", xp) if xp is not numpy else xp
+
+
+_elementwise_kernels: dict = {}
+
+
+def elementwise_kernel(xp, in_params: str, out_params: str, source: str, name: str):
+    """A CuPy elementwise kernel compiled from CUDA `source` (once per name): an elementwise computation as one
+    GPU pass, for math that must keep its exact float32 operation order (simulator.quantization)."""
+    kernel = _elementwise_kernels.get(name)
+    if kernel is None:
+        kernel = _elementwise_kernels[name] = unwrap(xp).ElementwiseKernel(in_params, out_params, source, name)
+    return kernel
+
+
 class Float64Accumulation:
     """The array module, with matrix products (matmul, dot, tensordot, einsum: Conv, Gemm, MatMul,
     attention) accumulated in float64 and rounded once to the inputs' float type.

@@ -199,31 +199,30 @@ def bisect_dumps(params, progress: Progress = None) -> BisectResult:
 def _prefix_run(interp, feed, files, wanted, last, metric, threshold, layouts):
     """Run steps 0..last with every dumped tensor replaced by its dump once produced; returns (tensor, value) of
     the first wanted tensor whose computed value disagrees with its dump, or None."""
-    values = dict(interp.constants)
-    with interp._errstate():
-        for name, value in feed.items():
-            values[name] = interp._quantize(name, value)
-        for step in interp.steps[: last + 1]:
-            args = [values[n] if n else None for n in step.inputs]
-            for name, value in zip(step.outputs, interp._call(step, args, values)):
-                if not name:
-                    continue
-                q = interp._quantize(name, value)
-                if name in files:
-                    host = np.asarray(to_host(q))
-                    rec = _NoteSink()
-                    d = _dumps.read_aligned(layouts, rec, files[name], name, host, None, interp)
-                    if d is None:
-                        raise DataError(f"dump of tensor {name!r}: {rec.note}")
-                    if name in wanted:
-                        v = metric.value(Stats.of(host, d, 0))
-                        if not metric.passes(v, threshold):
-                            return name, v
-                    q = interp.xp.asarray(d)
-                values[name] = q
-            for name in step.free:
-                values.pop(name, None)
+
+    def from_dump(name, q):
+        if name not in files:
+            return q
+        host = np.asarray(to_host(q))
+        rec = _NoteSink()
+        d = _dumps.read_aligned(layouts, rec, files[name], name, host, None, interp)
+        if d is None:
+            raise DataError(f"dump of tensor {name!r}: {rec.note}")
+        if name in wanted:
+            v = metric.value(Stats.of(host, d, 0))
+            if not metric.passes(v, threshold):
+                raise _Disagrees(name, v)
+        return interp.xp.asarray(d)
+
+    try:
+        interp.run_prefix(feed, last + 1, from_dump)
+    except _Disagrees as found:
+        return found.args
     return None
+
+
+class _Disagrees(Exception):
+    """(tensor, metric value): the first wanted tensor that disagrees with its dump; ends a prefix run."""
 
 
 class _NoteSink:

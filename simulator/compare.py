@@ -30,6 +30,7 @@ import numpy as np
 
 from . import data as _data
 from . import dumps as _dumps
+from . import safe_io
 from . import report as _report
 from . import runner as _runner
 from .accumulators import RecordJournal, SampleRows, TensorSample, TensorSummary, passes, replay_journal
@@ -37,7 +38,8 @@ from .backend import to_host
 from .encodings import describe_names
 from .errors import DataError, ModelError, ParameterError, SimulatorError
 from .metrics import Metric, Stats, StepStats, get_metric
-from .session import PRE_QUANT_SUFFIX, UPDATED_SUFFIX, InferenceSession
+from .names import PRE_QUANT_SUFFIX, updated_spellings, without_updated
+from .session import InferenceSession
 from .tensor_stats import TensorStats, grid_of, weight_ranges
 
 Progress = Optional[Callable[[str], None]]
@@ -109,6 +111,11 @@ class _CheckResult(Mapping):
 
     def _scope_checks(self) -> dict:
         return {}
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the user should know about the run (an encodings file that quantizes nothing)."""
+        return [w for m in getattr(self, "models", []) for w in m.get("warnings", [])]
 
     @property
     def failed_samples(self) -> list[str]:
@@ -205,6 +212,7 @@ class InferenceCheckResult(_CheckResult):
             "samples": {s: {"passed": p, "values": dict(v)} for s, (p, v) in self._samples.items()},
             "worst": dict(self.worst), "mean": dict(self.mean), "overall": dict(self.overall),
             **self._dataset_dict(),
+            "warnings": self.warnings,
         }
 
     def _dataset_dict(self) -> dict:
@@ -456,6 +464,8 @@ class LayerwiseCheckResult(_CheckResult):
                 text += f"; first cumulative failure: {first!r}"
             if more:
                 text += f"; other isolated failures: {describe_names(more, 5)}"
+            if rec.note and "before its encoding" in rec.note:
+                text += f"; at this layer {rec.note}"
             return "isolated", text + "."
         failing = [r for r in self.layers if self._layer_passed(r) is False]
         unchecked = [r.key for r in failing if not r.isolated_compared]
@@ -487,7 +497,7 @@ class LayerwiseCheckResult(_CheckResult):
             "first_failure": self.first_failure, "first_isolated_failure": self.first_isolated_failure,
             "num_samples": self.num_samples, "failed_samples": self.failed_samples,
             "samples": {s: {"passed": p, "values": dict(v)} for s, (p, v) in self._samples.items()},
-            "layers": layers,
+            "layers": layers, "warnings": self.warnings,
         }
         if self.unmatched:
             d["unmatched_files"] = list(self.unmatched)
@@ -512,8 +522,11 @@ def _session(path, encodings, params) -> InferenceSession:
     return InferenceSession.from_options(path, encodings, params)
 
 
-def _model_desc(path, encodings) -> dict:
-    return {"model": os.fspath(path), "encodings": os.fspath(encodings) if encodings else None}
+def _model_desc(path, encodings, session=None) -> dict:
+    d = {"model": os.fspath(path), "encodings": os.fspath(encodings) if encodings else None}
+    if session is not None and session.warnings:
+        d["warnings"] = list(session.warnings)
+    return d
 
 
 def match_outputs(names0: list[str], names1: list[str], model0="model 0", model1="model 1"):
@@ -522,8 +535,7 @@ def match_outputs(names0: list[str], names1: list[str], model0="model 0", model1
     set1 = set(names1)
     pairs = []
     for n in names0:
-        cands = (n, n + UPDATED_SUFFIX, n[: -len(UPDATED_SUFFIX)] if n.endswith(UPDATED_SUFFIX) else None)
-        m = next((c for c in cands if c and c in set1), None)
+        m = next((c for c in updated_spellings(n) if c in set1), None)
         if m is None:
             break
         pairs.append((n, m))
@@ -678,14 +690,13 @@ class _Exporter:
     def write(self, sample, side: int, name: str, value):
         folder = os.path.join(self.root, f"model_{side}", sample)
         os.makedirs(folder, exist_ok=True)
-        np.save(os.path.join(folder, self.files[(name, side)]), np.asarray(value))
+        safe_io.write_npy(os.path.join(folder, self.files[(name, side)]), value, "featuremap file")
 
     def close(self):
         index = {"layout": "model_<0|1>/<sample>/<file>", "samples": self.samples,
                  "featuremaps": [{"layer": key, "name0": n0, "name1": n1, "file0": self.files[(n0, 0)],
                                   "file1": self.files[(n1, 1)]} for key, n0, n1 in self.pairs]}
-        with open(os.path.join(self.root, "index.json"), "w", encoding="utf-8") as f:
-            json.dump(index, f, indent=2)
+        safe_io.write_text(os.path.join(self.root, "index.json"), json.dumps(index, indent=2), "featuremap index")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -725,8 +736,8 @@ def _inference_shard(state: _InferenceState, names: list) -> list:
 def compare_by_inference(params, progress: Progress = None, executor=None) -> InferenceCheckResult:
     metric = get_metric(params.metric)
     state = _InferenceState(params)
-    models = [_model_desc(params.input_model_path_0, params.input_encodings_path_0),
-              _model_desc(params.input_model_path_1, params.input_encodings_path_1)]
+    models = [_model_desc(params.input_model_path_0, params.input_encodings_path_0, state.s0),
+              _model_desc(params.input_model_path_1, params.input_encodings_path_1, state.s1)]
     result = InferenceCheckResult(metric, params.threshold, params.top_k, models, state.pairs, state.how)
     result._configure(params)
 
@@ -884,8 +895,8 @@ def compare_by_layer(params, progress: Progress = None, memory_limit: int = DEFA
                      ) -> LayerwiseCheckResult:
     metric = get_metric(params.metric)
     state = _LayerwiseState(params, memory_limit)
-    models = [_model_desc(params.input_model_path_0, params.input_encodings_path_0),
-              _model_desc(params.input_model_path_1, params.input_encodings_path_1)]
+    models = [_model_desc(params.input_model_path_0, params.input_encodings_path_0, state.s0),
+              _model_desc(params.input_model_path_1, params.input_encodings_path_1, state.s1)]
     result = LayerwiseCheckResult(metric, params.threshold, params.top_k, params.isolated_threshold, models,
                                   "model 0", "model 1")
     i1 = state.s1.interpreter
@@ -975,6 +986,7 @@ class _Dump:
         self.samples: "OrderedDict[str, dict[str, tuple]]" = OrderedDict()
         self.inputs: "OrderedDict[str, list]" = OrderedDict()  # AIMET: sample -> raw input files by position
         self._scan()
+        self._check_files()
 
     def _scan(self):
         p = self.path
@@ -1004,11 +1016,7 @@ class _Dump:
             self.kind = "npz"
             for e in npz:
                 full = os.path.join(p, e)
-                try:
-                    with np.load(full, allow_pickle=False) as z:
-                        keys = list(z.files)
-                except Exception as exc:
-                    raise DataError(f"dump file {full!r} cannot be read: {type(exc).__name__}: {exc}") from None
+                keys = safe_io.npz_keys(full, "dump file", DataError, inside=p)
                 self.samples[e[:-4]] = {k: ("npz", full, k) for k in keys}
             return
         subdirs = [e for e in entries if os.path.isdir(os.path.join(p, e))]
@@ -1026,6 +1034,15 @@ class _Dump:
             raise DataError(f"dump folder {p!r} holds no featuremaps: expected .npy files (one sub-folder per sample, "
                             f"or directly in the folder for one sample), .npz files (one per sample), or AIMET's "
                             f"layer-output dump (outputs/layer_outputs_N/*.raw)")
+
+    def _check_files(self):
+        """Every dump file is a regular file inside the dump folder (no symbolic link out of it, no FIFO)."""
+        for files in self.samples.values():
+            for loc in files.values():
+                safe_io.check_regular(loc[1], "dump file", DataError, inside=self.path)
+        for files in self.inputs.values():
+            for f in files:
+                safe_io.check_regular(f, "dump file", DataError, inside=self.path)
 
     @staticmethod
     def _tensor_files(folder, recursive) -> dict:
@@ -1045,11 +1062,17 @@ class _Dump:
     def load(loc, shape=None, dtype=np.float32):
         kind = loc[0]
         if kind == "npz":
-            with np.load(loc[1], allow_pickle=False) as z:
-                return z[loc[2]]
+            return safe_io.read_npz_member(loc[1], loc[2], "dump file", DataError)
         if kind in ("npy", "pb"):
             return _data.read_array(loc[1])
-        # AIMET writes the bare buffer in the tensor's own dtype (bool: one byte each), C order.
+        # AIMET writes the bare buffer in the tensor's own dtype (bool: one byte each), C order. Its size is
+        # checked first: a file far larger than the tensor is never read.
+        size = safe_io.check_regular(loc[1], "dump file", DataError).st_size
+        itemsize = np.dtype(dtype).itemsize
+        if shape is not None and size != int(np.prod(shape)) * itemsize:
+            raise DataError(f"dump file {loc[1]!r} holds {size} bytes; the tensor has shape {tuple(shape)} "
+                            f"({int(np.prod(shape))} values of {np.dtype(dtype).name}, {int(np.prod(shape)) * itemsize} "
+                            f"bytes)")
         raw = np.fromfile(loc[1], dtype=np.uint8 if dtype == np.bool_ else dtype)
         raw = raw != 0 if dtype == np.bool_ else raw
         if shape is not None:
@@ -1069,8 +1092,8 @@ def _match_dump_names(keys: Iterable[str], names: list[str]) -> tuple[dict, list
     out, unmatched = {}, []
     for key in keys:
         cands = [key, key.replace("\\", "/")]
-        if key.endswith(UPDATED_SUFFIX):
-            cands.append(key[: -len(UPDATED_SUFFIX)])
+        if without_updated(key) is not None:
+            cands.append(without_updated(key))
         hit = next((c for c in cands if c in exact), None)
         if hit is None:
             for c in cands:
@@ -1171,7 +1194,7 @@ def _verify_shard(state: _VerifyState, names: list) -> dict:
             dumped = _dumps.read_aligned(local, rec, loc, name, host, raw, interp, params)  # layout, grid, ties
             if dumped is None:
                 return
-            dumped = _unapplied_encoding(rec, interp, name, host, raw, dumped)
+            _note_unapplied_encoding(rec, interp, name, host, raw, dumped)
             scale = _scale(interp, name, host)
             rec.add(sample, host, dumped, scale)
             rec.tensor.update(host, dumped, raw, _grid(interp, name, host))
@@ -1208,7 +1231,7 @@ def _verify_shard(state: _VerifyState, names: list) -> dict:
 def verify_dumps(params, progress: Progress = None, executor=None) -> LayerwiseCheckResult:
     metric = get_metric(params.metric)
     state = _VerifyState(params)
-    models = [_model_desc(params.input_model_path, params.input_encodings_path),
+    models = [_model_desc(params.input_model_path, params.input_encodings_path, state.session),
               {"dump": state.dump.path, "format": state.dump.kind}]
     result = LayerwiseCheckResult(metric, params.threshold, params.top_k, params.isolated_threshold, models,
                                   "simulator", "dump")
@@ -1266,20 +1289,21 @@ def replay(interp, name: str, known: Callable, replayed: dict, chain: list):
     return values[name]
 
 
-def _unapplied_encoding(rec, interp, name: str, host, raw, dumped):
-    """A dump that holds the tensor's value before its encoding, bit for bit, where the simulator quantized it:
-    the dumping tool had that quantizer off (AIMET's 2.0.0 export writes encodings, such as a Conv's output in
-    front of a ReLU6, that its own sim never enabled). The dump is then compared after the file's encoding,
-    with a note, instead of reporting an arithmetic error at this layer."""
-    if raw is None or np.array_equal(dumped, host):
-        return dumped
-    q = quantizer_of(interp, name, host)
-    pre = np.asarray(to_host(raw))
-    if q is None or pre.shape != dumped.shape or pre.dtype != dumped.dtype or not np.array_equal(pre, dumped):
-        return dumped
-    rec.note = ("the dump holds this tensor before its encoding (the dumping tool did not apply the encoding the "
-                "file gives it): compared after applying that encoding")
-    return np.asarray(to_host(q(interp.xp, interp.xp.asarray(dumped))))
+def _note_unapplied_encoding(rec, interp, name: str, host, raw, dumped) -> None:
+    """Say so where a dump is far closer to the tensor before its encoding than after it: the dumping tool applied
+    no encoding there, or a finer one (AIMET's 2.0.0 export writes encodings, such as a Conv output in front of a
+    ReLU6, that its own sim never enabled). The comparison itself stays as it is: a wrong encoding in the file
+    looks the same from the dump, and only the user can tell which it is."""
+    if raw is None or quantizer_of(interp, name, host) is None or dumped.dtype.kind != "f":
+        return
+    pre = np.asarray(to_host(raw), np.float64)
+    if pre.shape != dumped.shape:
+        return
+    off_pre = float(np.sqrt(np.mean(np.square(dumped - pre))))
+    off_host = float(np.sqrt(np.mean(np.square(dumped - host.astype(np.float64)))))
+    if off_host > 0 and 10 * off_pre <= off_host:
+        rec.note = (f"the dump is {off_host / max(off_pre, 1e-300):.3g}x closer to this tensor before its encoding "
+                    f"than after it: the dumping tool applied no encoding here, or a finer one than the file's")
 
 
 def _dump_inputs(dump: _Dump, sample: str, mapping: dict, specs: dict, model_path) -> dict:

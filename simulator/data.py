@@ -10,18 +10,19 @@ samples are sorted by name. .npy files are read with allow_pickle=False: pickles
 """
 from __future__ import annotations
 
-import json
 import os
 from collections import OrderedDict
 from typing import Iterator, Sequence
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
+from onnx import external_data_helper, numpy_helper
 
+from . import safe_io
 from .errors import DataError
+from .model import load_external_tensor
 from .paths import checked_path
-from .interpreter import TensorInfo
+from .plan import TensorInfo
 from .session import check_input
 
 MAPPING_FILE = "input_folder_mapping.json"
@@ -33,76 +34,54 @@ def _check_folder(path) -> str:
     return checked_path(path, "input data folder", DataError, folder=True)
 
 
-def _sample_files(folder: str) -> dict[str, str]:
+def _sample_files(folder: str, root: str) -> dict[str, str]:
+    """stem -> file of the sample files directly in `folder`; each must lie inside the data folder `root`
+    (a symbolic link out of it is an error). A FIFO or device named like a sample is refused when read."""
     files = {}
     for entry in sorted(os.listdir(folder)):
         stem, ext = os.path.splitext(entry)
-        if ext.lower() in SAMPLE_EXTENSIONS and os.path.isfile(os.path.join(folder, entry)):
+        full = os.path.join(folder, entry)
+        if ext.lower() in SAMPLE_EXTENSIONS and not os.path.isdir(full):
+            safe_io.check_inside(full, root, "data file", DataError)
             if stem in files:
                 raise DataError(f"folder {folder!r} holds two files for sample {stem!r}")
-            files[stem] = os.path.join(folder, entry)
+            files[stem] = full
     return files
 
 
-def read_array(path: str) -> np.ndarray:
-    """One tensor file (.npy without pickles, or a TensorProto .pb) as a NumPy array."""
-    try:
-        if path.lower().endswith(".pb"):
-            tensor = onnx.TensorProto()
-            with open(path, "rb") as f:
-                tensor.ParseFromString(f.read())
+def read_array(path: str, inside: str | None = None) -> np.ndarray:
+    """One tensor file (.npy without pickles, or a TensorProto .pb) as a NumPy array; `inside`: the folder
+    the file must lie in. A .pb's external data is read from the .pb's own folder, through onnx's checks."""
+    if path.lower().endswith(".pb"):
+        tensor = _read_tensor_proto(path, inside)
+        try:
             return numpy_helper.to_array(tensor)
-        with open(path, "rb") as f:
-            if f.read(6) != b"\x93NUMPY":
-                raise DataError(f"data file {path!r} is not a valid .npy file (no NumPy header)")
-            _check_npy_header(f, path)
-        value = np.load(path, allow_pickle=False)
-    except DataError:
-        raise
-    except ValueError as exc:
-        if "pickle" in str(exc).lower():
-            raise DataError(f"data file {path!r} holds a pickled (object) array; pickles are never loaded, save "
-                            f"a plain numeric array with np.save") from None
-        raise DataError(f"data file {path!r} is not a valid .npy file: {exc}") from None
-    except Exception as exc:  # truncated files, bad headers, protobuf errors
-        raise DataError(f"data file {path!r} cannot be read: {type(exc).__name__}: {exc}") from None
-    if not isinstance(value, np.ndarray):
-        raise DataError(f"data file {path!r} holds {type(value).__name__}, expected one array (.npy)")
-    return value
+        except Exception as exc:  # sizes that do not match, unknown element types
+            raise DataError(f"data file {path!r} cannot be read: {type(exc).__name__}: {exc}") from None
+    return safe_io.read_npy(path, "data file", DataError, inside=inside)
 
 
-def _check_npy_header(f, path: str) -> None:
-    """Refuse, before reading any data, a .npy holding objects (a pickle) or declaring more data than the file
-    holds (a truncated file, or a header that would make NumPy allocate a huge array)."""
-    f.seek(0)
-    version = np.lib.format.read_magic(f)
-    if version == (1, 0):
-        shape, _, dtype = np.lib.format.read_array_header_1_0(f)
-    elif version == (2, 0):
-        shape, _, dtype = np.lib.format.read_array_header_2_0(f)
-    else:  # 3.0 (utf-8 field names): leave it to np.load, which still refuses pickles
-        return
-    if dtype.hasobject:
-        raise DataError(f"data file {path!r} holds a pickled (object) array; pickles are never loaded, save a plain "
-                        f"numeric array with np.save")
-    count = 1
-    for d in shape:
-        count *= int(d)
-    have = os.fstat(f.fileno()).st_size - f.tell()
-    if count * dtype.itemsize > have:
-        raise DataError(f"data file {path!r} is truncated: its header declares {'x'.join(map(str, shape)) or 'a scalar'} "
-                        f"{dtype} ({count * dtype.itemsize} bytes), the file holds {have} bytes of data")
+def _read_tensor_proto(path: str, inside: str | None) -> onnx.TensorProto:
+    data = safe_io.read_bytes(path, "data file", DataError, inside=inside)
+    tensor = onnx.TensorProto()
+    try:
+        tensor.ParseFromString(data)
+    except Exception as exc:  # protobuf's DecodeError
+        raise DataError(f"data file {path!r} cannot be read as an ONNX TensorProto: {type(exc).__name__}: "
+                        f"{exc}") from None
+    if any(d < 0 for d in tensor.dims):
+        raise DataError(f"data file {path!r}: tensor dims {list(tensor.dims)} include a negative size")
+    if external_data_helper.uses_external_data(tensor):
+        load_external_tensor(tensor, os.path.dirname(os.path.abspath(path)), f"data file {path!r}",
+                             "the data file's folder", DataError)
+    return tensor
 
 
 def _layout(path: str, input_names: Sequence[str] | None) -> "OrderedDict[str, dict[str, str]]":
     """sample name -> {input name -> file}, from whichever layout the folder uses."""
     mapping_path = os.path.join(path, MAPPING_FILE)
-    if os.path.isfile(mapping_path):
-        try:
-            with open(mapping_path, encoding="utf-8") as f:
-                mapping = json.load(f)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise DataError(f"{mapping_path!r} is not valid JSON: {exc}") from None
+    if os.path.lexists(mapping_path):
+        mapping = safe_io.read_json(mapping_path, "mapping file", DataError, inside=path)
         if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str)
                                                     for k, v in mapping.items()):
             raise DataError(f"{mapping_path!r} must map each model input name to a sub-folder name")
@@ -122,20 +101,21 @@ def _layout(path: str, input_names: Sequence[str] | None) -> "OrderedDict[str, d
                 raise DataError(f"{mapping_path!r}: folder {sub!r} of input {name!r} is not a valid folder name: "
                                 f"{exc}") from None
             if os.path.commonpath([os.path.realpath(path), folder]) != os.path.realpath(path):
-                raise DataError(f"{mapping_path!r}: folder {sub!r} of input {name!r} is outside the data folder")
+                raise DataError(f"{mapping_path!r}: folder {sub!r} of input {name!r} is outside the data folder "
+                                f"(it resolves to {folder!r})")
             if not os.path.isdir(folder):
                 raise DataError(f"{mapping_path!r}: folder {sub!r} of input {name!r} does not exist in {path!r}")
             folders[name] = folder
-        return _match(folders)
+        return _match(folders, path)
     subdirs = {d for d in os.listdir(path) if os.path.isdir(os.path.join(path, d))}
     if input_names is not None and input_names and all(n in subdirs for n in input_names):
-        return _match({n: os.path.join(path, n) for n in input_names})
+        return _match({n: _sub_folder(path, n) for n in input_names}, path)
     test_sets = sorted(d for d in subdirs if d.startswith("test_data_set"))
     if test_sets:
-        return OrderedDict((d, _test_set(os.path.join(path, d), input_names)) for d in test_sets)
-    loose = _sample_files(path)
+        return OrderedDict((d, _test_set(_sub_folder(path, d), input_names, path)) for d in test_sets)
+    loose = _sample_files(path, path)
     if any(k.startswith("input_") and v.endswith(".pb") for k, v in loose.items()):
-        return OrderedDict([(os.path.basename(os.path.normpath(path)), _test_set(path, input_names))])
+        return OrderedDict([(os.path.basename(os.path.normpath(path)), _test_set(path, input_names, path))])
     if loose:
         if input_names is not None and len(input_names) != 1:
             raise DataError(f"data folder {path!r} holds loose sample files, which only fit a one-input model; this "
@@ -146,8 +126,15 @@ def _layout(path: str, input_names: Sequence[str] | None) -> "OrderedDict[str, d
                     f"sub-folders named after the inputs, test_data_set_N folders, or .npy files")
 
 
-def _match(folders: dict[str, str]) -> "OrderedDict[str, dict[str, str]]":
-    per_input = {name: _sample_files(folder) for name, folder in folders.items()}
+def _sub_folder(root: str, name: str) -> str:
+    """Sub-folder `name` of the data folder, which must not lead out of it (a symbolic link)."""
+    full = os.path.join(root, name)
+    safe_io.check_inside(full, root, "data sub-folder", DataError)
+    return full
+
+
+def _match(folders: dict[str, str], root: str) -> "OrderedDict[str, dict[str, str]]":
+    per_input = {name: _sample_files(folder, root) for name, folder in folders.items()}
     all_samples = sorted(set().union(*per_input.values())) if per_input else []
     if not all_samples:
         raise DataError(f"no .npy sample files in the input folders {sorted(folders.values())}")
@@ -159,7 +146,7 @@ def _match(folders: dict[str, str]) -> "OrderedDict[str, dict[str, str]]":
     return OrderedDict((s, {name: per_input[name][s] for name in folders}) for s in all_samples)
 
 
-def _test_set(folder: str, input_names) -> dict[str, str]:
+def _test_set(folder: str, input_names, root: str) -> dict[str, str]:
     files = sorted((f for f in os.listdir(folder) if f.startswith("input_") and f.endswith(".pb")),
                    key=lambda f: int(f[6:-3]) if f[6:-3].isdigit() else 1 << 30)
     if not files:
@@ -170,14 +157,16 @@ def _test_set(folder: str, input_names) -> dict[str, str]:
     out = {}
     for i, f in enumerate(files):
         full = os.path.join(folder, f)
+        safe_io.check_inside(full, root, "data file", DataError)
         if names is not None:
             out[names[i]] = full
         else:
             tensor = onnx.TensorProto()
             try:
-                with open(full, "rb") as fh:
-                    tensor.ParseFromString(fh.read())
-            except Exception as exc:  # protobuf's DecodeError, OSError
+                tensor.ParseFromString(safe_io.read_bytes(full, "data file", DataError))
+            except Exception as exc:  # protobuf's DecodeError
+                if isinstance(exc, DataError):
+                    raise
                 raise DataError(f"data file {full!r} cannot be read as an ONNX TensorProto: {type(exc).__name__}: "
                                 f"{exc}") from None
             out[tensor.name or f"input_{i}"] = full
@@ -210,7 +199,7 @@ class SampleReader:
             raise DataError(f"data folder {self.path!r} has no sample {sample!r}")
         arrays = {}
         for name, file in files.items():
-            value = read_array(file)
+            value = read_array(file, inside=self.path)
             if name in self.specs:
                 value = check_input(self.specs[name], value, f"data file {file!r} (input {name!r})")
             arrays[name] = value

@@ -19,15 +19,14 @@ Verification (simulator.compare.verify_dumps) calls `read_aligned` for each dump
 from __future__ import annotations
 
 import itertools
-import json
 import os
-import stat
 from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
 
 from . import debug_report as _report
+from . import safe_io
 from .errors import DataError, ParameterError
 from .metrics import Stats, get_metric
 
@@ -36,7 +35,6 @@ LAYOUT_MIN_DB = 20.0
 LAYOUT_MARGIN_DB = 10.0
 DEFAULT_TIE_TOLERANCE = 0.01  # steps
 MAX_PERMUTED_RANK = 5
-MAX_NAME_MAP_BYTES = 64 << 20
 _SNR = get_metric("snr")
 
 
@@ -45,12 +43,7 @@ _SNR = get_metric("snr")
 def read_bin(path: str, shape, dtype) -> np.ndarray:
     """A bare C-order buffer of `dtype` (the model's dtype of the tensor): exactly prod(shape) elements when the
     shape is known, else flat. Only regular files are read; the size is checked before anything is read."""
-    try:
-        st = os.stat(path)
-    except OSError as exc:
-        raise DataError(f"dump file {path!r} cannot be read: {exc.strerror}") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise DataError(f"dump file {path!r} is not a regular file")
+    st = safe_io.check_regular(path, "dump file", DataError)
     dtype = np.dtype(dtype)
     if shape is not None:
         expected = int(np.prod(shape)) * dtype.itemsize
@@ -66,14 +59,11 @@ def read_bin(path: str, shape, dtype) -> np.ndarray:
 
 def load_name_map(path) -> dict[str, str]:
     """A JSON file {dump file name (without extension): tensor name} or [[dump name, tensor name], ...]."""
-    if not os.path.isfile(path):  # a FIFO or a device would block or never end
-        raise ParameterError(f"name map {os.fspath(path)!r} is not a regular file")
+    loaded = safe_io.read_json(path, "name map", ParameterError)  # regular file, size limit, depth
     try:
-        with open(path, "rb") as f:
-            loaded = json.loads(f.read(MAX_NAME_MAP_BYTES + 1).decode("utf-8"))
         items = loaded.items() if isinstance(loaded, dict) else loaded
         return {str(a): str(b) for a, b in items}
-    except (OSError, UnicodeDecodeError, ValueError, TypeError) as exc:
+    except (ValueError, TypeError) as exc:
         raise ParameterError(f"name map {os.fspath(path)!r} must be a JSON file {{dump name: tensor name}} or "
                              f"[[dump name, tensor name], ...]: {exc}") from None
 
@@ -328,10 +318,11 @@ def merge_diagnosis(diag: DumpDiagnosis, later: dict) -> None:
 def _load(loc, shape, dtype):
     from .compare import _Dump  # noqa: PLC0415
 
+    flat = None if shape is None else (int(np.prod(shape)),)  # the size is checked before the file is read
     if loc[0] == "bin":
-        return read_bin(loc[1], shape, dtype)
+        return read_bin(loc[1], flat, dtype)
     if loc[0] == "raw":
-        return _Dump.load(loc, None, dtype)  # flat: the layout is decided by align
+        return _Dump.load(loc, flat, dtype)  # flat: the layout is decided by align
     return _Dump.load(loc, shape, dtype)
 
 
@@ -341,7 +332,7 @@ def read_aligned(result, rec, loc, name, host, raw, interp, params=None) -> Opti
     diag = diagnosis_of(result, params)
     t = diag.tensor(name)
     try:
-        dumped = _load(loc, None if loc[0] in ("raw", "bin") else host.shape, host.dtype)
+        dumped = _load(loc, host.shape, host.dtype)
         aligned, perm = align(host, np.asarray(dumped), t.permutation)
     except DataError as exc:
         rec.note = str(exc)
@@ -356,7 +347,7 @@ def read_aligned(result, rec, loc, name, host, raw, interp, params=None) -> Opti
 def read_input(result, loc, name, shape, dtype) -> np.ndarray:
     """A dumped input of an isolated re-run, in the layout found when that tensor was compared."""
     t = diagnosis_of(result).tensors.get(name)
-    value = np.asarray(_load(loc, None if loc[0] in ("raw", "bin") else shape, dtype or np.float32))
+    value = np.asarray(_load(loc, shape, dtype or np.float32))
     if shape is None:
         return value
     perm = t.permutation if t is not None and t.permutation is not None else tuple(range(len(shape)))

@@ -11,11 +11,12 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal, Optional, Union
+from typing import Any, Collection, Literal, Optional, Union
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from . import safe_io
 from .errors import EncodingsError
 from .paths import checked_path
 from .quantization import Encoding, Granularity
@@ -36,11 +37,26 @@ class EncodingsFile:
         return not self.encodings
 
 
+def no_encodings_warning(enc: EncodingsFile) -> str:
+    """The warning for an encodings file that quantizes nothing although the user asked for quantization."""
+    bias = f" (only {len(enc.int32_bias)} int32 bias encoding(s), which AIMET's simulation does not apply)" \
+        if enc.int32_bias else ""
+    return (f"encodings file {enc.path or '<encodings>'!r} (version {enc.version}) holds no encodings{bias}: nothing is "
+            f"quantized, the model runs in float")
+
+
 # ---------------------------------------------------------------------------------------------
 # Entry schemas, one per version. Extra keys are allowed: the toolchain's files carry more.
 
 class _Entry(BaseModel):
     model_config = ConfigDict(extra="allow")
+
+    @field_validator("bitwidth", "bw", "compressed_bw", "block_size", "axis", mode="before", check_fields=False)
+    @classmethod
+    def _not_bool(cls, v):
+        if isinstance(v, bool):  # JSON true/false: pydantic would read them as 1/0
+            raise ValueError(f"expected an integer, got the boolean {json.dumps(v)}")
+        return v
 
 
 class Entry061(_Entry):
@@ -98,12 +114,26 @@ class Entry200(_Entry):
 
 # ---------------------------------------------------------------------------------------------
 
-def load_encodings(path: str | os.PathLike) -> EncodingsFile:
-    """Read and parse an encodings file; every problem is an EncodingsError naming the file."""
+def load_encodings(path: str | os.PathLike, known: Optional[Collection[str]] = None, model: str = "") -> EncodingsFile:
+    """Read and parse an encodings file; every problem is an EncodingsError naming the file.
+
+    `known`: the model's tensor names; a file naming tensors the model does not have is refused before its
+    entries are parsed (a huge file for the wrong model fails fast); `model` names the model in that error."""
     path = checked_path(path, "encodings file", EncodingsError, expected="an AIMET .encodings JSON file")
+    limit_name = "SIMULATOR_MAX_JSON_BYTES"
+    raw = safe_io.read_bytes(path, "encodings file", EncodingsError, max_bytes=safe_io.limit(limit_name),
+                             limit_name=limit_name)
     try:
-        with open(path, "rb") as f:
-            data = json.loads(f.read().decode("utf-8"))
+        text = raw.decode("utf-8")
+        del raw
+        if known is not None:  # names first, in a light pass that keeps only each entry's name
+            names = json.loads(text, object_pairs_hook=_names_only)
+            if isinstance(names, dict) and isinstance(names.get("version", ""), (str, type(None))):
+                version = names.get("version") or ("0.6.1" if "encodings" not in names else "2.0.0")
+                _check_names(names, version, path, known, model)
+            del names
+        data = json.loads(text)
+        del text
     except RecursionError:
         raise EncodingsError(f"encodings file {path!r} is not an encodings file: its JSON is nested too deeply") from None
     except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, integers too long to convert
@@ -115,8 +145,9 @@ def load_encodings(path: str | os.PathLike) -> EncodingsFile:
     return parsed
 
 
-def parse_encodings(data: Any, source: str = "<encodings>") -> EncodingsFile:
-    """Parse encodings already read from JSON (a dict)."""
+def parse_encodings(data: Any, source: str = "<encodings>", known: Optional[Collection[str]] = None,
+                    model: str = "") -> EncodingsFile:
+    """Parse encodings already read from JSON (a dict); `known` as in load_encodings."""
     if not isinstance(data, dict):
         raise EncodingsError(f"{source}: expected a JSON object at the top level, got {type(data).__name__}")
     version = data.get("version")
@@ -128,6 +159,9 @@ def parse_encodings(data: Any, source: str = "<encodings>") -> EncodingsFile:
     if version not in SUPPORTED_VERSIONS:
         raise EncodingsError(f"{source}: unsupported encodings version {_short(version)}; supported: "
                              f"{', '.join(SUPPORTED_VERSIONS)}")
+    _check_layout(data, version, source)
+    if known is not None:
+        _check_names(data, version, source, known, model)
     try:
         if version == "0.6.1":
             return _parse_061(data, source)
@@ -139,6 +173,47 @@ def parse_encodings(data: Any, source: str = "<encodings>") -> EncodingsFile:
     except (ValueError, TypeError, ArithmeticError, IndexError, KeyError, AttributeError) as exc:
         # A safety net: every check above names the tensor; what slips through still is an EncodingsError.
         raise EncodingsError(f"{source}: malformed encodings ({type(exc).__name__}: {exc})") from None
+
+
+_LAYOUT_KEYS = {"1.x": ("activation_encodings", "param_encodings"), "2.x": ("encodings",)}
+
+
+def _check_layout(data: dict, version: str, source: str) -> None:
+    """A file must have the layout of the version it names: 2.x keeps one 'encodings' list, 0.6.1 and 1.0.0
+    the 'activation_encodings' and 'param_encodings' sections. Otherwise it would parse to nothing."""
+    mine, other = ("2.x", "1.x") if version.startswith("2.") else ("1.x", "2.x")
+    if not any(k in data for k in _LAYOUT_KEYS[mine]) and any(k in data for k in _LAYOUT_KEYS[other]):
+        raise EncodingsError(f"{source}: the file says \"version\": {version!r} but has the layout of another version "
+                             f"(keys {', '.join(repr(k) for k in _LAYOUT_KEYS[other] if k in data)}; version "
+                             f"{version} keeps its encodings in {' and '.join(repr(k) for k in _LAYOUT_KEYS[mine])}); "
+                             f"fix the version or the layout")
+
+
+def _names_only(pairs):
+    """json object_pairs_hook of the names pass: an entry becomes its name (1.0.0, 2.x) or 0 (0.6.1, whose
+    names are the section's keys), so that a file of a million entries costs a list of names. 2.x int32
+    bias entries become None: the session checks their names only when it applies them."""
+    d = dict(pairs)
+    if isinstance(d.get("name"), str):
+        return None if str(d.get("output_dtype", "")).lower() in ("int32", "uint32") else d["name"]
+    return 0 if "bitwidth" in d else d
+
+
+def _check_names(data: dict, version: str, source: str, known: Collection[str], model: str) -> None:
+    """The tensor names of the raw entries (dicts, or names from the names pass), checked against the model
+    before any entry is parsed."""
+    names: list = []
+    for section in (_LAYOUT_KEYS["2.x"] if version.startswith("2.") else _LAYOUT_KEYS["1.x"]):
+        entries = data.get(section)
+        if isinstance(entries, dict):
+            names.extend(entries)
+        elif isinstance(entries, list):
+            names.extend(e if isinstance(e, str) else e.get("name") for e in entries
+                         if isinstance(e, str) or isinstance(e, dict) and isinstance(e.get("name"), str))
+    unknown = [n for n in names if n not in known and not (n.endswith("_updated") and n[:-len("_updated")] in known)]
+    if unknown:
+        raise EncodingsError(f"{source}: {len(unknown)} encoded tensor(s) do not exist in "
+                             f"{f'model {model!r}' if model else 'the model'}: {describe_names(unknown)}")
 
 
 def _short(value, limit=60) -> str:
@@ -209,6 +284,15 @@ def _check_offset(name, offset, source):
     if bad.any():
         raise EncodingsError(f"{source}: tensor {name!r}: offset {offset.reshape(-1)[np.argmax(bad.reshape(-1))]} is "
                              f"not a finite number within +-2^33")
+
+
+def _check_zero_point(name, zp, signed, bw, dtype, source):
+    """A 2.x zero point is an integer of the output dtype's range (uint8: 0..255, int8: -128..127)."""
+    lo, hi = (-(2.0 ** (bw - 1)), 2.0 ** (bw - 1) - 1) if signed else (0.0, 2.0 ** bw - 1)
+    bad = (zp < lo) | (zp > hi) | (zp != np.round(zp))
+    if bad.any():
+        raise EncodingsError(f"{source}: tensor {name!r}: y_zero_point {zp.reshape(-1)[np.argmax(bad.reshape(-1))]:g} "
+                             f"is not an integer in {dtype}'s range [{lo:.0f}, {hi:.0f}]")
 
 
 def _check_float(name, bw, source):
@@ -343,6 +427,7 @@ def _parse_2x(data, source, version) -> EncodingsFile:
             _check_int(e.name, bw, scale, source)
             zp = _array(e.y_zero_point if e.y_zero_point is not None else 0, e.name, "y_zero_point", source)
             _check_offset(e.name, zp, source)
+            _check_zero_point(e.name, zp, signed, bw, dtype, source)
             offset = -zp - (2.0 ** (bw - 1) if signed else 0.0)
             if offset.size not in (1, scale.size):
                 raise EncodingsError(f"{source}: tensor {e.name!r}: {offset.size} zero points for {scale.size} scales")
@@ -405,5 +490,5 @@ def describe_names(names, limit=20) -> str:
     return ", ".join(repr(n) for n in names[:limit]) + more
 
 
-__all__ = ["EncodingsFile", "load_encodings", "parse_encodings", "channel_axis_for_param", "DATA_MOVEMENT_OPS", "SUPPORTED_VERSIONS",
+__all__ = ["EncodingsFile", "load_encodings", "no_encodings_warning", "parse_encodings", "channel_axis_for_param", "DATA_MOVEMENT_OPS", "SUPPORTED_VERSIONS",
            "math"]

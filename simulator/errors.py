@@ -53,6 +53,10 @@ class KernelError(SimulatorError, RuntimeError):
     """A kernel failed on the values it was given (shapes, dtypes); a RuntimeError, as ONNX Runtime's run fails."""
 
 
+class LimitError(KernelError):
+    """A run would pass one of the documented limits (a Loop's iterations); docs/errors.md says how to raise it."""
+
+
 class DeviceError(SimulatorError):
     """The requested device (GPU) cannot be used."""
 

@@ -4,7 +4,6 @@ sample's outputs themselves and return only a summary."""
 from __future__ import annotations
 
 import os
-import shutil
 from collections import OrderedDict
 from typing import Callable, Optional
 
@@ -12,9 +11,10 @@ import numpy as np
 
 from . import data as _data
 from . import runner as _runner
+from . import safe_io
+from .errors import DataError
 from .session import InferenceSession
 
-RUN_CHECKPOINTS = ".simulator-shards"  # in the output folder while a `simulator run` is unfinished
 
 
 def npz_entries(names, values) -> dict:
@@ -31,7 +31,7 @@ def npz_entries(names, values) -> dict:
 def save_outputs(folder: str, sample: str, names: list, arrays: list) -> dict:
     """One sample's outputs: <folder>/<sample>.npz keyed by tensor name; returns the entries written."""
     entries = npz_entries(names, arrays)
-    np.savez(os.path.join(folder, f"{sample}.npz"), **entries)
+    safe_io.write_npz(os.path.join(folder, f"{sample}.npz"), entries, "output file")
     return entries
 
 
@@ -108,27 +108,37 @@ def run_inference(params, progress: Optional[Callable[[str], None]] = None, exec
 
 def run_to_files(params, output_dir: str, progress: Optional[Callable[[str], None]] = None, executor=None,
                  session: Optional[InferenceSession] = None, resume: bool = False) -> dict:
-    """Every sample's outputs written to `output_dir` (one .npz per sample); returns {"count", "names", "summary"}
-    (summary: name -> [dtype, shapes seen, min, max] over every sample).
-    While the run is unfinished, <output_dir>/.simulator-shards records the finished shards for `resume`."""
+    """Every sample's outputs written to `output_dir` (one .npz per sample, each written atomically); returns
+    {"count", "names", "summary"} (summary: name -> [dtype, shapes seen, min, max] over every sample).
+    `resume`: the samples whose .npz is already there (a complete file: the writes are atomic) are not run
+    again; their files are read for the summary."""
     os.makedirs(output_dir, exist_ok=True)
     state = _State(params, output_dir, session)
     summary = {"count": 0, "names": state.names, "summary": {}}
+    names = state.reader.names
+    if resume or getattr(params, "resume", False):
+        done = [s for s in names if os.path.isfile(os.path.join(output_dir, f"{s}.npz"))]
+        for s in done:
+            path = os.path.join(output_dir, f"{s}.npz")
+            for key in safe_io.npz_keys(path, "output file", DataError, inside=output_dir):
+                summarize(summary["summary"], key, safe_io.read_npz_member(path, key, "output file", DataError,
+                                                                            inside=output_dir))
+            if progress is not None:
+                progress(s)
+        summary["count"] = len(done)
+        names = [s for s in names if s not in set(done)]
 
-    def merge(index, names, shard):
+    def merge(index, shard_names, shard):
         summary["count"] += shard["count"]
         merge_summary(summary["summary"], shard["summary"])
 
-    checkpoints = os.path.join(output_dir, RUN_CHECKPOINTS)
-    options = _runner.options_from(params, executor, checkpoint_path=checkpoints)
-    options.resume = resume or options.resume
     task = _runner.Task("simulator.inference:_State", (params, os.path.abspath(output_dir)),
                         "simulator.inference:_files_shard", _runner.task_key("run-files", params),
                         use_cuda=params.use_cuda)
-    _runner.run(task, state.reader.names, merge, options, progress, local_state=state)
-    if options.checkpoint_path == checkpoints:
-        shutil.rmtree(checkpoints, ignore_errors=True)  # finished: the folder holds only the outputs, as before
+    options = _runner.options_from(params, executor)
+    options.checkpoint_path, options.resume = None, False  # the .npz files are the checkpoints
+    _runner.run(task, names, merge, options, progress, local_state=state)
     return summary
 
 
-__all__ = ["run_inference", "run_to_files", "save_outputs", "npz_entries", "RUN_CHECKPOINTS"]
+__all__ = ["run_inference", "run_to_files", "save_outputs", "npz_entries"]

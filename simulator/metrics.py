@@ -214,6 +214,8 @@ def _relative_l2(s: Stats) -> float:
 
 
 def _topk(s: Stats) -> float:
+    if s.has_nan:  # a NaN in either output never passes (a NaN compares false, so it would look like agreement)
+        return math.nan
     return s.rows_agree / s.rows if s.rows else math.nan
 
 

@@ -14,14 +14,14 @@ go to float (the nodes to exclude from quantization).
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from . import debug_report as _report
-from .errors import ParameterError
+from . import safe_io
+from .errors import EncodingsError, ParameterError
 from .precision import (FLOAT, INT16, QuantizerGroup, apply_moves, check_moves, group_move_applies,
                         precision_fractions, rewrite_encodings_json)
 from .sensitivity import Evaluator, SensitivityResult, analyze
@@ -90,8 +90,7 @@ class MixedPrecisionResult(_report.Reportable):
     def write(self, encodings_path, exclude_path=None) -> dict:
         """Write the encodings file (the source's version) and the exclude list (one node name a line)."""
         ev = self._source
-        with open(ev.encodings_file.path, "rb") as f:
-            data = json.loads(f.read().decode("utf-8"))
+        data = safe_io.read_json(ev.encodings_file.path, "encodings file", EncodingsError)
         initializers = {t.name for t in ev.model.graph.initializer}
         changed = {n: self._changed.get(n) for n in ev.encodings if self._changed.get(n) is not ev.encodings[n]}
         out = rewrite_encodings_json(data, ev.encodings_file.version, changed, initializers, ev.model)

@@ -22,9 +22,9 @@ import onnx
 
 from .encodings import EncodingsFile
 from .errors import ParameterError
-from .interpreter import topological_order
+from .graph import topological_order
 from .quantization import Encoding
-from .session import UPDATED_SUFFIX
+from .names import resolve_updated
 
 FLOAT = "float"
 INT16 = "int16"
@@ -66,10 +66,7 @@ def find_groups(model: onnx.ModelProto, encodings: EncodingsFile) -> list[Quanti
     by_graph_name: dict[str, str] = {}
     known = initializers | set(inputs) | {o for n in graph.node for o in n.output if o}
     for key in encodings.encodings:
-        name = key
-        if name not in known and name.endswith(UPDATED_SUFFIX) and name[: -len(UPDATED_SUFFIX)] in known:
-            name = name[: -len(UPDATED_SUFFIX)]
-        by_graph_name.setdefault(name, key)
+        by_graph_name.setdefault(resolve_updated(key, known) or key, key)
     groups: list[QuantizerGroup] = []
     for name in inputs:
         if name in by_graph_name:

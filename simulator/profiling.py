@@ -14,6 +14,8 @@ import time
 import numpy as np
 import onnx
 
+from . import safe_io
+
 
 def _type_shape(value) -> dict:
     """{"float": [1, 3]} as ONNX Runtime writes a value's type and shape; a sequence as its first element's."""
@@ -84,8 +86,7 @@ class Profiler:
         path = f"{self.prefix}_{stamp}.json"
         with self._lock:
             events = list(self._events)
-        with open(path, "w", encoding="utf-8") as f:
-            f.write("[\n" + ",\n".join(json.dumps(e) for e in events) + "\n]\n")
+        safe_io.write_text(path, "[\n" + ",\n".join(json.dumps(e) for e in events) + "\n]\n", "profile file")
         return path
 
 

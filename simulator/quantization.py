@@ -17,6 +17,8 @@ from enum import Enum
 
 import numpy as np
 
+from .backend import elementwise_kernel, unwrap
+
 HALF_AWAY_FROM_ZERO = "half_away_from_zero"
 HALF_TO_EVEN = "half_to_even"
 # ONNX Runtime's QuantizeLinear/DequantizeLinear pair (MLAS, CPU): q = saturate(rint(x / scale) + zero_point),
@@ -126,10 +128,9 @@ def fake_quantize(xp, x, quantizer: Quantizer):
         return fake_quantize(xp, x.astype(xp.float32), quantizer).astype(x.dtype)
     if x.ndim == 0:  # ufuncs on 0-d arrays return scalars, which `out=` cannot take
         return fake_quantize(xp, x.reshape(1), quantizer).reshape(())
-    if xp is not np:  # (numpy itself has no `module`: asking costs a raised AttributeError)
-        xp = getattr(xp, "module", xp)  # quantization is exact elementwise math: no accumulation wrapper needed
+    xp = unwrap(xp)  # quantization is exact elementwise math: no accumulation wrapper needed
     if xp is not np and quantizer.rounding != ONNXRUNTIME_QDQ:
-        return _cupy_kernel(xp, quantizer.rounding)(x, scale, offset, np.float32(quantizer.qmax))
+        return _cuda_kernel(xp, quantizer.rounding)(x, scale, offset, np.float32(quantizer.qmax))
     if xp is np and scale.ndim == 0 and x.size > 2 * _CHUNK and x.flags.c_contiguous:
         # A large tensor a chunk at a time: the passes below then run in cache, not in memory.
         out = np.empty_like(x)
@@ -175,16 +176,22 @@ y = (q + offset) * scale;
 """
 _CUPY_ROUNDING = {HALF_AWAY_FROM_ZERO: f"floorf(v + {float(JUST_BELOW_HALF)!r}f)",  # half up, as _round_grid
                   HALF_TO_EVEN: "rintf(v)"}
-_cupy_kernels: dict = {}
 
 
-def _cupy_kernel(xp, rounding: str):
-    kernel = _cupy_kernels.get(rounding)
-    if kernel is None:
-        kernel = xp.ElementwiseKernel("float32 x, float32 scale, float32 offset, float32 qmax", "float32 y",
-                                      _CUPY_SOURCE % _CUPY_ROUNDING[rounding], f"simulator_fake_quantize_{rounding}")
-        _cupy_kernels[rounding] = kernel
-    return kernel
+def _cuda_kernel(xp, rounding: str):
+    return elementwise_kernel(xp, "float32 x, float32 scale, float32 offset, float32 qmax", "float32 y",
+                              _CUPY_SOURCE % _CUPY_ROUNDING[rounding], f"simulator_fake_quantize_{rounding}")
+
+
+def quantize_linear(x, scale, zero_point, lo, hi) -> np.ndarray:
+    """ONNX Runtime's QuantizeLinear (MLAS, CPU) on the host, as integer codes held in float64:
+    saturate(rint(x / scale) + zero_point) with x / scale a float32 division, ties to even and NaN to the low
+    end `lo`. `scale` and `zero_point` broadcast against x. Rounding mode ONNXRUNTIME_QDQ fake-quantizes with
+    the same codes (_fake_quantize_into, in place on an unsigned grid); ops/quantized.py is the ONNX op itself,
+    on any array module and target type."""
+    v = np.rint(np.divide(np.asarray(x).astype(np.float32), np.asarray(scale, np.float32)))
+    v = v.astype(np.float64) + zero_point
+    return np.clip(np.nan_to_num(v, nan=lo), lo, hi)
 
 
 def _fake_quantize_wide(xp, x, quantizer: Quantizer):

@@ -13,6 +13,7 @@ import json
 import math
 import os
 
+from . import safe_io
 from .errors import ParameterError
 
 FORMATS = (".json", ".csv", ".html", ".htm", ".txt")
@@ -72,11 +73,9 @@ def write_text(path, text: str) -> str:
     folder = os.path.dirname(os.path.abspath(path))
     try:
         os.makedirs(folder, exist_ok=True)
-        with open(path, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
     except OSError as exc:
         raise ParameterError(f"report file {path!r} cannot be written: {exc}") from None
-    return path
+    return safe_io.write_text(path, text, "report file")
 
 
 def save(d: dict, path) -> str:

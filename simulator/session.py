@@ -23,10 +23,12 @@ from google.protobuf.message import DecodeError
 from onnx import external_data_helper
 
 from .backend import array_module, is_numpy, synchronize, to_device
-from .encodings import EncodingsFile, describe_names, load_encodings
+from .encodings import EncodingsFile, describe_names, load_encodings, no_encodings_warning
 from .errors import ArgumentTypeError, DataError, DeviceError, ModelError, ParameterError, UnknownNameError
 from .interpreter import Interpreter, TensorInfo
+from .graph import all_names
 from .model import check_file, load_model
+from .names import PRE_QUANT_SUFFIX, UPDATED_SUFFIX, split_pre_quant, without_updated  # noqa: F401 (re-exported)
 from .ort_kernels import check_kernels
 from .profiling import Profiler
 from .quantization import HALF_AWAY_FROM_ZERO
@@ -34,8 +36,6 @@ from .session_io import FeedSpec, check_feed_names, host_result
 from .session_meta import (CPU, CUDA, ModelMetadata, NodeArg, RunOptions, SessionOptions, choose_provider,
                            node_arg, normalize_providers, output_value_infos)
 
-PRE_QUANT_SUFFIX = "::pre_quant"
-UPDATED_SUFFIX = "_updated"
 # ONNX Runtime's documented keyword arguments; each is accepted (the simulator has no fallback or optimizer).
 ORT_KWARGS = ("enable_fallback", "read_config_from_model", "disabled_optimizers")
 
@@ -56,7 +56,7 @@ def _read_model(path_or_bytes) -> tuple[onnx.ModelProto, str | None]:
                              "pass the model's path instead")
         return model, None
     path = check_file(path_or_bytes, "model file")
-    return load_model(path), path
+    return load_model(path, external_data="map"), path  # weights memory-mapped (model.py)
 
 
 def _cuda_available() -> bool:
@@ -111,7 +111,11 @@ class InferenceSession:
             ort_threads = int(getattr(self._sess_options, "intra_op_num_threads", 0) or 0)
         self._simulation = dict(rounding=rounding, apply_int32_bias=apply_int32_bias, deterministic=deterministic,
                                 kernels=kernels, ort_threads=ort_threads)
-        self.encodings: EncodingsFile | None = load_encodings(encodings_path) if encodings_path else None
+        self.encodings: EncodingsFile | None = (load_encodings(encodings_path, all_names(model.graph), self.model_path)
+                                                if encodings_path else None)
+        self.warnings: list[str] = []  # what a user should know about this session (printed by the CLI)
+        if self.encodings is not None and self.encodings.is_empty:
+            self.warnings.append(no_encodings_warning(self.encodings))
         self._use_cuda_arg = use_cuda
         self._plan(providers, provider_options)
 
@@ -331,12 +335,9 @@ class InferenceSession:
         """(graph tensor name, whether the pre-quantization value is asked for) for a requested name."""
         if not isinstance(name, str):
             raise ArgumentTypeError(f"output names must be strings, got {name!r}")
-        pre = False
-        base = name
-        if base not in self._known and base.endswith(PRE_QUANT_SUFFIX):
-            base, pre = base[: -len(PRE_QUANT_SUFFIX)], True
-        if base not in self._known and base.endswith(UPDATED_SUFFIX):
-            base = base[: -len(UPDATED_SUFFIX)]
+        base, pre = split_pre_quant(name, self._known)
+        if base not in self._known:
+            base = without_updated(base) or base
         if base not in self._known and base in self._interp.body_names:
             raise UnknownNameError(f"tensor {name!r} is inside the body of {self._interp.body_names[base]}; tensors "
                                    f"inside If/Loop/Scan bodies cannot be requested by name (they may hold one value "

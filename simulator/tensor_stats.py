@@ -175,7 +175,7 @@ def weight_ranges(interp, name: str) -> list[dict]:
         value = np.asarray(to_host(interp.raw_params.get(w, interp.constants[w])))
         if value.dtype.kind != "f" or value.ndim < 2:
             continue
-        axis = channel_axis_for_param(interp._consumers(w), value.ndim)  # the axis AIMET's per-channel uses
+        axis = channel_axis_for_param(interp.plan.consumers(w), value.ndim)  # the axis AIMET's per-channel uses
         if axis is None:
             continue
         per_channel = np.moveaxis(value, axis, 0).reshape(value.shape[axis], -1)

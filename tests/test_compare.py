@@ -15,6 +15,7 @@ from simulator import compare, data, metrics
 from simulator.api import Simulator
 from simulator.compare import sanitize
 from simulator.errors import DataError, ParameterError
+from simulator.executor import Executor
 from simulator.schema.base import FeaturemapVerifierParameters, InferenceCheckerParameters, LayerwiseCheckerParameters
 from simulator.session import InferenceSession
 from tests.conftest import GOLDEN, ROOT, golden_cases, require_golden
@@ -284,14 +285,16 @@ def _f64(fn):
 def _dump(d, out, encodings, fmt="npy", perturb=True):
     """Dump every tensor of a simulator run (Conv/MatMul/Gemm in float64 when perturb) as another tool would."""
     s = InferenceSession(f"{d}/model.onnx", encodings)
+    plan = s.interpreter.plan  # immutable: the perturbed kernels go into a copy
     if perturb:
-        for step in s.interpreter.steps:
-            if step.node.op_type in ("Conv", "MatMul", "Gemm"):
-                step.kernel = dataclasses.replace(step.kernel, fn=_f64(step.kernel.fn))
+        plan = dataclasses.replace(plan, steps=tuple(
+            dataclasses.replace(step, kernel=dataclasses.replace(step.kernel, fn=_f64(step.kernel.fn)))
+            if step.node.op_type in ("Conv", "MatMul", "Gemm") else step for step in plan.steps))
+    executor = Executor(plan)
     names = []
-    for i, (sample, feed) in enumerate(data.iter_samples(f"{d}/data", s.interpreter.inputs)):
+    for i, (sample, feed) in enumerate(data.iter_samples(f"{d}/data", plan.inputs)):
         values = {}
-        s.interpreter.run(s.prepare_feed(feed), set(), observer=lambda n, v, r: values.__setitem__(n, np.asarray(v)))
+        executor.run(s.prepare_feed(feed), set(), observer=lambda n, v, r: values.__setitem__(n, np.asarray(v)))
         names = list(values)
         if fmt == "npy":
             os.makedirs(out / sample, exist_ok=True)
@@ -402,10 +405,10 @@ def test_memory_stays_flat_as_the_data_set_grows(tmp_path):
     assert peaks[40] - peaks[4] < 0.25 * 36 * per_sample, (peaks, per_sample)
 
 
-def test_a_dump_made_with_a_quantizer_off_is_compared_after_the_files_encoding(tmp_path):
+def test_a_dump_made_with_a_quantizer_off_is_failed_with_a_note_that_says_so(tmp_path):
     """AIMET's 2.0.0 export can write encodings its own sim never enabled (a Conv output in front of a ReLU6):
-    its dump then holds that tensor before the encoding, bit for bit. verify says so and applies the encoding
-    instead of calling the layer an isolated failure; a dump that is merely close is still a failure."""
+    its dump then holds that tensor before the encoding. verify still fails the layer (a wrong encoding in the
+    file looks the same) but says which of the two it sees; a dump one step off says nothing of the kind."""
     require_golden()
     d = os.path.join(GOLDEN, "cnn_residual__w8a8__v1.0.0")
     dump = _dump(d, tmp_path / "dump", f"{d}/model.encodings", perturb=False)
@@ -418,10 +421,13 @@ def test_a_dump_made_with_a_quantizer_off_is_compared_after_the_files_encoding(t
     params = dict(input_model_path=f"{d}/model.onnx", input_encodings_path=f"{d}/model.encodings",
                   featuremap_path=dump, metric="snr", threshold=60)
     res = Simulator.verify_featuremaps(FeaturemapVerifierParameters(**params))
-    assert res.passed and res.verdict == "pass"
-    assert "before its encoding" in res.layer(name).note and res.layer(name).worst == math.inf
+    assert res.first_isolated_failure == name
+    assert "closer to this tensor before its encoding" in res.layer(name).note
+    assert "applied no encoding here, or a finer one" in res.diagnosis
+    scale = float(s.interpreter.quantizer_for(name, quantized).scale)
     for sample, feed in data.iter_samples(f"{d}/data", s.interpreter.inputs):
-        pre, = s.run([f"{name}::pre_quant"], feed)
-        np.save(os.path.join(dump, sample, f"{sanitize(name)}.npy"), np.nextafter(pre, np.float32(np.inf)))
+        quantized, = s.run([name], feed)
+        off = np.where(quantized > 0, quantized + np.float32(scale), quantized).astype(np.float32)  # a step up
+        np.save(os.path.join(dump, sample, f"{sanitize(name)}.npy"), off)
     res = Simulator.verify_featuremaps(FeaturemapVerifierParameters(**params))
-    assert res.first_isolated_failure == name and not (res.layer(name).note or "").count("before its encoding")
+    assert res.first_isolated_failure == name and "before its encoding" not in (res.layer(name).note or "")

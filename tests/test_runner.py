@@ -213,19 +213,21 @@ def test_an_interrupted_run_resumes_with_the_serial_result(case, tmp_path):
                                                   resume=True, metric="mse"))
 
 
-def test_simulator_run_resumes_in_its_output_folder(case, tmp_path):
+def test_simulator_run_resumes_in_its_output_folder(case, tmp_path, capsys):
     out0, out1 = str(tmp_path / "o0"), str(tmp_path / "o1")
     base = [case["model"], "-e", case["enc"], "-d", case["data"], "-q"]
     assert main(["run", *base, "-o", out0]) == 0
-    from simulator.inference import RUN_CHECKPOINTS, run_to_files
+    whole = capsys.readouterr().out.split("\n")[1:-2]  # the summary over every sample
+    from simulator.inference import run_to_files
 
     params = InferenceRunnerParameters(input_model_path=case["model"], input_encodings_path=case["enc"],
                                        input_data_path=case["data"])
     with pytest.raises(KeyboardInterrupt):
         run_to_files(params, out1, _interrupt_after(64))
-    assert os.path.isdir(os.path.join(out1, RUN_CHECKPOINTS))
-    assert main(["run", *base, "-o", out1, "--resume"]) == 0
-    _same_files(out0, out1)  # and the checkpoints are gone
+    assert 64 <= len(os.listdir(out1)) < N_SAMPLES  # complete files only: the writes are atomic
+    assert main(["run", *base, "-o", out1, "--resume", "--workers", "2"]) == 0
+    assert capsys.readouterr().out.split("\n")[1:-2] == whole and len(whole) == 2
+    _same_files(out0, out1)
 
 
 def test_an_error_in_one_sample_stops_the_run_naming_the_file(case, tmp_path):

@@ -53,7 +53,7 @@ def test_every_quantizer_equals_onnxruntime_bit_for_bit(case):
     for _, feed in data.iter_samples(os.path.join(folder, "data"), interp.inputs):
         got = dict(zip(names, run_onnxruntime(qdq, feed, names)))
         for q_name, in_name in probe:  # the simulator's quantizer on ONNX Runtime's own input
-            ours = interp._quantize(q_name.removesuffix("_dq"), got[in_name])
+            ours = interp.quantize(q_name.removesuffix("_dq"), got[in_name])
             assert np.array_equal(ours, got[q_name], equal_nan=True), q_name
         for w in weights:
             assert np.array_equal(interp.constants[w], got[w]), w

@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..quantization import ROUNDING_MODES
 
 
-def add_simulation_options(p, runner: bool = True) -> None:
+def add_simulation_options(p, runner: bool = False) -> None:
     p.add_argument("--cuda", action="store_true", help="run on the GPU through CuPy")
     p.add_argument("--rounding", choices=ROUNDING_MODES, default=ROUNDING_MODES[0],
                    help="rounding of quantization ties (default: %(default)s, as AIMET)")
@@ -17,7 +17,7 @@ def add_simulation_options(p, runner: bool = True) -> None:
     p.add_argument("--ort-threads", type=int, default=0, metavar="N",
                    help="with --kernels onnxruntime: ONNX Runtime's thread count, which decides its summation "
                    "order (default 0: ONNX Runtime's default, as AIMET on this machine)")
-    if runner:  # the commands whose sample loop goes through simulator.runner
+    if runner:  # the commands whose sample loop goes through simulator.runner (run, compare, layerwise, verify)
         add_runner_options(p)
 
 

@@ -53,7 +53,8 @@ def run(args) -> int:
                                op_bitwidths=_pairs(args.op_bw, "--op-bw"),
                                tensor_bitwidths=_pairs(args.tensor_bw, "--tensor-bw"))
     model = load_model(args.model)
-    cal = calibrate(model, args.data, config, args.max_samples, source=args.model, options=runner_run_options(args))
+    cal = calibrate(model, args.data, config, args.max_samples, source=args.model,
+                    runner_options=runner_run_options(args))
     written = cal.write(args.version, model, args.output)
     for note in written.notes:
         print(f"note: {note}", file=sys.stderr)

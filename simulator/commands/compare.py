@@ -38,7 +38,7 @@ def add_common_options(p, two_models: bool = True) -> None:
     p.add_argument("--samples-jsonl", metavar="FILE", help="stream each sample's row to FILE (JSON lines) and keep "
                    "none in memory: the report then lists no per-sample rows, only the worst samples")
     p.add_argument("--checkpoint-dir", metavar="DIR", help="save each finished shard in DIR; --resume skips them")
-    add_simulation_options(p)
+    add_simulation_options(p, runner=True)
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
@@ -62,6 +62,8 @@ def run_with_progress(fn, params, total: int, quiet: bool):
 
 def finish(result, args) -> int:
     """Print the table, write the reports asked for; 0 when the threshold holds, 1 when it does not."""
+    for warning in result.warnings:
+        print(f"simulator: warning: {warning}", file=sys.stderr)
     print(result)
     for path in (args.json, args.csv, args.html):
         if path:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from .. import safe_io
 from ._options import add_runner_options, output_file, positive_int, runner_run_options
 
 NAME = "inspect"
@@ -32,14 +33,14 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     from ..tools.inspect import inspect_encodings  # noqa: PLC0415
 
-    report = inspect_encodings(args.model, args.encodings, args.data, args.max_samples, runner_run_options(args))
+    report = inspect_encodings(args.model, args.encodings, args.data, args.max_samples,
+                               runner_options=runner_run_options(args))
     if args.json:
         text = json.dumps(report.to_dict(), indent=2, default=str)
         if args.json == "-":
             print(text)
         else:
-            with open(args.json, "w", encoding="utf-8") as f:
-                f.write(text + "\n")
+            safe_io.write_text(args.json, text + "\n", "--json file")
             print(f"report written to {args.json} ({len(report.encoded)} encoded tensor(s), "
                   f"{len(report.warnings)} warning(s))")
     else:

@@ -1,8 +1,7 @@
 """`simulator layerwise`: compare two models tensor by tensor; isolated and cumulative error per layer."""
 from __future__ import annotations
 
-import json
-
+from .. import safe_io
 from ..errors import ParameterError
 from .compare import add_common_options, common_params, finish, model_params, run_with_progress
 
@@ -29,17 +28,20 @@ def add_arguments(p) -> None:
                    "(model_0/<sample>/<tensor>.npy, model_1/..., index.json)")
 
 
+def _name(value) -> str:
+    """A tensor name from a match file: a string (a nested list or object is not a name)."""
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise TypeError(value)
+    return str(value)
+
+
 def _match_info(args):
     pairs = [tuple(m) for m in args.match]
     if args.match_file:
-        try:
-            with open(args.match_file, encoding="utf-8") as f:
-                loaded = json.load(f)
-        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ParameterError(f"--match-file {args.match_file!r} cannot be read as JSON: {exc}") from None
+        loaded = safe_io.read_json(args.match_file, "--match-file", ParameterError)
         items = loaded.items() if isinstance(loaded, dict) else loaded
         try:
-            pairs += [(str(a), str(b)) for a, b in items]
+            pairs += [(_name(a), _name(b)) for a, b in items]
         except (TypeError, ValueError):
             raise ParameterError(f"--match-file {args.match_file!r} must hold [[name0, name1], ...] or "
                                  f"{{name0: name1}}") from None

@@ -20,7 +20,7 @@ def add_model_options(p) -> None:
     """The options every command that loads and runs one model shares."""
     p.add_argument("model", help="the ONNX model file")
     p.add_argument("--encodings", "-e", help="the AIMET encodings file (omit for float inference)")
-    add_simulation_options(p)
+    add_simulation_options(p, runner=True)
 
 
 def add_arguments(p) -> None:
@@ -48,6 +48,8 @@ def run(args) -> int:
     start = time.perf_counter()
     session = InferenceSession.from_options(params.input_model_path, params.input_encodings_path, params)
     loaded = time.perf_counter() - start
+    for warning in session.warnings:
+        print(f"simulator: warning: {warning}", file=sys.stderr)
     total = data.count_samples(params.input_data_path, session.interpreter.inputs)
     with tqdm(total=total, desc="samples", unit="sample", disable=args.quiet or None, file=sys.stderr) as bar:
         result = run_to_files(params, args.output_dir, lambda sample: bar.update(1), session=session,

@@ -26,7 +26,7 @@ def add_debug_options(p, moves_default: str) -> None:
     p.add_argument("--json", metavar="FILE", help="write the result as JSON")
     p.add_argument("--csv", metavar="FILE", help="write the result as CSV")
     p.add_argument("--html", metavar="FILE", help="write the result as an HTML page")
-    add_simulation_options(p, runner=False)  # variants x samples in this process (no --workers yet)
+    add_simulation_options(p)
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from .. import graph as _graph
 from ..encodings import DATA_MOVEMENT_OPS, channel_axis_for_param
 # Weight inputs (op, input index) quantized as parameters: symmetric, per-channel when asked.
 WEIGHT_INPUTS = frozenset({("Conv", 1), ("ConvTranspose", 1), ("Gemm", 1), ("MatMul", 1)})
@@ -90,8 +91,6 @@ def _inferred(model: onnx.ModelProto) -> dict[str, tuple]:
 def graph_tensors(model: onnx.ModelProto) -> list[TensorEntry]:
     """The graph's tensors in graph order: inputs, then per node (topological order) the initializers it
     reads for the first time, then its outputs; unread initializers last."""
-    from ..interpreter import topological_order  # noqa: PLC0415
-
     g = model.graph
     inits = {t.name: t for t in g.initializer}
     info = _inferred(model)
@@ -102,7 +101,7 @@ def graph_tensors(model: onnx.ModelProto) -> list[TensorEntry]:
         entries[vi.name] = TensorEntry(vi.name, "input", "input", "", _shape_of(vi),
                                        _dtype_name(vi.type.tensor_type.elem_type))
     available = set(inits) | set(entries)
-    for node in topological_order(g, available):
+    for node in _graph.topological_order(g, available):
         for idx, name in enumerate(node.input):
             if name in inits and name not in entries:
                 t = inits[name]
@@ -130,21 +129,13 @@ def graph_tensors(model: onnx.ModelProto) -> list[TensorEntry]:
 def consumers(model: onnx.ModelProto, name: str) -> list[tuple[str, int, dict]]:
     """(op_type, input index, attributes) of the nodes reading `name`, through Identity; a Transpose in front
     of MatMul's input 1 is reported as "Transpose->MatMul" (the rule of channel_axis_for_param)."""
-    out = []
-    for node in model.graph.node:
-        for idx, inp in enumerate(node.input):
-            if inp != name:
-                continue
-            if node.op_type == "Identity":
-                out.extend(consumers(model, node.output[0]))
-            elif node.op_type == "Transpose":
-                for op_type, i2, a2 in consumers(model, node.output[0]):
-                    out.append(("Transpose->MatMul", 1, a2) if op_type == "MatMul" and i2 == 1 else (op_type, i2, a2))
-            else:
-                attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute
-                         if a.type in (onnx.AttributeProto.INT, onnx.AttributeProto.FLOAT)}
-                out.append((node.op_type, idx, attrs))
-    return out
+    readers = [(n.op_type, n.input, n.output, n) for n in model.graph.node]
+    return _graph.consumers(readers, name, _int_float_attributes)
+
+
+def _int_float_attributes(node: onnx.NodeProto) -> dict:
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute
+            if a.type in (onnx.AttributeProto.INT, onnx.AttributeProto.FLOAT)}
 
 
 def param_axis(model: onnx.ModelProto, name: str, rank: int) -> int | None:
@@ -189,36 +180,41 @@ class Observed:
 class _ObserveState:
     """One process's part of observe: the interpreter and the data folder."""
 
-    def __init__(self, model, data_path, encodings, source, grids):
+    def __init__(self, model, data_path, encodings, source, grids, options=None):
         from .. import data as _data  # noqa: PLC0415
         from ..interpreter import Interpreter  # noqa: PLC0415
 
-        self.interp = Interpreter(model, encodings, source=source)
+        self.interp = Interpreter.from_options(model, encodings, options, source=source)
         self.reader = _data.SampleReader(data_path, self.interp.inputs)
         self.grids = grids or {}
 
 
 def _observe_shard(state: _ObserveState, names: list) -> dict:
     """{tensor name: Observed} over one shard of samples (runner work function)."""
+    from ..backend import to_device, to_host  # noqa: PLC0415
+
     stats: dict[str, Observed] = {}
 
     def observer(name, value, raw):
         st = stats.get(name)
         if st is None:
             st = stats[name] = Observed()
-        st.update(raw, state.grids.get(name))
+        st.update(to_host(raw), state.grids.get(name))
 
+    xp = state.interp.xp
     for sample in names:
-        state.interp.run(state.reader.read(sample), set(), observer=observer)
+        state.interp.run({k: to_device(xp, v) for k, v in state.reader.read(sample).items()}, set(), observer=observer)
     return stats
 
 
 def observe(model: onnx.ModelProto, data_path, encodings=None, source: str = "<model>", grids=None,
-            max_samples: int | None = None, options=None) -> tuple[dict[str, Observed], int]:
+            max_samples: int | None = None, options=None, runner_options=None) -> tuple[dict[str, Observed], int]:
     """Run every sample of a data folder (with `encodings` applied when given) and collect, per graph input
     and node output, the range of its values before its encoding. `grids` (name -> (lo, hi)) counts the
-    values outside each grid. `options`: simulator.runner.Options (workers, scheduler, executor); ranges
-    merge exactly. Returns ({name: Observed}, number of samples)."""
+    values outside each grid; `options` (a parameter schema, None: the defaults) chooses device, deterministic
+    mode, rounding and kernels as for a session; `runner_options` (simulator.runner.Options: workers,
+    scheduler, executor) spreads the samples over processes (ranges merge exactly). Returns ({name: Observed},
+    number of samples)."""
     from .. import runner as _runner  # noqa: PLC0415
 
     if max_samples is not None and (isinstance(max_samples, bool) or not isinstance(max_samples, int)
@@ -226,7 +222,7 @@ def observe(model: onnx.ModelProto, data_path, encodings=None, source: str = "<m
         from ..errors import ParameterError  # noqa: PLC0415
         raise ParameterError(f"max_samples must be a whole number of 1 or more (or None: every sample), got "
                              f"{max_samples!r}")
-    state = _ObserveState(model, data_path, encodings, source, grids)
+    state = _ObserveState(model, data_path, encodings, source, grids, options)
     names = state.reader.names[:max_samples] if max_samples is not None else state.reader.names
     stats: dict[str, Observed] = {}
 
@@ -237,9 +233,9 @@ def observe(model: onnx.ModelProto, data_path, encodings=None, source: str = "<m
             else:
                 stats[name] = st
 
-    task = _runner.Task("simulator.tools:_ObserveState", (model, data_path, encodings, source, grids),
-                        "simulator.tools:_observe_shard", "observe")
-    _runner.run(task, names, merge, options or _runner.Options(), local_state=state)
+    task = _runner.Task("simulator.tools:_ObserveState", (model, data_path, encodings, source, grids, options),
+                        "simulator.tools:_observe_shard", "observe", use_cuda=getattr(options, "use_cuda", False))
+    _runner.run(task, names, merge, runner_options or _runner.Options(), local_state=state)
     return stats, len(names)
 
 

@@ -25,8 +25,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx
 
+from .. import safe_io
 from ..encodings import EncodingsFile, load_encodings, parse_encodings
 from ..errors import EncodingsError, ParameterError
+from ..names import resolve_updated
 from ..quantization import Encoding, Granularity, bind, flat_blocks_as_per_block
 
 WRITE_VERSIONS = ("0.6.1", "1.0.0", "2.0.0")
@@ -283,13 +285,7 @@ def write_encodings(encodings: dict[str, Encoding], version: str, params=(), mod
 
 def dump(data: dict, path) -> None:
     """Write an encodings dict as AIMET does: indented, keys sorted."""
-    path = os.fspath(path)
-    try:
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=4, sort_keys=True)
-            f.write("\n")
-    except OSError as exc:
-        raise EncodingsError(f"cannot write encodings file {path!r}: {exc.strerror}") from None
+    safe_io.write_text(path, json.dumps(data, indent=4, sort_keys=True) + "\n", "encodings file", EncodingsError)
 
 
 # -- conversion ------------------------------------------------------------------------------------
@@ -357,8 +353,7 @@ def convert_encodings(source, version: str, model=None, output=None) -> Conversi
         data, parsed = source, parse_encodings(source)
     else:
         parsed = load_encodings(source)
-        with open(parsed.path, "rb") as f:
-            data = json.loads(f.read().decode("utf-8"))
+        data = safe_io.read_json(parsed.path, "encodings file", EncodingsError)
     if isinstance(model, (str, os.PathLike)):
         from ..model import load_model  # noqa: PLC0415
         model = load_model(model, external_data=False)
@@ -369,7 +364,7 @@ def convert_encodings(source, version: str, model=None, output=None) -> Conversi
         from . import graph_tensors  # noqa: PLC0415
         graph_order = [t.name for t in graph_tensors(model)]
         pos = {n: i for i, n in enumerate(graph_order)}
-        key = lambda n: pos.get(n[:-len("_updated")] if n.endswith("_updated") and n not in pos else n, len(pos))  # noqa: E731
+        key = lambda n: pos.get(resolve_updated(n, pos) or n, len(pos))  # noqa: E731
         order = sorted(order, key=key)
     written = write_encodings(parsed.encodings, version, params, model, parsed.int32_bias, qargs, order)
     lists = [n for n, e in parsed.encodings.items() if e.extra.get("flat_blocks")]

@@ -29,9 +29,12 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from .. import safe_io
 from ..encodings import EncodingsFile, load_encodings
 from ..errors import EncodingsError, ModelError
-from ..quantization import Encoding, Granularity, bind
+from ..graph import topological_order
+from ..names import resolve_updated
+from ..quantization import Encoding, Granularity, bind, quantize_linear
 from . import param_axis
 
 QDQ_OPSET = 21
@@ -89,7 +92,8 @@ def _scale_zp(enc: Encoding, name: str, shape, channel_axis):
 
 
 def _quantize_ort(x: np.ndarray, scale, zp, axis, block_size, lo, hi, shape):
-    """ONNX Runtime's QuantizeLinear on a weight: saturate(rint(x / scale) + zp), in float32."""
+    """ONNX Runtime's QuantizeLinear on a weight (quantization.quantize_linear), scale and zero point laid out
+    per tensor, per channel along `axis` or in blocks of `block_size` along it."""
     s = np.asarray(scale, np.float32)
     z = np.asarray(zp, np.float64)
     if axis is not None and block_size is None:
@@ -98,8 +102,7 @@ def _quantize_ort(x: np.ndarray, scale, zp, axis, block_size, lo, hi, shape):
         s, z = s.reshape(bshape), z.reshape(bshape)
     elif block_size is not None:
         s, z = np.repeat(s, block_size, axis=axis), np.repeat(z, block_size, axis=axis)
-    v = np.rint(np.divide(x.astype(np.float32), s)).astype(np.float64) + z
-    return np.clip(np.nan_to_num(v, nan=lo), lo, hi)
+    return quantize_linear(x, s, z, lo, hi)
 
 
 def export_qdq(model, encodings, output=None, apply_int32_bias: bool = False) -> Exported:
@@ -117,8 +120,7 @@ def export_qdq(model, encodings, output=None, apply_int32_bias: bool = False) ->
     notes = []
     wanted: dict[str, Encoding] = {}
     for name, enc in enc_file.encodings.items():
-        base = name if name in value_names else (name[:-8] if name.endswith("_updated") and name[:-8] in value_names
-                                                 else None)
+        base = resolve_updated(name, value_names)
         if base is None:
             raise EncodingsError(f"{enc_file.path or '<encodings>'}: tensor {name!r} does not exist in the model "
                                  f"(inside an If/Loop/Scan body? those are not exported)")
@@ -247,7 +249,6 @@ def export_qdq(model, encodings, output=None, apply_int32_bias: bool = False) ->
         for o in model.opset_import:
             if o.domain in ("", "ai.onnx") and needs21:
                 o.version = max(o.version, QDQ_OPSET)
-    from ..interpreter import topological_order  # noqa: PLC0415
     available = {i.name for i in g.input} | {t.name for t in g.initializer}
     ordered = topological_order(g, available)
     del g.node[:]
@@ -258,9 +259,11 @@ def export_qdq(model, encodings, output=None, apply_int32_bias: bool = False) ->
         raise ModelError(f"the exported QDQ model does not pass the ONNX checker: {exc}") from None
     if output is not None:
         try:
-            onnx.save(model, os.fspath(output))
-        except (OSError, ValueError) as exc:
+            data = model.SerializeToString()
+        except ValueError as exc:  # over protobuf's 2 GB
             raise ModelError(f"cannot write the QDQ model to {os.fspath(output)!r}: {exc}") from None
+        with safe_io.atomic_write(output, "QDQ model file", ModelError) as f:
+            f.write(data)
     return Exported(model, quantized, notes)
 
 
@@ -276,10 +279,13 @@ def run_onnxruntime(model, feeds: dict, output_names=None, optimize: bool = Fals
     return sess.run(output_names, feeds)
 
 
-def compare_with_simulator(model, encodings, qdq_model, data_path, max_samples: int | None = None) -> dict:
+def compare_with_simulator(model, encodings, qdq_model, data_path, max_samples: int | None = None,
+                           options=None) -> dict:
     """Run `qdq_model` in ONNX Runtime (optimizations off) and the simulator in rounding mode onnxruntime_qdq
-    on every sample of `data_path`; count identical output elements and the SNR between the two."""
+    on every sample of `data_path`; count identical output elements and the SNR between the two. `options` (a
+    parameter schema, None: the defaults) chooses the simulator's device, deterministic mode and kernels."""
     from .. import data as _data  # noqa: PLC0415
+    from ..backend import to_device, to_host  # noqa: PLC0415
     from ..interpreter import Interpreter  # noqa: PLC0415
     from ..model import load_model  # noqa: PLC0415
     from ..quantization import ONNXRUNTIME_QDQ  # noqa: PLC0415
@@ -288,12 +294,13 @@ def compare_with_simulator(model, encodings, qdq_model, data_path, max_samples: 
     if isinstance(model, (str, os.PathLike)):
         model = load_model(model)
     enc_file = encodings if isinstance(encodings, EncodingsFile) else load_encodings(encodings)
-    interp = Interpreter(model, enc_file, rounding=ONNXRUNTIME_QDQ, source=source)
+    interp = Interpreter.from_options(model, enc_file, options, source=source, rounding=ONNXRUNTIME_QDQ)
     names = [o.name for o in interp.outputs]
     same = total = samples = 0
     num = den = 0.0
     for _, feed in _data.iter_samples(data_path, interp.inputs):
-        sim, _ = interp.run(feed, set(names))
+        sim, _ = interp.run({k: to_device(interp.xp, v) for k, v in feed.items()}, set(names))
+        sim = {k: to_host(v) for k, v in sim.items()}
         ort = run_onnxruntime(qdq_model, feed, names)
         for name, o in zip(names, ort):
             a = np.asarray(sim[name])

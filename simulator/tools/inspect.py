@@ -20,12 +20,12 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..encodings import EncodingsFile, load_encodings
+from ..encodings import EncodingsFile, load_encodings, no_encodings_warning
 from ..errors import SimulatorError
+from ..names import resolve_updated
 from ..quantization import Encoding, Granularity
 from . import DATA_MOVEMENT_OPS, SUPERGROUPS, TensorEntry, graph_tensors, observe, param_axis
 
-UPDATED = "_updated"
 CLIP_FRACTION = 0.001  # share of values beyond the grid that makes a `clipping` warning
 CLIP_OVERSHOOT = 0.05  # ... or how far beyond the grid (share of the grid's span) the observed range reaches
 COARSE_STEPS = 8
@@ -164,16 +164,14 @@ def _info(enc: Encoding, file_name: str, int32_bias=False) -> EncodingInfo:
 
 
 def _graph_name(name: str, known: set[str]) -> str | None:
-    if name in known:
-        return name
-    if name.endswith(UPDATED) and name[: -len(UPDATED)] in known:
-        return name[: -len(UPDATED)]
-    return None
+    return resolve_updated(name, known)
 
 
-def inspect_encodings(model, encodings=None, data=None, max_samples: int | None = None, options=None) -> InspectReport:
+def inspect_encodings(model, encodings=None, data=None, max_samples: int | None = None,
+                      options=None, runner_options=None) -> InspectReport:
     """Inspect `encodings` (path, EncodingsFile or None) on `model` (path or ModelProto); with `data` (a data
-    folder) also the observed range of every tensor against its grid."""
+    folder) also the observed range of every tensor against its grid, run with `options` (a parameter schema,
+    None: the defaults: device, deterministic mode, kernels)."""
     from ..model import load_model  # noqa: PLC0415
 
     model_path = os.fspath(model) if isinstance(model, (str, os.PathLike)) else "<model>"
@@ -194,6 +192,8 @@ def inspect_encodings(model, encodings=None, data=None, max_samples: int | None 
     mapped_enc: dict[str, Encoding] = {}
     unknown = []
     if enc_file is not None:
+        if enc_file.is_empty:
+            warnings.append(Warning_("no-encodings", "*", no_encodings_warning(enc_file)))
         all_encs = [(n, e, False) for n, e in enc_file.encodings.items()]
         all_encs += [(n, e, True) for n, e in enc_file.int32_bias.items()]
         for name, enc, is_bias in all_encs:
@@ -220,13 +220,13 @@ def inspect_encodings(model, encodings=None, data=None, max_samples: int | None 
         grids = {n: (i.grid_min, i.grid_max) for n, i in mapped.items()
                  if i.dtype == "int" and i.granularity == "per_tensor" and not i.int32_bias}
         try:
-            stats, samples = observe(model, data, run_file, model_path, grids, max_samples, options)
+            stats, samples = observe(model, data, run_file, model_path, grids, max_samples, options, runner_options)
         except SimulatorError as exc:
             if run_file is None:
                 raise
             warnings.append(Warning_("float-run", "*", f"the encodings cannot run on this model ({exc}); observed "
                                                        f"ranges are those of the float model"))
-            stats, samples = observe(model, data, None, model_path, grids, max_samples, options)
+            stats, samples = observe(model, data, None, model_path, grids, max_samples, options, runner_options)
 
     rows = []
     for i, e in enumerate(entries):

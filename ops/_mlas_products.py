@@ -1,0 +1,61 @@
+"""Matrix products in the order ONNX Runtime's attention kernels compute them (measured against ORT 1.32).
+
+sgemm: MlasSgemm, for the attention matrices: each output a chain of fused multiply-adds over K, K cut into
+MLAS's StrideK blocks (128, traded against StrideN by the shape) whose sums are added. gemv_qk / gemv_sv: the single-token decode products of ORT's flash
+GroupQueryAttention (MlasGQADecodeQK / MlasGQADecodeSV, plain multiplies and adds): eight lanes over the head
+dimension reduced pairwise, and a running sum over the positions. float32 only; a fused multiply-add is
+emulated in float64 (exact product, one add) as in ops.elementwise.fma32.
+"""
+from __future__ import annotations
+
+def _stride_k(n: int, k: int) -> int:
+    """MlasSgemm's K block: StrideN = StrideK = 128, halving one while doubling the other to fit the shape."""
+    stride_n, stride_k = 128, 128
+    if n >= k:
+        while stride_k // 2 >= k:
+            stride_n, stride_k = stride_n * 2, stride_k // 2
+    else:
+        while stride_n > 16 and stride_n // 2 >= n:
+            stride_n, stride_k = stride_n // 2, stride_k * 2
+    return stride_k
+
+
+def sgemm(xp, A, B, alpha=None, C=None):
+    """alpha * A (..., M, K) @ B (..., K, N) (+ C), float32: each K block's chain is scaled by alpha, then added
+    to what the earlier blocks (or C) left."""
+    f = xp.float32
+    shape = tuple(xp.broadcast_shapes(A.shape[:-2], B.shape[:-2])) + (A.shape[-2], B.shape[-1])
+    a, b = A.astype(xp.float64), B.astype(xp.float64)
+    out = None if C is None else xp.broadcast_to(C, shape).astype(f)
+    block = _stride_k(B.shape[-1], A.shape[-1])
+    for k0 in range(0, A.shape[-1], block):
+        acc = xp.zeros(shape, dtype=f)
+        for k in range(k0, min(A.shape[-1], k0 + block)):
+            acc = (a[..., k:k + 1] * b[..., k:k + 1, :] + acc).astype(f)
+        if alpha is not None:
+            acc = acc * f(alpha)
+        out = acc if out is None else out + acc
+    return out if out is not None else xp.zeros(shape, dtype=f)
+
+
+def gemv_qk(xp, q, keys):
+    """q (..., H) . keys (..., T, H) -> (..., T): eight lanes of products, ((0+1)+(2+3))+((4+5)+(6+7)), tail."""
+    h = q.shape[-1]
+    full = h // 8 * 8
+    q = q[..., None, :]
+    acc = xp.zeros(keys.shape[:-1] + (8,), dtype=xp.float32)
+    for i in range(0, full, 8):
+        acc = acc + q[..., i:i + 8] * keys[..., i:i + 8]
+    total = ((acc[..., 0] + acc[..., 1]) + (acc[..., 2] + acc[..., 3])) + \
+        ((acc[..., 4] + acc[..., 5]) + (acc[..., 6] + acc[..., 7]))
+    for i in range(full, h):
+        total = total + q[..., i] * keys[..., i]
+    return total
+
+
+def gemv_sv(xp, p, values):
+    """p (..., T) @ values (..., T, H) -> (..., H): out += p[t] * values[t], t in order."""
+    out = xp.zeros(values.shape[:-2] + (values.shape[-1],), dtype=xp.float32)
+    for t in range(values.shape[-2]):
+        out = out + p[..., t:t + 1] * values[..., t, :]
+    return out

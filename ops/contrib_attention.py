@@ -1,0 +1,260 @@
+"""ONNX Runtime's com.microsoft attention for LLMs: RotaryEmbedding, GroupQueryAttention, MultiHeadAttention.
+
+RotaryEmbedding reproduces MLAS's rotary kernel (MlasRotaryEmbedOneRow): real = fma(x1, cos, -(x2 * sin)),
+imag = fma(x1, sin, x2 * cos); bit for bit non-interleaved, and interleaved when the rotary dimension is a
+multiple of 16 (ORT's scalar tail for other sizes is not reproduced). The attentions follow ORT 1.32's CPU
+paths, measured bit for bit: its flash attention where ORT takes it (GroupQueryAttention without qk_output,
+softcap or smooth softmax; MultiHeadAttention without masks, bias, past or present outputs): e = exp(scores -
+rowmax) over one KV block, then (e V) * (1 / l) (GroupQueryAttention) or (e V) / l (MultiHeadAttention);
+elsewhere scores = alpha * Q K^T, MLAS's softmax over each row's allowed window, probs @ V. The products run
+in MLAS's order (ops/_mlas_products.py), so they cost a Python step per element of the reduced dimension.
+"""
+from __future__ import annotations
+
+import math
+
+from ._mlas_products import gemv_qk, gemv_sv, sgemm
+from .activation import mlas_tanh
+from .elementwise import fma32
+from .gemm import matmul
+from .registry import register
+from .softmax import _mlas_softmax_rows, mlas_sum_exp
+
+MS = "com.microsoft"
+
+
+def _rotate(xp, x, cos, sin, interleaved):
+    """Rotary embedding of x (..., d) with cos/sin (..., d/2) broadcast against it."""
+    if interleaved:
+        x1, x2 = x[..., 0::2], x[..., 1::2]
+    else:
+        half = x.shape[-1] // 2
+        x1, x2 = x[..., :half], x[..., half:]
+    if x.dtype == xp.float32:
+        real = fma32(xp, x1, cos, -(x2 * sin))
+        imag = fma32(xp, x1, sin, x2 * cos)
+    else:
+        real = x1 * cos - x2 * sin
+        imag = x1 * sin + x2 * cos
+    if interleaved:
+        return xp.stack((real, imag), axis=-1).reshape(x.shape)
+    return xp.concatenate((real, imag), axis=-1)
+
+
+def _rope_bsnh(xp, x, positions, cos_cache, sin_cache, interleaved, rotary_dim):
+    """x (B, S, N, H), positions (B, S) int: rotary over the first rotary_dim features of each head."""
+    d = rotary_dim or x.shape[-1]
+    if int(positions.max(initial=0)) >= cos_cache.shape[0] or int(positions.min(initial=0)) < 0:
+        raise ValueError(f"position ids must lie in [0, {cos_cache.shape[0]}) (the cos/sin cache's length), got "
+                         f"{int(positions.min())}..{int(positions.max())}")
+    cos = cos_cache[positions][:, :, None, : d // 2].astype(x.dtype, copy=False)
+    sin = sin_cache[positions][:, :, None, : d // 2].astype(x.dtype, copy=False)
+    rot = _rotate(xp, x[..., :d], cos, sin, interleaved)
+    return rot if d == x.shape[-1] else xp.concatenate((rot, x[..., d:]), axis=-1)
+
+
+@register("RotaryEmbedding", 1, domain=MS)
+def RotaryEmbedding(xp, input, position_ids, cos_cache, sin_cache, *, interleaved=0, is_packed_batching=0,
+                    num_heads=0, rotary_embedding_dim=0, scale=1.0):
+    """ORT contrib: bit for bit non-interleaved, and interleaved when the rotary dimension is a multiple of 16 (else within 1e-6)."""
+    if is_packed_batching:
+        raise ValueError("RotaryEmbedding: is_packed_batching=1 is not supported")
+    four_d = input.ndim == 4  # (B, N, S, H); else (B, S, N * H)
+    b, s = (input.shape[0], input.shape[2]) if four_d else input.shape[:2]
+    if four_d:
+        x = input.transpose(0, 2, 1, 3)
+    else:
+        head = input.shape[2] // num_heads if num_heads else (rotary_embedding_dim or 2 * cos_cache.shape[-1])
+        x = input.reshape(b, s, -1, head)
+    pos = position_ids.astype(xp.int64)
+    if pos.size == 1:  # one offset for every sequence
+        pos = xp.broadcast_to(pos.reshape(1, 1) + xp.arange(s).reshape(1, s), (b, s))
+    out = _rope_bsnh(xp, x, pos, cos_cache, sin_cache, interleaved, rotary_embedding_dim)
+    return out.transpose(0, 2, 1, 3) if four_d else out.reshape(input.shape)
+
+
+def _window_softmax(xp, scores, lo, hi):
+    """MLAS softmax of scores[..., lo:hi] (one row group), zeros elsewhere."""
+    out = xp.zeros(scores.shape, dtype=xp.float32)
+    rows = scores[..., lo:hi].reshape(-1, hi - lo).astype(xp.float32)
+    out[..., lo:hi] = _mlas_softmax_rows(xp, rows, False).reshape(scores[..., lo:hi].shape)
+    return out
+
+
+def _smooth_window_softmax(xp, scores, lo, hi):
+    """Softmax with an extra zero logit in the denominator (smooth_softmax=1), as MLAS's: m = max(rowmax, 0),
+    e = exp(x - m) (MLAS), e * (1 / (sum(e) + exp(-m))) with libm's exp for the extra term."""
+    f = xp.float32
+    out = xp.zeros(scores.shape, dtype=f)
+    x = scores[..., lo:hi].astype(f).reshape(-1, hi - lo)
+    m = xp.maximum(x.max(axis=1, keepdims=True), f(0))
+    e, total = mlas_sum_exp(xp, x - m)
+    total = total + xp.exp((-m).astype(xp.float64)).astype(f)  # std::exp: libm's expf (correctly rounded)
+    out[..., lo:hi] = (e * (f(1) / total)).reshape(scores[..., lo:hi].shape)
+    return out
+
+
+def _bnsh(x, heads):
+    b, s, hidden = x.shape
+    return x.reshape(b, s, heads, hidden // heads).transpose(0, 2, 1, 3)
+
+
+@register("GroupQueryAttention", 1, domain=MS)
+def GroupQueryAttention(xp, query, key=None, value=None, past_key=None, past_value=None, seqlens_k=None,
+                        total_sequence_length=None, cos_cache=None, sin_cache=None, position_ids=None,
+                        attention_bias=None, head_sink=None, *, do_rotary=0, kv_num_heads, local_window_size=-1,
+                        num_heads, qk_output=0, rotary_interleaved=0, scale=0.0, smooth_softmax=0, softcap=0.0):
+    """ORT contrib: bit for bit (prompt, token, rotary, local window, attention bias, smooth softmax, qk_output on a prompt); softcap, and a token step with qk_output or smooth softmax, within 1e-6 of the output's largest value; no head_sink"""
+    if head_sink is not None:
+        raise ValueError("GroupQueryAttention: the head_sink input is not supported")
+    b, s = query.shape[:2]
+    if key is None:  # packed QKV: (B, S, (N + 2 * N_kv) * H)
+        head = query.shape[2] // (num_heads + 2 * kv_num_heads)
+        q_end, k_end = num_heads * head, (num_heads + kv_num_heads) * head
+        query, key, value = query[..., :q_end], query[..., q_end:k_end], query[..., k_end:]
+    head = query.shape[2] // num_heads
+    total = int(total_sequence_length.reshape(-1)[0])
+    seqlens = seqlens_k.reshape(-1).astype(xp.int64)
+    first_prompt = s == total
+    past_lens = xp.zeros(b, dtype=xp.int64) if first_prompt else seqlens + 1 - s
+    q = query.reshape(b, s, num_heads, head)
+    k = key.reshape(b, s, kv_num_heads, head)
+    if do_rotary:
+        pos = position_ids.astype(xp.int64) if position_ids is not None else (
+            past_lens.reshape(b, 1) + xp.arange(s).reshape(1, s))
+        q = _rope_bsnh(xp, q, pos, cos_cache, sin_cache, rotary_interleaved, 0)
+        k = _rope_bsnh(xp, k, pos, cos_cache, sin_cache, rotary_interleaved, 0)
+    q, k = q.transpose(0, 2, 1, 3), k.transpose(0, 2, 1, 3)
+    v = _bnsh(value, kv_num_heads)
+    # present: the past's first past_len positions, the new keys after them, zeros beyond (as ORT writes a
+    # present buffer of its own; a past buffer of the maximum length therefore keeps its length).
+    buffer_len = past_key.shape[2] if past_key is not None else 0
+    present_len = max(buffer_len, total)
+    present_k = xp.zeros((b, kv_num_heads, present_len, head), dtype=k.dtype)
+    present_v = xp.zeros((b, kv_num_heads, present_len, v.shape[3]), dtype=v.dtype)
+    for i in range(b):
+        p = int(past_lens[i])
+        if past_key is not None:
+            present_k[i, :, :p] = past_key[i, :, :p]
+            present_v[i, :, :p] = past_value[i, :, :p]
+        present_k[i, :, p:p + s] = k[i]
+        present_v[i, :, p:p + s] = v[i]
+    group = num_heads // kv_num_heads
+    keys = xp.repeat(present_k, group, axis=1) if group > 1 else present_k
+    vals = xp.repeat(present_v, group, axis=1) if group > 1 else present_v
+    alpha = xp.float32(scale) if scale else xp.float32(1) / xp.sqrt(xp.float32(head))
+    bias = None
+    if attention_bias is not None:  # (B or 1, N or 1, S, total), added to the scaled scores
+        bias = xp.broadcast_to(attention_bias.astype(xp.float32), (b, num_heads, s, attention_bias.shape[-1]))
+    if not qk_output and not softcap and not smooth_softmax and query.dtype == xp.float32:
+        out = _flash_gqa(xp, q, keys, vals, past_lens, alpha, local_window_size, bias)
+        return out.transpose(0, 2, 1, 3).reshape(b, s, -1), present_k, present_v
+    scores = sgemm(xp, q.astype(xp.float32), xp.swapaxes(keys.astype(xp.float32), -1, -2), alpha)
+    if bias is not None:
+        scores = scores.copy()
+        scores[..., :bias.shape[-1]] += bias
+    raw = scores
+    if softcap and softcap > 0:
+        c = xp.float32(softcap)
+        scores = mlas_tanh(xp, scores / c) * c
+    probs = xp.zeros(scores.shape, dtype=xp.float32)
+    soft = _smooth_window_softmax if smooth_softmax else _window_softmax
+    for i in range(b):
+        for j in range(s):
+            hi = int(past_lens[i]) + j + 1
+            lo = max(0, hi - local_window_size) if local_window_size > 0 else 0
+            probs[i, :, j] = soft(xp, scores[i, :, j], lo, hi)
+    out = sgemm(xp, probs, vals.astype(xp.float32)).astype(query.dtype)
+    out = out.transpose(0, 2, 1, 3).reshape(b, s, -1)
+    if qk_output:
+        qk = xp.where(probs > 0, raw, xp.float32(0)) if qk_output == 1 else probs  # ORT leaves masked scores 0
+        return out, present_k, present_v, qk[..., :total].astype(query.dtype)
+    return out, present_k, present_v
+
+
+def _flash_gqa(xp, q, keys, vals, past_lens, alpha, window, bias=None):
+    """ORT's flash GroupQueryAttention (its path without qk_output, softcap or smooth softmax), one KV block:
+    scores = alpha * Q K^T (SGEMM for a prompt, the decode GEMV for one token), masked positions set to the
+    lowest float, e = exp(scores - rowmax) with its MLAS sum l, out = (e V) * (1 / l). Returns (B, N, S, H)."""
+    f = xp.float32
+    b, n, s, h = q.shape
+    out = xp.zeros((b, n, s, vals.shape[3]), dtype=f)
+    lowest = f(xp.finfo(f).min)
+    for i in range(b):
+        past = int(past_lens[i])
+        total = past + s
+        k_i, v_i = keys[i, :, :total].astype(f), vals[i, :, :total].astype(f)
+        if s == 1:
+            scores = (gemv_qk(xp, q[i, :, 0].astype(f), k_i) * alpha)[:, None, :]
+        else:
+            scores = sgemm(xp, q[i].astype(f), xp.swapaxes(k_i, -1, -2), alpha)
+        if bias is not None:
+            scores = scores + bias[i, :, :, :total]
+        limit = past + xp.arange(s).reshape(s, 1) + 1  # a query attends to positions [start, limit)
+        col = xp.arange(total).reshape(1, total)
+        masked = col >= limit
+        if window >= 0:
+            masked = masked | (col < limit - window)
+        scores = xp.where(masked, lowest, scores)
+        rows = scores.reshape(-1, total)
+        e, l = mlas_sum_exp(xp, rows - rows.max(axis=1, keepdims=True))
+        e = e.reshape(scores.shape)
+        inv = (f(1) / l).reshape(n, s, 1)
+        if s == 1:
+            out[i] = (gemv_sv(xp, e[:, 0], v_i) * inv[:, 0])[:, None, :]
+        else:
+            out[i] = sgemm(xp, e, v_i) * inv
+    return out
+
+
+@register("MultiHeadAttention", 1, domain=MS)
+def MultiHeadAttention(xp, query, key=None, value=None, bias=None, key_padding_mask=None, attention_bias=None,
+                       past_key=None, past_value=None, past_sequence_length=None, cache_indirection=None, *,
+                       mask_filter_value=-10000.0, num_heads, scale=0.0, unidirectional=0, _n_outputs=1):
+    """ORT contrib: bit for bit (flash and plain paths, bias, key padding mask, attention bias, past/present, causal)"""
+    if key is None or query.ndim != 3 or cache_indirection is not None or past_sequence_length is not None:
+        raise ValueError("MultiHeadAttention: packed QKV, cache_indirection and past_sequence_length are not "
+                         "supported (give query, key and value as 3-D or 4-D tensors)")
+    f = xp.float32
+    b, s, hidden = query.shape
+    if bias is not None:
+        query = query + bias[:hidden]
+        if key.ndim == 3:
+            key = key + bias[hidden:2 * hidden]
+            value = value + bias[2 * hidden:]
+    q = _bnsh(query, num_heads)
+    k = key if key.ndim == 4 else _bnsh(key, num_heads)
+    v = value if value.ndim == 4 else _bnsh(value, num_heads)
+    if past_key is not None:
+        k = xp.concatenate((past_key, k), axis=2)
+        v = xp.concatenate((past_value, v), axis=2)
+    head = q.shape[3]
+    total = k.shape[2]
+    past = total - s
+    alpha = f(scale) if scale else f(1) / xp.sqrt(f(head))
+    flash = (query.dtype == f and not unidirectional and key_padding_mask is None and attention_bias is None
+             and past_key is None and _n_outputs == 1)
+    if flash:  # ORT's flash attention (MlasFlashAttention), one KV block: (e V) / l
+        scores = sgemm(xp, q, xp.swapaxes(k, -1, -2), alpha)
+        rows = scores.reshape(-1, total)
+        e, l = mlas_sum_exp(xp, rows - rows.max(axis=1, keepdims=True))
+        out = sgemm(xp, e.reshape(scores.shape), v) / l.reshape(b, num_heads, s, 1)
+        return (out.transpose(0, 2, 1, 3).reshape(b, s, -1).astype(query.dtype),)
+    mask = None
+    fill = f(mask_filter_value)
+    if key_padding_mask is not None:
+        m = key_padding_mask
+        if m.ndim == 1:  # key lengths per batch
+            m = xp.arange(total).reshape(1, total) < m.reshape(-1, 1)
+        keep = (m > 0).reshape((b, 1, 1, total) if m.ndim == 2 else (b, 1, s, total))
+        mask = xp.where(keep, f(0), fill)
+    if unidirectional:
+        causal = xp.arange(total).reshape(1, total) > (xp.arange(s).reshape(s, 1) + past)
+        cm = xp.where(causal, fill, f(0))
+        mask = cm if mask is None else xp.where(causal, fill, mask)
+    scores = sgemm(xp, q, xp.swapaxes(k, -1, -2), alpha, mask)  # ORT fills the product's output with the mask
+    if attention_bias is not None:
+        scores = scores + attention_bias.astype(f)
+    probs = _mlas_softmax_rows(xp, scores.reshape(-1, total).astype(f), False).reshape(scores.shape)
+    out = sgemm(xp, probs, v.astype(f)).transpose(0, 2, 1, 3).reshape(b, s, -1).astype(query.dtype)
+    return (out, k, v)[:max(_n_outputs, 1)]

@@ -1,0 +1,98 @@
+"""ONNX Runtime's layer normalizations for LLMs: SimplifiedLayerNormalization (RMSNorm; ORT defines it in
+the ONNX domain), com.microsoft SkipSimplifiedLayerNormalization and SkipLayerNormalization.
+
+Measured against ORT 1.32's CPU kernels:
+- SimplifiedLayerNormalization, rows of 16 or more: x*x summed in eight float32 lanes with fused
+  multiply-adds, the lanes reduced pairwise (4+4, 2+2, 1+1), inv = 1 / sqrt(sum / n + eps),
+  Y = x * inv * scale: bit for bit when n is a multiple of 8 (every LLM's hidden size); ORT's tail for
+  other sizes is not reproduced (fused scalar steps here; within 4 ulps, measured). Shorter rows: a
+  left-to-right sum and Y = x / sqrt(...) * scale, bit for bit.
+- SkipSimplifiedLayerNormalization: v = (input + skip) + bias, a left-to-right float32 sum of v*v,
+  Y = v / sqrt(sum / n + eps) * gamma: bit for bit.
+- SkipLayerNormalization: Welford's running mean and sum of squared deviations in float32
+  (d = v - mean; mean += d / (h + 1); m2 += d * (v - mean)), std = sqrt(m2 / n + eps),
+  Y = (v - mean) / std * gamma + beta: bit for bit, and so are its mean and inv_std_var outputs.
+"""
+from __future__ import annotations
+
+from .normalization import _seq_sum
+from .registry import register
+
+MS = "com.microsoft"
+
+
+def _lane_sum_squares(xp, x):
+    """Sum of x*x over the last axis as ORT's vectorised RMS loop: 8 fused lanes, a pairwise reduction,
+    then a fused scalar tail. A float32 product is exact in float64, so each fused step is one float64 add
+    rounded to float32 (fma32's emulation)."""
+    n = x.shape[-1]
+    full = n // 8 * 8
+    sq = x.astype(xp.float64)
+    sq *= sq
+    lanes = sq[..., :full].reshape(x.shape[:-1] + (full // 8, 8))
+    acc = xp.zeros(x.shape[:-1] + (8,), dtype=xp.float32)
+    for i in range(full // 8):
+        acc = (lanes[..., i, :] + acc).astype(xp.float32)
+    acc = acc[..., :4] + acc[..., 4:]
+    acc = acc[..., :2] + acc[..., 2:]
+    total = acc[..., 0] + acc[..., 1]
+    for j in range(full, n):
+        total = (sq[..., j] + total).astype(xp.float32)
+    return total
+
+
+@register("SimplifiedLayerNormalization", 1)
+def SimplifiedLayerNormalization(xp, X, scale, *, axis=-1, epsilon=1e-5, stash_type=1):
+    """ORT's RMSNorm (ONNX domain in ORT): bit for bit when the row length is under 16 or a multiple of 8, else within 4 ulps (measured)."""
+    axis = axis % X.ndim
+    x = X.reshape(X.shape[:axis] + (-1,)).astype(xp.float32, copy=False)
+    f = xp.float32
+    n = x.shape[-1]
+    s = scale.reshape(-1).astype(f, copy=False)
+    if n < 16:
+        rms = xp.sqrt(_seq_sum(xp, x * x) / f(n) + f(epsilon))
+        inv, Y = f(1) / rms, x / rms[..., None] * s
+    else:
+        inv = f(1) / xp.sqrt(_lane_sum_squares(xp, x) / f(n) + f(epsilon))
+        Y = x * inv[..., None] * s
+    stats = inv.reshape(X.shape[:axis] + (1,) * (X.ndim - axis))
+    return Y.astype(X.dtype, copy=False).reshape(X.shape), stats.astype(X.dtype if X.dtype.itemsize < 4 else f)
+
+
+def _skip_sum(xp, input, skip, bias):
+    v = input + skip  # skip broadcasts over the batch as ORT's offset % skip_size does
+    return v if bias is None else v + bias
+
+
+@register("SkipSimplifiedLayerNormalization", 1, domain=MS)
+def SkipSimplifiedLayerNormalization(xp, input, skip, gamma, bias=None, *, epsilon=1e-12):
+    """ORT contrib: bit for bit with ORT 1.32 (all four outputs; the mean is 0, as ORT returns it)."""
+    cdt = xp.float32 if input.dtype.itemsize < 4 else input.dtype
+    v = _skip_sum(xp, input.astype(cdt), skip.astype(cdt), None if bias is None else bias.astype(cdt))
+    t = v.dtype.type
+    n = t(v.shape[-1])
+    rms = xp.sqrt(_seq_sum(xp, v * v) / n + t(epsilon))
+    Y = v / rms[..., None] * gamma.astype(cdt)
+    mean = xp.zeros(rms.shape + (1,), dtype=xp.float32)  # a simplified norm has no mean (ORT returns zeros)
+    return (Y.astype(input.dtype), mean, (t(1) / rms)[..., None].astype(xp.float32), v.astype(input.dtype))
+
+
+@register("SkipLayerNormalization", 1, domain=MS)
+def SkipLayerNormalization(xp, input, skip, gamma, beta=None, bias=None, *, epsilon=1e-12):
+    """ORT contrib: bit for bit with ORT 1.32 (output, mean, inv_std_var, input_skip_bias_sum)."""
+    cdt = xp.float32 if input.dtype.itemsize < 4 else input.dtype
+    v = _skip_sum(xp, input.astype(cdt), skip.astype(cdt), None if bias is None else bias.astype(cdt))
+    t = v.dtype.type
+    mean = xp.zeros(v.shape[:-1], dtype=cdt)
+    m2 = xp.zeros(v.shape[:-1], dtype=cdt)
+    for h in range(v.shape[-1]):  # Welford, element by element as ORT's loop
+        x = v[..., h]
+        d = x - mean
+        mean = mean + d / t(h + 1)
+        m2 = m2 + d * (x - mean)
+    std = xp.sqrt(m2 / t(v.shape[-1]) + t(epsilon))
+    Y = (v - mean[..., None]) / std[..., None] * gamma.astype(cdt)
+    if beta is not None:
+        Y = Y + beta.astype(cdt)
+    return (Y.astype(input.dtype), mean[..., None].astype(xp.float32), (t(1) / std)[..., None].astype(xp.float32),
+            v.astype(input.dtype))

@@ -1,0 +1,116 @@
+"""Pipelines of parts: discovery (layer_NN, _i_of_n, JSON), chaining by name with `_updated`, intermediates of
+any part, hostile spec files."""
+import importlib.util
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from simulator.errors import ModelError, ParameterError
+from simulator.pipeline import Pipeline
+from simulator.session import InferenceSession
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _maker():
+    spec = importlib.util.spec_from_file_location("make_small_decoder",
+                                                  os.path.join(ROOT, "examples", "make_small_decoder.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def decoder(tmp_path_factory):
+    return _maker().make(str(tmp_path_factory.mktemp("dec") / "fixed"), "fixed")
+
+
+def _token_feed(rng):
+    return {"input_ids": np.array([[7]], np.int64), "position_ids": np.array([[3]], np.int64),
+            "attention_mask": np.ones((1, 33), np.int32),
+            **{f"past_{kv}_{i}_in": rng.standard_normal((1, 2, 16, 32) if kv == "key" else (1, 2, 32, 16))
+               .astype(np.float32) for i in range(2) for kv in ("key", "value")}}
+
+
+def test_folder_of_layers_chains_by_updated_names(decoder):
+    pipe = Pipeline.load(os.path.join(decoder, "token"))
+    assert len(pipe.parts) == 4
+    assert {a.name for a in pipe.get_inputs()} == {"input_ids", "position_ids", "attention_mask",
+                                                  "past_key_0_in", "past_value_0_in", "past_key_1_in", "past_value_1_in"}
+    outputs = [o.name for o in pipe.get_outputs()]
+    assert outputs[0] == "past_key_0_out" and "logits" in outputs
+    assert not any(o.endswith("_updated") for o in outputs)  # consumed by the next part
+    feed = _token_feed(np.random.default_rng(0))
+    logits, hidden = pipe.run(["logits", "/model/layers.0/Add_output_0"], feed)
+    # The same chain by hand: each part's "<name>_updated" output feeds the next part's "<name>" input.
+    env = dict(feed)
+    for i in range(4):
+        part = InferenceSession(os.path.join(decoder, "token", f"layer_{i:02d}.onnx"),
+                                os.path.join(decoder, "token", f"layer_{i:02d}.encodings"))
+        names = [o.name for o in part.get_outputs()]
+        inputs = {a.name: env.get(a.name, env.get(a.name + "_updated")) for a in part.get_inputs()}
+        env.update(zip(names, part.run(names, inputs)))
+        if i == 1:
+            np.testing.assert_array_equal(part.run(["/model/layers.0/Add_output_0"], inputs)[0], hidden)
+    np.testing.assert_array_equal(env["logits"], logits)
+    assert pipe.part_of("/model/layers.1/q") == 2
+
+
+def test_i_of_n_parts_and_json_spec(decoder, tmp_path):
+    src = os.path.join(decoder, "token")
+    for i in range(4):
+        for ext in ("onnx", "encodings"):
+            shutil.copy(os.path.join(src, f"layer_{i:02d}.{ext}"), tmp_path / f"decoder_{i + 1}_of_4.{ext}")
+    feed = _token_feed(np.random.default_rng(1))
+    ref = Pipeline.load(src).run(["logits"], feed)[0]
+    np.testing.assert_array_equal(Pipeline.load(str(tmp_path)).run(["logits"], feed)[0], ref)
+    spec = tmp_path / "pipeline.json"
+    spec.write_text(json.dumps({"parts": [{"model": f"decoder_{i}_of_4.onnx", "encodings": f"decoder_{i}_of_4.encodings"}
+                                          for i in range(1, 5)]}))
+    np.testing.assert_array_equal(Pipeline.load(str(spec)).run(["logits"], feed)[0], ref)
+    float_logits = Pipeline.load(str(spec), quantized=False).run(["logits"], feed)[0]
+    assert not np.array_equal(float_logits, ref)
+
+
+def test_bad_specs_are_clear_errors(decoder, tmp_path):
+    (tmp_path / "a_1_of_3.onnx").write_bytes(b"")
+    (tmp_path / "a_2_of_3.onnx").write_bytes(b"")
+    with pytest.raises(ModelError, match="number 1..n"):
+        Pipeline.load(str(tmp_path))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ModelError, match="holds no parts"):
+        Pipeline.load(str(empty))
+    outside = tmp_path / "outside.json"
+    outside.write_text(json.dumps({"parts": [{"model": "../../etc/passwd"}]}))
+    with pytest.raises(ModelError, match="outside the file's folder"):
+        Pipeline.load(str(outside))
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    with pytest.raises(ModelError, match="cannot be read as JSON"):
+        Pipeline.load(str(broken))
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    with pytest.raises(ModelError, match="not a regular file"):
+        Pipeline.load(str(fifo))
+    pipe = Pipeline.load(os.path.join(decoder, "token"))
+    with pytest.raises(ParameterError, match="exists in none"):
+        pipe.run(["no_such_tensor"], _token_feed(np.random.default_rng(0)))
+    with pytest.raises(ParameterError, match="unknown input"):
+        pipe.run(None, {"bogus": np.zeros(1)})
+
+
+def test_onnxruntime_sessions_as_parts(decoder):
+    ort = pytest.importorskip("onnxruntime")
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    folder = os.path.join(decoder, "token")
+    parts = [ort.InferenceSession(os.path.join(folder, f"layer_{i:02d}.onnx"), so, providers=["CPUExecutionProvider"])
+             for i in range(4)]
+    feed = _token_feed(np.random.default_rng(2))
+    ref = Pipeline(parts).run(["logits"], feed)[0]
+    ours = Pipeline.load(folder, quantized=False).run(["logits"], feed)[0]
+    np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-5)
