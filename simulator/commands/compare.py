@@ -32,12 +32,20 @@ def add_common_options(p, two_models: bool = True) -> None:
     p.add_argument("--json", metavar="FILE", type=output_file, help="write the report as JSON")
     p.add_argument("--csv", metavar="FILE", type=output_file, help="write the report as CSV")
     p.add_argument("--html", metavar="FILE", type=output_file, help="write the report as a standalone HTML page with a plot")
-    add_simulation_options(p)
+    p.add_argument("--threshold-scope", choices=("sample", "pooled", "mean"), default="sample",
+                   help="what must pass: every sample (default), the pooled value over all samples, or the mean of "
+                        "the per-sample values")
+    p.add_argument("--samples-jsonl", metavar="FILE", help="stream each sample's row to FILE (JSON lines) and keep "
+                   "none in memory: the report then lists no per-sample rows, only the worst samples")
+    p.add_argument("--checkpoint-dir", metavar="DIR", help="save each finished shard in DIR; --resume skips them")
+    add_simulation_options(p, runner=True)
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
 def common_params(args) -> dict:
-    return dict(metric=args.metric, threshold=args.threshold, top_k=args.top_k, **simulation_options(args))
+    return dict(metric=args.metric, threshold=args.threshold, top_k=args.top_k, threshold_scope=args.threshold_scope,
+                samples_path=args.samples_jsonl, keep_samples=not args.samples_jsonl,
+                checkpoint_path=args.checkpoint_dir, resume=args.resume, **simulation_options(args))
 
 
 def model_params(args) -> dict:
