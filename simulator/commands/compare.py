@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import sys
 
-from ._options import add_simulation_options, output_file, simulation_options
+from ._options import (METRIC_CHOICES, add_metric_options, add_quiet, add_report_options,  # noqa: F401
+                       add_simulation_options, metric_options, output_file, simulation_options)
 
 NAME = "compare"
 HELP = "compare the outputs of two models (model 0 is the reference) on every sample of a data folder"
-METRIC_CHOICES = ("snr", "psnr", "rmse", "mse", "mae", "max_abs", "cosine", "relative_l2", "topk")
 EXAMPLES = (
     'simulator compare examples/tiny_cnn/model.onnx examples/tiny_cnn/model.onnx -e1 examples/tiny_cnn/model.encodings -d examples/tiny_cnn/data',
     'simulator compare examples/tiny_cnn/model.onnx examples/tiny_cnn/model.onnx -e1 examples/tiny_cnn/model.encodings -d examples/tiny_cnn/data -m cosine -t 0.999',
@@ -23,21 +23,14 @@ def add_common_options(p, two_models: bool = True) -> None:
         p.add_argument("--encodings0", "-e0", help="encodings of model 0 (omit for float)")
         p.add_argument("--encodings1", "-e1", help="encodings of model 1 (omit for float)")
         p.add_argument("--data", "-d", required=True, help="the input data folder")
-    p.add_argument("--metric", "-m", default="snr", type=str.lower, choices=METRIC_CHOICES,
-                   help="the metric (default: %(default)s; docs/comparison.md gives the formulas)")
-    p.add_argument("--threshold", "-t", type=float, default=30.0,
-                   help="pass/fail threshold (default: %(default)s); snr, psnr, cosine, topk pass at >=, the error "
-                        "metrics at <=")
-    p.add_argument("--top-k", type=int, default=1, help="k of the topk metric (default: %(default)s)")
-    p.add_argument("--json", metavar="FILE", type=output_file, help="write the report as JSON")
-    p.add_argument("--csv", metavar="FILE", type=output_file, help="write the report as CSV")
-    p.add_argument("--html", metavar="FILE", type=output_file, help="write the report as a standalone HTML page with a plot")
+    add_metric_options(p)
+    add_report_options(p, type=output_file)
     add_simulation_options(p)
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    add_quiet(p)
 
 
 def common_params(args) -> dict:
-    return dict(metric=args.metric, threshold=args.threshold, top_k=args.top_k, **simulation_options(args))
+    return dict(**metric_options(args), **simulation_options(args))
 
 
 def model_params(args) -> dict:

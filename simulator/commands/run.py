@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from .. import safe_io
-from ._options import add_simulation_options, simulation_options
+from ._options import add_quiet, add_simulation_options, simulation_options
 
 NAME = "run"
 HELP = "run a model on every sample of a data folder and save the outputs"
@@ -34,7 +34,7 @@ def add_arguments(p) -> None:
     p.add_argument("--layer", "-l", action="append", default=[], metavar="NAME",
                    help="also save this intermediate tensor (repeatable; NAME::pre_quant for its value before "
                         "its encoding)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    add_quiet(p)
 
 
 def run(args) -> int:

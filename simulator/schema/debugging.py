@@ -2,14 +2,15 @@
 (re-exported by simulator.schema.base)."""
 from __future__ import annotations
 
-import math
 from typing import Literal, Optional
 
 from pydantic import Field, field_validator
 
 from ..paths import checked_path
 
-from .base import FeaturemapVerifierParameters, _SimulationOptions, data_folder, encodings_file, model_file
+from .fields import data_folder, encodings_file, finite, model_file
+from .options import _SimulationOptions
+from .parameters import FeaturemapVerifierParameters
 
 MOVES = ("int16", "float")
 
@@ -76,9 +77,7 @@ class MixedPrecisionParameters(SensitivityParameters):
     @field_validator("target", "tolerance", mode="before")
     @classmethod
     def _finite(cls, v):
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isfinite(v):
-            raise ValueError(f"must be a finite number, got {v!r}")
-        return v
+        return finite(v, "")
 
 
 class DumpVerifierParameters(FeaturemapVerifierParameters):
