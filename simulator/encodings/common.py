@@ -25,6 +25,17 @@ class EncodingsFile:
         return not self.encodings
 
 
+@dataclass(frozen=True)
+class FileFormat:
+    """What a version module declares about its files (its FORMAT, which sniff's table reads)."""
+    reads: tuple[str, ...]  # the "version" values it parses
+    writes: str | None  # the version it writes
+    sections: tuple[str, ...]  # its top-level keys holding entries
+    params_stated: bool = True  # the file says which entries are parameters (2.x does not: the model decides)
+    keeps_int32_bias: bool = False  # it can hold 2.x's int32 bias encodings
+    keeps_quantizer_args: bool = True  # it carries AIMET's "quantizer_args"
+
+
 def no_encodings_warning(enc: EncodingsFile) -> str:
     """The warning for an encodings file that quantizes nothing although the user asked for quantization."""
     bias = f" (only {len(enc.int32_bias)} int32 bias encoding(s), which AIMET's simulation does not apply)" \

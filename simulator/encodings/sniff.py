@@ -1,7 +1,8 @@
 """Which encodings version a file is, and the module that reads and writes it.
 
-FORMATS is the one table of versions: each module (v0_6_1, v1_0_0, v2) declares the versions it READS, the one
-it WRITES, its top-level SECTIONS, and provides parse/entry/write/source_layout/replace_entries. A new version
+FORMATS is the one table of versions: each module (v0_6_1, v1_0_0, v2) declares its FORMAT (common.FileFormat:
+the versions it reads, the one it writes, its top-level sections) and provides parse, entry, write, source_layout
+and replace_entries. A new version
 is a new module added to FORMATS. The checks here run before any entry is parsed: the version must be one we
 read, the layout must be that version's, and (given the model's names) every encoded tensor must exist.
 """
@@ -17,20 +18,20 @@ from .common import describe_names, short
 
 FORMATS: tuple[ModuleType, ...] = (v0_6_1, v1_0_0, v2)
 
-SUPPORTED_VERSIONS = tuple(v for f in FORMATS for v in f.READS)
-WRITE_VERSIONS = tuple(f.WRITES for f in FORMATS if f.WRITES)
+SUPPORTED_VERSIONS = tuple(v for f in FORMATS for v in f.FORMAT.reads)
+WRITE_VERSIONS = tuple(f.FORMAT.writes for f in FORMATS if f.FORMAT.writes)
 
 
 def format_of(version: str) -> ModuleType:
     """The module reading `version` (a supported one)."""
-    return next(f for f in FORMATS if version in f.READS)
+    return next(f for f in FORMATS if version in f.FORMAT.reads)
 
 
 def writer_of(version) -> ModuleType:
     """The module writing `version`; a ParameterError for a version we cannot write."""
     version = str(version)
     for f in FORMATS:
-        if f.WRITES == version:
+        if f.FORMAT.writes == version:
             return f
     raise ParameterError(f"cannot write encodings version {version!r}; supported: {', '.join(WRITE_VERSIONS)}")
 
@@ -59,8 +60,8 @@ def sniff_version(data: dict, source: str) -> str:
 def check_layout(data: dict, version: str, source: str) -> None:
     """A file must have the layout of the version it names (2.x keeps one 'encodings' list, 0.6.1 and 1.0.0 the
     'activation_encodings' and 'param_encodings' sections); otherwise it would parse to nothing."""
-    mine = format_of(version).SECTIONS
-    other = tuple(dict.fromkeys(k for f in FORMATS for k in f.SECTIONS if k not in mine))
+    mine = format_of(version).FORMAT.sections
+    other = tuple(dict.fromkeys(k for f in FORMATS for k in f.FORMAT.sections if k not in mine))
     if not any(k in data for k in mine) and any(k in data for k in other):
         raise EncodingsError(f"{source}: the file says \"version\": {version!r} but has the layout of another version "
                              f"(keys {', '.join(repr(k) for k in other if k in data)}; version "
@@ -84,7 +85,7 @@ def check_names(data: dict, version: str, source: str, known: Collection[str], m
     if version not in SUPPORTED_VERSIONS:
         return
     names: list = []
-    for section in format_of(version).SECTIONS:
+    for section in format_of(version).FORMAT.sections:
         entries = data.get(section)
         if isinstance(entries, dict):
             names.extend(entries)

@@ -14,15 +14,10 @@ from pydantic import field_validator
 
 from ..errors import EncodingsError
 from ..quantization import Encoding, Granularity
-from .common import EncodingsFile, EntryBase, add, check_float, check_int, check_offset, sections, validated
+from .common import EncodingsFile, EntryBase, FileFormat, add, check_float, check_int, check_offset, sections, validated
 from .layout import WriteJob, f32, implied_blocks, params_and_activations, two_section_layout
 
-READS = ("0.6.1",)
-WRITES = "0.6.1"
-SECTIONS = ("activation_encodings", "param_encodings")
-KEEPS_INT32_BIAS = False
-PARAMS_STATED = True  # whether the file says which entries are parameters
-KEEPS_QUANTIZER_ARGS = True
+FORMAT = FileFormat(("0.6.1",), "0.6.1", ("activation_encodings", "param_encodings"))
 
 
 class Entry061(EntryBase):
@@ -42,7 +37,7 @@ class Entry061(EntryBase):
 
 def parse(data, source, version="0.6.1") -> EncodingsFile:
     out: dict[str, Encoding] = {}
-    for section, entries in sections(data, source, SECTIONS, dict):
+    for section, entries in sections(data, source, FORMAT.sections, dict):
         for name, raw in entries.items():
             channels = raw if isinstance(raw, list) else [raw]
             if not channels:
@@ -101,7 +96,7 @@ def source_layout(data: dict):
 
 def replace_entries(data: dict, changed: dict, params, shapes, axis) -> dict:
     """`data` (a copy of a file's JSON) with the encodings in `changed` rewritten (None: removed)."""
-    for section in SECTIONS:
+    for section in FORMAT.sections:
         entries = data.get(section) or {}
         for name in [n for n in entries if n in changed]:
             if changed[name] is None:

@@ -10,16 +10,11 @@ from pydantic import field_validator
 
 from ..errors import EncodingsError
 from ..quantization import Encoding, Granularity
-from .common import (EncodingsFile, EntryBase, add, check_float, check_int, check_offset, entry_name,
+from .common import (EncodingsFile, EntryBase, FileFormat, add, check_float, check_int, check_offset, entry_name,
                      lpbq_block_scales, replace_in_list, sections, validated)
 from .layout import WriteJob, f32, implied_blocks, params_and_activations, two_section_layout
 
-READS = ("1.0.0",)
-WRITES = "1.0.0"
-SECTIONS = ("activation_encodings", "param_encodings")
-KEEPS_INT32_BIAS = False
-PARAMS_STATED = True  # whether the file says which entries are parameters
-KEEPS_QUANTIZER_ARGS = True
+FORMAT = FileFormat(("1.0.0",), "1.0.0", ("activation_encodings", "param_encodings"))
 
 
 class Entry100(EntryBase):
@@ -48,7 +43,7 @@ class Entry100(EntryBase):
 
 def parse(data, source, version="1.0.0") -> EncodingsFile:
     out: dict[str, Encoding] = {}
-    for section, entries in sections(data, source, SECTIONS, list):
+    for section, entries in sections(data, source, FORMAT.sections, list):
         for raw in entries:
             e = validated(Entry100, raw, source, entry_name(raw))
             if e.dtype == "FLOAT":
@@ -128,7 +123,7 @@ def source_layout(data: dict):
 
 def replace_entries(data: dict, changed: dict, params, shapes, axis) -> dict:
     """`data` (a copy of a file's JSON) with the encodings in `changed` rewritten (None: removed)."""
-    for section in SECTIONS:
+    for section in FORMAT.sections:
         data[section] = replace_in_list(data.get(section), changed,
                                         lambda n: entry(changed[n], shapes.get(n), axis(n)))
     return data

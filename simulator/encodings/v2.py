@@ -15,16 +15,12 @@ import numpy as np
 
 from ..errors import EncodingsError
 from ..quantization import Encoding, Granularity
-from .common import (EncodingsFile, EntryBase, add, array, check_int, check_offset, entry_name, lpbq_block_scales,
+from .common import (EncodingsFile, EntryBase, FileFormat, add, array, check_int, check_offset, entry_name, lpbq_block_scales,
                      replace_in_list, sections, validated)
 from .layout import WriteJob, blocks, f32, nested, zp_value
 
-READS = ("2.0.0", "2.1.0")
-WRITES = "2.0.0"
-SECTIONS = ("encodings",)
-KEEPS_INT32_BIAS = True
-PARAMS_STATED = False  # whether the file says which entries are parameters
-KEEPS_QUANTIZER_ARGS = False
+FORMAT = FileFormat(("2.0.0", "2.1.0"), "2.0.0", ("encodings",), params_stated=False, keeps_int32_bias=True,
+                    keeps_quantizer_args=False)
 
 Nested = Union[float, list]
 
@@ -55,7 +51,7 @@ def _check_zero_point(name, zp, signed, bw, dtype, source):
 def parse(data, source, version) -> EncodingsFile:
     out: dict[str, Encoding] = {}
     int32: dict[str, Encoding] = {}
-    for _, entries in sections(data, source, SECTIONS, list):
+    for _, entries in sections(data, source, FORMAT.sections, list):
         for raw in entries:
             e = validated(Entry200, raw, source, entry_name(raw))
             dtype = e.output_dtype.lower()
@@ -168,7 +164,7 @@ def write(job: WriteJob) -> dict:
 def source_layout(data: dict):
     """(parameter names, names in file order, quantizer_args). A 2.x file does not say which entries are
     parameters: those stated signed or per-channel are taken for them (the model's weights decide when it is
-    given: PARAMS_STATED is False)."""
+    given: params_stated is False)."""
     params = {e.get("name") for e in data.get("encodings") or []
               if isinstance(e, dict) and (str(e.get("output_dtype", "")).startswith("int") or "axis" in e)}
     order = [e.get("name") for e in data.get("encodings") or [] if isinstance(e, dict)]

@@ -50,7 +50,7 @@ def write_encodings(encodings: dict[str, Encoding], version: str, params=(), mod
     Raises EncodingsError naming the tensor when the version cannot express an encoding.
     """
     writer = writer_of(version)
-    version = writer.WRITES
+    version = writer.FORMAT.writes
     params = set(params)
     names = [n for n in (order or []) if n in encodings] + [n for n in encodings if n not in set(order or [])]
     inits = {t.name: tuple(t.dims) for t in model.graph.initializer} if model is not None else {}
@@ -98,12 +98,12 @@ def write_encodings(encodings: dict[str, Encoding], version: str, params=(), mod
     job = WriteJob(names, {n: resolved(n, encodings[n]) for n in names}, params, inits, axis_of, no_axis_why,
                    check_axis, dict(int32_bias or {}), notes)
     out = writer.write(job)
-    if int32_bias and not writer.KEEPS_INT32_BIAS:
+    if int32_bias and not writer.FORMAT.keeps_int32_bias:
         notes.append(f"{len(int32_bias)} int32 bias encoding(s) of the 2.x source dropped ({version} has none; "
                      f"AIMET's simulation does not apply them): {', '.join(sorted(int32_bias)[:5])}"
                      + (" ..." if len(int32_bias) > 5 else ""))
     out["producer"] = dict(PRODUCER)
-    if quantizer_args is not None and writer.KEEPS_QUANTIZER_ARGS:
+    if quantizer_args is not None and writer.FORMAT.keeps_quantizer_args:
         out["quantizer_args"] = quantizer_args
     out["version"] = version
     return Written(out, version, notes)
@@ -150,7 +150,7 @@ def convert_encodings(source, version: str, model=None, output=None) -> Conversi
     converted file simulates bit for bit like the source; an encoding the target cannot express is an
     EncodingsError naming the tensor. 2.x int32 bias encodings (export-only) are dropped for 0.6.1/1.0.0.
     """
-    version = writer_of(version).WRITES
+    version = writer_of(version).FORMAT.writes
     if isinstance(source, dict):
         data, parsed = source, parse_encodings(source)
     else:
@@ -161,7 +161,7 @@ def convert_encodings(source, version: str, model=None, output=None) -> Conversi
         model = load_model(model, external_data=False)
     source_format = format_of(parsed.version)
     params, order, qargs = source_format.source_layout(data)
-    if not source_format.PARAMS_STATED:
+    if not source_format.FORMAT.params_stated:
         params = (_model_params(model) if model is not None else params) & (set(parsed.encodings) | set(parsed.int32_bias))
     if model is not None:
         from . import graph_tensors  # noqa: PLC0415
