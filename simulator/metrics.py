@@ -216,6 +216,8 @@ METRIC_INFO: dict[str, Metric] = {m.name: m for m in (
                              "out's top-k classes", _topk, uses_k=True),
 )}
 METRIC_NAMES = tuple(METRIC_INFO)
+# The end metrics of sensitivity and mixed precision (docs/debugging.md): the name users give -> the registry's metric.
+END_METRICS = {"snr": "snr", "top1": "topk"}
 
 
 def unknown_metric(name) -> str:
@@ -327,5 +329,5 @@ def steps(ref, out, scale) -> tuple[float, float]:
     return s.rms, s.max
 
 
-__all__ = ["Metric", "METRIC_INFO", "METRIC_NAMES", "passes", "unknown_metric", "Stats", "StepStats", "get_metric", "compute", "steps", "snr", "psnr", "rmse", "mse", "mae",
+__all__ = ["Metric", "METRIC_INFO", "METRIC_NAMES", "END_METRICS", "passes", "unknown_metric", "Stats", "StepStats", "get_metric", "compute", "steps", "snr", "psnr", "rmse", "mse", "mae",
            "max_abs", "cosine", "relative_l2", "topk"]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 
+from ..metrics import END_METRICS
 from ._options import add_quiet, add_report_options, add_simulation_options, simulation_options
 
 NAME = "sensitivity"
@@ -15,7 +16,7 @@ def add_debug_options(p, moves_default: str) -> None:
     p.add_argument("model", help="the ONNX model")
     p.add_argument("--encodings", "-e", required=True, help="its AIMET encodings file")
     p.add_argument("--data", "-d", required=True, help="the input data folder")
-    p.add_argument("--metric", "-m", default="snr", type=str.lower, choices=("snr", "top1"),
+    p.add_argument("--metric", "-m", default="snr", type=str.lower, choices=tuple(END_METRICS),
                    help="end metric: snr (dB, each output pooled over the samples, lowest output) or top1 (share of "
                         "rows whose argmax agrees with the float model); default %(default)s")
     p.add_argument("--moves", default=moves_default, help="comma-separated moves per group: int16, float "

@@ -6,6 +6,7 @@ from typing import Literal, Optional
 
 from pydantic import Field, field_validator
 
+from ..metrics import END_METRICS
 from ..paths import checked_path
 
 from .fields import data_folder, encodings_file, finite, model_file
@@ -21,7 +22,7 @@ class SensitivityParameters(_SimulationOptions):
     input_model_path: str = Field(description="The ONNX model file.")
     input_encodings_path: str = Field(description="Its AIMET encodings file.")
     input_data_path: str = Field(description="The input data folder (toolchain layout).")
-    metric: Literal["snr", "top1"] = Field("snr", description="End metric: 'snr' (dB, each output pooled over the "
+    metric: Literal[tuple(END_METRICS)] = Field("snr", description="End metric: 'snr' (dB, each output pooled over the "
                                            "samples, the lowest output) or 'top1' (share of rows whose argmax agrees "
                                            "with the float model's).")
     moves: list[Literal[MOVES]] = Field(default_factory=lambda: ["float", "int16"], description="Changes measured "
