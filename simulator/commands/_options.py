@@ -60,6 +60,29 @@ def add_quiet(p) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
+def add_common_options(p, two_models: bool = True) -> None:
+    """Options the comparison commands share: models, metric, threshold, reports, simulation options."""
+    if two_models:
+        p.add_argument("model0", help="the reference ONNX model")
+        p.add_argument("model1", help="the ONNX model compared with it (may be the same file)")
+        p.add_argument("--encodings0", "-e0", help="encodings of model 0 (omit for float)")
+        p.add_argument("--encodings1", "-e1", help="encodings of model 1 (omit for float)")
+        p.add_argument("--data", "-d", required=True, help="the input data folder")
+    add_metric_options(p)
+    add_report_options(p, type=output_file)
+    add_simulation_options(p)
+    add_quiet(p)
+
+
+def common_params(args) -> dict:
+    return dict(**metric_options(args), **simulation_options(args))
+
+
+def model_params(args) -> dict:
+    return dict(input_model_path_0=args.model0, input_encodings_path_0=args.encodings0,
+                input_model_path_1=args.model1, input_encodings_path_1=args.encodings1, input_data_path=args.data)
+
+
 def positive_int(text: str) -> int:
     """argparse type of a count that must be 1 or more (--max-samples 0 or -3 would silently mean one sample)."""
     import argparse  # noqa: PLC0415

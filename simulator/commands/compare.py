@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from ._options import (METRIC_CHOICES, add_metric_options, add_quiet, add_report_options,  # noqa: F401
-                       add_simulation_options, metric_options, output_file, simulation_options)
+from ._options import METRIC_CHOICES, add_common_options, common_params, model_params  # noqa: F401
 
 NAME = "compare"
 HELP = "compare the outputs of two models (model 0 is the reference) on every sample of a data folder"
@@ -13,29 +12,6 @@ EXAMPLES = (
     'simulator compare examples/tiny_cnn/model.onnx examples/tiny_cnn/model.onnx -e1 examples/tiny_cnn/model.encodings -d examples/tiny_cnn/data -m cosine -t 0.999',
     'simulator compare examples/tiny_cnn/model.onnx examples/tiny_cnn/model.onnx -e1 examples/tiny_cnn/model.encodings -d examples/tiny_cnn/data --html report.html',
 )
-
-
-def add_common_options(p, two_models: bool = True) -> None:
-    """Options the comparison commands share: models, metric, threshold, reports, simulation options."""
-    if two_models:
-        p.add_argument("model0", help="the reference ONNX model")
-        p.add_argument("model1", help="the ONNX model compared with it (may be the same file)")
-        p.add_argument("--encodings0", "-e0", help="encodings of model 0 (omit for float)")
-        p.add_argument("--encodings1", "-e1", help="encodings of model 1 (omit for float)")
-        p.add_argument("--data", "-d", required=True, help="the input data folder")
-    add_metric_options(p)
-    add_report_options(p, type=output_file)
-    add_simulation_options(p)
-    add_quiet(p)
-
-
-def common_params(args) -> dict:
-    return dict(**metric_options(args), **simulation_options(args))
-
-
-def model_params(args) -> dict:
-    return dict(input_model_path_0=args.model0, input_encodings_path_0=args.encodings0,
-                input_model_path_1=args.model1, input_encodings_path_1=args.encodings1, input_data_path=args.data)
 
 
 def run_with_progress(fn, params, total: int, quiet: bool):

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from .. import safe_io
 from ..errors import ParameterError
-from ._options import add_isolated_threshold
-from .compare import add_common_options, common_params, finish, model_params, run_with_progress
+from ._options import add_common_options, add_isolated_threshold, common_params, model_params
+from .compare import finish, run_with_progress
 
 NAME = "layerwise"
 HELP = ("compare two models layer by layer (model 0 is the reference): the cumulative and the isolated error of "

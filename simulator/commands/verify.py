@@ -1,8 +1,8 @@
 """`simulator verify`: check featuremaps dumped by another tool or a device against the simulator."""
 from __future__ import annotations
 
-from ._options import add_isolated_threshold
-from .compare import add_common_options, common_params, finish, run_with_progress
+from ._options import add_common_options, add_isolated_threshold, common_params
+from .compare import finish, run_with_progress
 
 NAME = "verify"
 HELP = ("verify featuremaps dumped by another tool or a device (.npy, .npz, AIMET layer-output .raw, device .bin) against the "
