@@ -60,16 +60,15 @@ class Simulator:
     """Entry points of the simulator, as static methods (the API page's `Simulator`)."""
 
     @staticmethod
-    def run_inference(params: InferenceRunnerParameters,
-                      progress: Optional[Callable[[str], None]] = None) -> "OrderedDict[str, list[np.ndarray]]":
-        """{sample name: [graph outputs in graph order..., layerwise_check_name featuremaps in order]}."""
+    def run_inference(params: InferenceRunnerParameters, progress: Optional[Callable[[str], None]] = None,
+                      executor=None) -> "OrderedDict[str, list[np.ndarray]]":
+        """{sample name: [graph outputs in graph order..., layerwise_check_name featuremaps in order]}.
+        params.workers / params.scheduler, or `executor` (a concurrent.futures.Executor or a Dask Client),
+        spread the samples over processes (docs/scale-out.md)."""
         _check_params(params, InferenceRunnerParameters)
-        results = OrderedDict()
-        for sample, arrays in iter_inference(params):
-            results[sample] = arrays
-            if progress is not None:
-                progress(sample)
-        return results
+        from .inference import run_inference  # noqa: PLC0415
+
+        return run_inference(params, progress, executor)
 
     @staticmethod
     def get_inference_session(params: GetInferenceSessionParameters) -> InferenceSession:
@@ -96,44 +95,48 @@ class Simulator:
 
     @staticmethod
     def compare_model_by_inference(params: InferenceCheckerParameters,
-                                   progress: Optional[Callable[[str], None]] = None):
+                                   progress: Optional[Callable[[str], None]] = None, executor=None):
         """Both models on every sample; {sample: (passed, {output name: metric value})} ordered by sample
         name (an InferenceCheckResult: also .worst/.mean/.overall per output, .passed, .to_json(), print()).
         Model 0 is the reference; docs/comparison.md gives each metric's formula and direction."""
         _check_params(params, InferenceCheckerParameters)
         from .compare import compare_by_inference  # noqa: PLC0415
 
-        return compare_by_inference(params, progress)
+        return compare_by_inference(params, progress, executor=executor)
 
     @staticmethod
     def compare_model_by_layer(params: LayerwiseCheckerParameters,
-                               progress: Optional[Callable[[str], None]] = None):
+                               progress: Optional[Callable[[str], None]] = None, executor=None):
         """Intermediate tensors of both models, paired by layer_match_info or by shared name:
         {sample: (passed, {layer: value})} (a LayerwiseCheckResult: .layers in graph order with the isolated
         error beside the cumulative one, .first_failure, .verdict, .diagnosis, reports)."""
         _check_params(params, LayerwiseCheckerParameters)
         from .compare import compare_by_layer  # noqa: PLC0415
 
-        return compare_by_layer(params, progress)
+        return compare_by_layer(params, progress, executor=executor)
 
     @staticmethod
     def verify_featuremaps(params: FeaturemapVerifierParameters,
-                           progress: Optional[Callable[[str], None]] = None):
+                           progress: Optional[Callable[[str], None]] = None, executor=None):
         """Featuremaps dumped by another tool or a device against the simulator, layer by layer: cumulative
         (simulator run vs dump) and isolated (the simulator's op on the dumped inputs vs the dumped output)."""
         _check_params(params, FeaturemapVerifierParameters)
         from .compare import verify_dumps  # noqa: PLC0415
 
-        return verify_dumps(params, progress)
+        return verify_dumps(params, progress, executor=executor)
 
 
     @staticmethod
-    def inspect_encodings(model_path, encodings_path=None, data_path=None, max_samples=None):
+    def inspect_encodings(model_path, encodings_path=None, data_path=None, max_samples=None, workers=1, scheduler=None,
+                          executor=None):
         """Each tensor of the model in graph order with its encoding, totals, warnings (simulator.tools.inspect);
         `.format_table()` prints it, `.to_dict()` gives it as JSON-ready data."""
         from .tools.inspect import inspect_encodings  # noqa: PLC0415
 
-        return inspect_encodings(model_path, encodings_path, data_path, max_samples)
+        from .runner import Options  # noqa: PLC0415
+
+        return inspect_encodings(model_path, encodings_path, data_path, max_samples,
+                                 runner_options=Options(workers=workers, scheduler=scheduler, executor=executor))
 
     @staticmethod
     def convert_encodings(encodings_path, version, output_path=None, model_path=None):
@@ -144,14 +147,18 @@ class Simulator:
         return convert_encodings(encodings_path, version, model=model_path, output=output_path)
 
     @staticmethod
-    def calibrate(model_path, data_path, output_path=None, version="1.0.0", config=None, max_samples=None):
+    def calibrate(model_path, data_path, output_path=None, version="1.0.0", config=None, max_samples=None, workers=1,
+                  scheduler=None, executor=None):
         """Min-max encodings for a float model from a data folder (simulator.tools.calibrate); `config` is a
         CalibrationConfig (bitwidths per weight/activation/op type, per-channel). Returns the Calibration."""
         from .model import load_model  # noqa: PLC0415
         from .tools.calibrate import calibrate  # noqa: PLC0415
 
         model = load_model(model_path)
-        cal = calibrate(model, data_path, config, max_samples, source=str(model_path))
+        from .runner import Options  # noqa: PLC0415
+
+        cal = calibrate(model, data_path, config, max_samples, source=str(model_path),
+                        runner_options=Options(workers=workers, scheduler=scheduler, executor=executor))
         if output_path is not None:
             cal.write(version, model, output_path)
         return cal

@@ -121,6 +121,15 @@ HOST_FALLBACKS = {
 # float8 and float4 variants, int4/uint4, int2/uint2: CuPy has no such dtypes).
 
 
+def device_count() -> int:
+    """How many GPUs CuPy sees (0 without CuPy or a GPU): the runner gives each worker its own."""
+    try:
+        import cupy  # noqa: PLC0415 - optional dependency
+        return int(cupy.cuda.runtime.getDeviceCount())
+    except Exception:  # noqa: BLE001 - no CuPy, no driver, no device: one device or none, as for one process
+        return 0
+
+
 def device_can_hold(dtype) -> bool:
     """Whether CuPy can hold an array of this dtype (plain NumPy numbers and booleans)."""
     dtype = numpy.dtype(dtype)

@@ -32,6 +32,8 @@ from . import data as _data
 from . import dumps as _dumps
 from . import safe_io
 from . import report as _report
+from . import runner as _runner
+from .accumulators import RecordJournal, SampleRows, TensorSample, TensorSummary, passes, replay_journal
 from .backend import to_host
 from .encodings import describe_names
 from .errors import DataError, ModelError, ParameterError, SimulatorError
@@ -60,6 +62,30 @@ class _CheckResult(Mapping):
         self.threshold = float(threshold)
         self.top_k = int(top_k)
         self._samples: "OrderedDict[str, tuple[bool, dict]]" = OrderedDict()
+        self.threshold_scope = "sample"  # or "pooled" / "mean": the check over the data set (accumulators.py)
+        self.keep_samples = True  # False: per-sample rows only streamed (samples_path), O(1) memory
+        self._rows = SampleRows(None)
+        self._count, self._failed = 0, []
+        self.run_report: Optional[_runner.Report] = None
+
+    def _configure(self, params):
+        """The data-set options of the parameters (threshold scope, per-sample rows kept or streamed)."""
+        self.threshold_scope = getattr(params, "threshold_scope", "sample")
+        self.keep_samples = getattr(params, "keep_samples", True)
+        self._rows = SampleRows(getattr(params, "samples_path", None))
+
+    def _row(self, sample, passed: bool, values: dict):
+        """One sample's row, as it is merged: streamed, counted, kept when keep_samples."""
+        self._rows.write(sample, passed, values)
+        self._count += 1
+        if not passed:
+            self._failed.append(sample)
+        if self.keep_samples:
+            self._samples[sample] = (passed, values)
+
+    @property
+    def num_samples(self) -> int:
+        return len(self._samples) if self.keep_samples else self._count
 
     # Mapping
     def __getitem__(self, sample):
@@ -73,11 +99,18 @@ class _CheckResult(Mapping):
 
     def __repr__(self):
         return f"<{type(self).__name__} {self.metric} threshold {self.threshold:g}: " \
-               f"{'PASS' if self.passed else 'FAIL'}, {len(self)} sample(s)>"
+               f"{'PASS' if self.passed else 'FAIL'}, {self.num_samples} sample(s)>"
 
     @property
     def passed(self) -> bool:
+        if self.threshold_scope != "sample":
+            return all(c is not False for c in self._scope_checks().values())
+        if not self.keep_samples:
+            return not self._failed
         return all(p for p, _ in self._samples.values())
+
+    def _scope_checks(self) -> dict:
+        return {}
 
     @property
     def warnings(self) -> list[str]:
@@ -86,6 +119,8 @@ class _CheckResult(Mapping):
 
     @property
     def failed_samples(self) -> list[str]:
+        if not self.keep_samples:
+            return list(self._failed)
         return [s for s, (p, _) in self._samples.items() if not p]
 
     def _metric_dict(self) -> dict:
@@ -138,6 +173,7 @@ class InferenceCheckResult(_CheckResult):
         self.matched_by = matched_by
         self._k = top_k if metric.name == "topk" else 0
         self._stats = {n0: Stats(self._k) for n0, _ in outputs}
+        self.summary = {n0: TensorSummary(metric) for n0, _ in outputs}  # worst samples, mean of samples
         self.worst: dict[str, float] = {}
         self.mean: dict[str, float] = {}
         self.overall: dict[str, float] = {}
@@ -147,25 +183,44 @@ class InferenceCheckResult(_CheckResult):
         for name, stats in per_output.items():
             values[name] = self.metric_info.value(stats)
             self._stats[name].merge(stats)
+            self.summary[name].add(sample, values[name])
         passed = all(self.metric_info.passes(v, self.threshold) for v in values.values())
-        self._samples[sample] = (passed, values)
+        self._row(sample, passed, values)
 
     def _finish(self):
+        self._rows.close()
         for n0, _ in self.outputs:
-            vals = [d[n0] for _, d in self._samples.values()]
-            self.worst[n0] = self.metric_info.worst(vals)
-            self.mean[n0] = float(np.mean(vals)) if vals else math.nan
+            if self.keep_samples:
+                vals = [d[n0] for _, d in self._samples.values()]
+                self.worst[n0] = self.metric_info.worst(vals)
+                self.mean[n0] = float(np.mean(vals)) if vals else math.nan
+            else:
+                worst = self.summary[n0].worst
+                self.worst[n0] = worst[0][0] if worst else math.nan
+                self.mean[n0] = self.summary[n0].mean
             self.overall[n0] = self.metric_info.value(self._stats[n0])
+
+    def _scope_checks(self) -> dict:
+        return {n0: passes(self.metric_info, self.threshold_scope, self.threshold, self.worst.get(n0),
+                           self.mean.get(n0), self.overall.get(n0)) for n0, _ in self.outputs}
 
     def to_dict(self) -> dict:
         return {
             "kind": self.kind, "metric": self._metric_dict(), "models": self.models,
             "outputs": [{"name": n0, "name_model_1": n1} for n0, n1 in self.outputs], "matched_by": self.matched_by,
-            "passed": self.passed, "num_samples": len(self), "failed_samples": self.failed_samples,
+            "passed": self.passed, "num_samples": self.num_samples, "failed_samples": self.failed_samples,
             "samples": {s: {"passed": p, "values": dict(v)} for s, (p, v) in self._samples.items()},
             "worst": dict(self.worst), "mean": dict(self.mean), "overall": dict(self.overall),
+            **self._dataset_dict(),
             "warnings": self.warnings,
         }
+
+    def _dataset_dict(self) -> dict:
+        """With a data-set scope or streamed rows: the scope, and per output the worst samples."""
+        if self.threshold_scope == "sample" and self.keep_samples:
+            return {}
+        return {"threshold_scope": self.threshold_scope,
+                "dataset": {n0: self.summary[n0].to_dict() for n0, _ in self.outputs}}
 
 
 class LayerRecord:
@@ -187,58 +242,88 @@ class LayerRecord:
         self.note: Optional[str] = None
         self.shape = None
         self.same, self.isolated_same = [0, 0], [0, 0]  # [identical elements, elements]
+        self.summary, self.isolated_summary = TensorSummary(metric), TensorSummary(metric)
+        self.keep_samples = True  # False: per-sample values are not kept (the summaries are)
+        self.threshold_scope = "sample"
         self.constant = False  # a weight or a value computed from weights only: the same on every sample
         self.tensor = TensorStats()  # ranges, clipping and histograms (tensor_stats.py)
         self.weights: list[dict] = []  # per-channel ranges of the weights its op reads
 
     def add(self, sample, ref, out, scale=None) -> float:
         """One sample of the cumulative comparison."""
-        if scale is not None:
-            self.has_steps = True
         if self.shape is None:
             self.shape = tuple(np.shape(ref))
-        return self._accumulate(sample, ref, out, scale, self.stats, self.values, self.steps, self.same)
+        return self.merge_sample(sample, TensorSample.of(ref, out, self._k, scale), isolated=False)
 
     def add_isolated(self, sample, ref, out, scale=None) -> float:
         """One sample of the isolated comparison (the op re-run on the reference's inputs)."""
-        return self._accumulate(sample, ref, out, scale, self.isolated_stats, self.isolated_values,
-                                self.isolated_steps, self.isolated_same)
+        return self.merge_sample(sample, TensorSample.of(ref, out, self._k, scale), isolated=True)
 
-    def _accumulate(self, sample, ref, out, scale, stats, values, steps, same) -> float:
-        s = Stats.of(ref, out, self._k)
-        same[0] += int(np.count_nonzero(np.asarray(ref).reshape(-1) == np.asarray(out).reshape(-1)))
-        same[1] += int(np.size(ref))
-        stats.merge(s)
-        values[sample] = v = self._metric.value(s)
-        if scale is not None:
-            steps.update(ref, out, scale)
+    def merge_sample(self, sample, ts: TensorSample, isolated: bool) -> float:
+        """One sample's sums (computed here or by a worker) added to the running ones, in sample order."""
+        if isolated:
+            stats, values, steps, same = self.isolated_stats, self.isolated_values, self.isolated_steps, self.isolated_same
+            summary = self.isolated_summary
+        else:
+            stats, values, steps, same, summary = self.stats, self.values, self.steps, self.same, self.summary
+            if ts.steps is not None:
+                self.has_steps = True
+        same[0] += ts.same
+        same[1] += ts.size
+        stats.merge(ts.stats)
+        v = self._metric.value(ts.stats)
+        if self.keep_samples:
+            values[sample] = v
+        summary.add(sample, v, ts.hist)
+        if ts.steps is not None:
+            steps.merge(ts.steps)
         return v
 
     # over all samples
     @property
+    def compared(self) -> bool:
+        """Whether any sample was compared (cumulative)."""
+        return bool(self.values) if self.keep_samples else self.summary.n > 0
+
+    @property
+    def isolated_compared(self) -> bool:
+        return bool(self.isolated_values) if self.keep_samples else self.isolated_summary.n > 0
+
+    @property
     def overall(self) -> float:
-        return self._metric.value(self.stats) if self.values else math.nan
+        return self._metric.value(self.stats) if self.compared else math.nan
 
     @property
     def worst(self) -> float:
+        if not self.keep_samples:
+            return self.summary.worst[0][0] if self.summary.n else math.nan
         return self._metric.worst(self.values.values())
 
     @property
     def mean(self) -> float:
+        if not self.keep_samples:
+            return self.summary.mean
         return float(np.mean(list(self.values.values()))) if self.values else math.nan
 
     @property
     def isolated_overall(self) -> Optional[float]:
-        return self._metric.value(self.isolated_stats) if self.isolated_values else None
+        return self._metric.value(self.isolated_stats) if self.isolated_compared else None
 
     @property
     def isolated_worst(self) -> Optional[float]:
-        return self._metric.worst(self.isolated_values.values()) if self.isolated_values else None
+        if not self.isolated_compared:
+            return None
+        if not self.keep_samples:
+            return self.isolated_summary.worst[0][0]
+        return self._metric.worst(self.isolated_values.values())
 
     @property
     def passed(self) -> Optional[bool]:
-        """The cumulative check over all samples (the worst sample against the threshold); None: not compared."""
-        return self._metric.passes(self.worst, self.threshold) if self.values else None
+        """The cumulative check over all samples (by default the worst sample against the threshold; with
+        threshold_scope "pooled" or "mean" the pooled value or the mean of samples); None: not compared."""
+        if not self.compared:
+            return None
+        return passes(self._metric, self.threshold_scope, self.threshold, self.worst, self.mean, self.overall)
 
     @property
     def isolated_passed(self) -> Optional[bool]:
@@ -260,6 +345,10 @@ class LayerRecord:
              "constant": self.constant, "tensor": self.tensor.to_dict(), "weights": self.weights}
         if self.isolated_rerun:
             d["isolated_rerun"] = list(self.isolated_rerun)
+        if not self.keep_samples or self.threshold_scope != "sample":
+            d["dataset"] = self.summary.to_dict()
+            if self.isolated_summary.n:
+                d["isolated_dataset"] = self.isolated_summary.to_dict()
         if self.has_steps:
             d["steps_rms"], d["steps_max"] = self.steps.rms, self.steps.max
             d["steps_off_fraction"] = self.steps.off / self.steps.n if self.steps.n else 0.0
@@ -317,8 +406,28 @@ class LayerwiseCheckResult(_CheckResult):
     def passed(self) -> bool:
         return super().passed and self.first_isolated_failure is None
 
+    def _configure(self, params):
+        super()._configure(params)
+        for rec in self.layers:
+            rec.keep_samples, rec.threshold_scope = self.keep_samples, self.threshold_scope
+
+    def _merge(self, names: list, journals: dict):
+        """One shard of a worker: each layer's journal replayed in layer order, then each sample's row."""
+        rows = {s: {} for s in names}
+        for rec in self.layers:
+            journal = journals.get(rec.key)
+            if journal is not None:
+                for sample, v in replay_journal(journal, rec):
+                    rows.setdefault(sample, {})[rec.key] = v
+        for sample, values in rows.items():
+            self._row(sample, all(self.metric_info.passes(v, self.threshold) for v in values.values()), values)
+
     def _finish(self):
-        self.layers = [r for r in self.layers if r.values or r.note]
+        self._rows.close()
+        self.layers = [r for r in self.layers if r.compared or r.note]
+        if not self.keep_samples:
+            self.verdict, self.diagnosis = self._diagnose()
+            return
         by_sample = OrderedDict()
         for rec in self.layers:
             for sample, v in rec.values.items():
@@ -339,7 +448,7 @@ class LayerwiseCheckResult(_CheckResult):
         first_iso = self.first_isolated_failure
         if first is None and first_iso is None:
             return "pass", (f"every compared layer passes ({m} threshold {self.threshold:g}), cumulative and "
-                            f"isolated" if any(r.isolated_values for r in self.layers) else
+                            f"isolated" if any(r.isolated_compared for r in self.layers) else
                             f"every compared layer passes ({m} threshold {self.threshold:g})")
         if first_iso is not None:
             rec = self.layer(first_iso)
@@ -359,8 +468,8 @@ class LayerwiseCheckResult(_CheckResult):
                 text += f"; at this layer {rec.note}"
             return "isolated", text + "."
         failing = [r for r in self.layers if self._layer_passed(r) is False]
-        unchecked = [r.key for r in failing if not r.isolated_values]
-        checked = [r for r in self.layers if r.isolated_values]
+        unchecked = [r.key for r in failing if not r.isolated_compared]
+        checked = [r for r in self.layers if r.isolated_compared]
         rec = self.layer(first)
         head = (f"first cumulative failure at layer {rec.key!r} ({rec.op_type}): {m} "
                 f"{self._fmt(rec.worst)} against threshold {self.threshold:g}")
@@ -386,7 +495,7 @@ class LayerwiseCheckResult(_CheckResult):
             "models": self.models, "reference": self.reference, "compared": self.compared,
             "passed": self.passed, "verdict": self.verdict, "diagnosis": self.diagnosis,
             "first_failure": self.first_failure, "first_isolated_failure": self.first_isolated_failure,
-            "num_samples": len(self), "failed_samples": self.failed_samples,
+            "num_samples": self.num_samples, "failed_samples": self.failed_samples,
             "samples": {s: {"passed": p, "values": dict(v)} for s, (p, v) in self._samples.items()},
             "layers": layers, "warnings": self.warnings,
         }
@@ -594,29 +703,64 @@ class _Exporter:
 # compare_model_by_inference
 # ---------------------------------------------------------------------------------------------------
 
-def compare_by_inference(params, progress: Progress = None) -> InferenceCheckResult:
-    metric = get_metric(params.metric)
-    s0 = _session(params.input_model_path_0, params.input_encodings_path_0, params)
-    s1 = _session(params.input_model_path_1, params.input_encodings_path_1, params)
-    names0 = [o.name for o in s0.get_outputs()]
-    names1 = [o.name for o in s1.get_outputs()]
-    pairs, how = match_outputs(names0, names1, params.input_model_path_0, params.input_model_path_1)
-    models = [_model_desc(params.input_model_path_0, params.input_encodings_path_0, s0),
-              _model_desc(params.input_model_path_1, params.input_encodings_path_1, s1)]
-    result = InferenceCheckResult(metric, params.threshold, params.top_k, models, pairs, how)
-    for sample, feed in _data.iter_samples(params.input_data_path, s0.interpreter.inputs):
-        out0 = s0.run([p[0] for p in pairs], feed)
-        out1 = s1.run([p[1] for p in pairs], _feed_for(s1, feed, params.input_model_path_1))
+class _InferenceState:
+    """One process's part of compare_by_inference: both sessions, the output pairs, the data folder."""
+
+    def __init__(self, params):
+        self.params = params
+        self.s0 = _session(params.input_model_path_0, params.input_encodings_path_0, params)
+        self.s1 = _session(params.input_model_path_1, params.input_encodings_path_1, params)
+        names0 = [o.name for o in self.s0.get_outputs()]
+        names1 = [o.name for o in self.s1.get_outputs()]
+        self.pairs, self.how = match_outputs(names0, names1, params.input_model_path_0, params.input_model_path_1)
+        self.k = params.top_k if params.metric == "topk" else 0
+        self.reader = _data.SampleReader(params.input_data_path, self.s0.interpreter.inputs)
+
+
+def _inference_shard(state: _InferenceState, names: list) -> list:
+    """[(sample, {output of model 0: Stats})] of one shard (runner work function)."""
+    params, pairs, rows = state.params, state.pairs, []
+    for sample in names:
+        feed = state.reader.read(sample)
+        out0 = state.s0.run([p[0] for p in pairs], feed)
+        out1 = state.s1.run([p[1] for p in pairs], _feed_for(state.s1, feed, params.input_model_path_1))
         per_output = {}
         for (n0, n1), a, b in zip(pairs, out0, out1):
             a, b = _comparable(a), _comparable(b)
             _check_sizes(a, b, f"sample {sample!r}, output {n0!r} of model 0 vs {n1!r} of model 1")
-            per_output[n0] = Stats.of(a, b, result._k)
-        result._add(sample, per_output)
-        if progress is not None:
-            progress(sample)
+            per_output[n0] = Stats.of(a, b, state.k)
+        rows.append((sample, per_output))
+    return rows
+
+
+def compare_by_inference(params, progress: Progress = None, executor=None) -> InferenceCheckResult:
+    metric = get_metric(params.metric)
+    state = _InferenceState(params)
+    models = [_model_desc(params.input_model_path_0, params.input_encodings_path_0, state.s0),
+              _model_desc(params.input_model_path_1, params.input_encodings_path_1, state.s1)]
+    result = InferenceCheckResult(metric, params.threshold, params.top_k, models, state.pairs, state.how)
+    result._configure(params)
+
+    def merge(index, names, rows):
+        for sample, per_output in rows:
+            result._add(sample, per_output)
+
+    _run_samples(result, "inference", "_InferenceState", (params,), "_inference_shard", state, state.reader.names,
+                 merge, params, progress, executor)
     result._finish()
     return result
+
+
+def _run_samples(result, kind, setup, args, work, state, names, merge, params, progress, executor):
+    """The samples through simulator.runner: `setup(*args)` builds a worker's state (`state`: this process's),
+    `work(state, shard)` compares a shard, `merge` adds it to `result` in shard order."""
+    task = _runner.Task(f"simulator.compare:{setup}", args, f"simulator.compare:{work}", _runner.task_key(kind, params),
+                        use_cuda=params.use_cuda)
+    try:
+        result.run_report = _runner.run(task, names, merge, _runner.options_from(params, executor), progress,
+                                        local_state=state)
+    finally:
+        result._rows.close()
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -658,59 +802,65 @@ def _op_of(interp, name):
     return step.node.op_type, step.node.name
 
 
-def compare_by_layer(params, progress: Progress = None, memory_limit: int = DEFAULT_MEMORY_LIMIT
-                     ) -> LayerwiseCheckResult:
-    metric = get_metric(params.metric)
-    s0 = _session(params.input_model_path_0, params.input_encodings_path_0, params)
-    s1 = _session(params.input_model_path_1, params.input_encodings_path_1, params)
+class _LayerwiseState:
+    """One process's part of compare_by_layer: both sessions, the layer pairs, what the isolated re-runs
+    read, the featuremap store and exporter, the data folder."""
+
+    def __init__(self, params, memory_limit: int = DEFAULT_MEMORY_LIMIT):
+        self.params = params
+        s0 = self.s0 = _session(params.input_model_path_0, params.input_encodings_path_0, params)
+        s1 = self.s1 = _session(params.input_model_path_1, params.input_encodings_path_1, params)
+        i0, i1 = s0.interpreter, s1.interpreter
+        self.pairs = pairs = _layer_pairs(s0, s1, params.layer_match_info)
+        self.layers = []  # (key, name0, name1, op_type, node) in model 1's graph order
+        self.by_name1: dict[tuple, list] = {}
+        for key, r0, r1 in pairs:
+            op, node = _op_of(i1, r1[0])
+            self.layers.append((key, r0[0] + (PRE_QUANT_SUFFIX if r0[1] else ""),
+                                r1[0] + (PRE_QUANT_SUFFIX if r1[1] else ""), op, node))
+            self.by_name1.setdefault(r1, []).append((key, r0))
+
+        # model 1 name -> model 0 (name, pre) whose value feeds the isolated re-run of model 1's ops
+        feed_map = {r1[0]: r0 for _, r0, r1 in pairs if not r1[1] and not r0[1]}
+        known0 = set(i0.value_names)
+        self.isolated_inputs: dict[str, list] = {}
+        if params.isolated:
+            for _, r0, r1 in pairs:
+                step = i1.producer.get(r1[0])
+                if step is None or r1[1]:
+                    continue
+                names = []
+                for n in step.inputs:
+                    if not n or n in i1.constants:
+                        names.append(None)
+                    elif n in feed_map:
+                        names.append(feed_map[n])
+                    elif n in known0 and n not in i0.constants:
+                        names.append((n, False))
+                    else:
+                        names.append(("", n))  # missing: not produced by model 0
+                self.isolated_inputs[r1[0]] = names
+        self.need0 = {r0 for _, r0, _ in pairs}
+        for names in self.isolated_inputs.values():
+            self.need0.update(n for n in names if n is not None and n[0])
+        self.exporter = None
+        if getattr(params, "export_featuremap", False):
+            self.exporter = _Exporter(params.export_featuremap_path, [(key, n0, n1) for key, n0, n1, _, _ in self.layers])
+        self.store = _FeatureStore(memory_limit)
+        self.k = params.top_k if params.metric == "topk" else 0
+        self.reader = _data.SampleReader(params.input_data_path, i0.inputs)
+        self.index = {s: i for i, s in enumerate(self.reader.names)}
+
+
+def _layer_shard(state: _LayerwiseState, names: list) -> dict:
+    """{layer key: RecordJournal result} of one shard (runner work function)."""
+    s0, s1, params, store, need0, by_name1 = state.s0, state.s1, state.params, state.store, state.need0, state.by_name1
     i0, i1 = s0.interpreter, s1.interpreter
-    pairs = _layer_pairs(s0, s1, params.layer_match_info)
-    models = [_model_desc(params.input_model_path_0, params.input_encodings_path_0, s0),
-              _model_desc(params.input_model_path_1, params.input_encodings_path_1, s1)]
-    result = LayerwiseCheckResult(metric, params.threshold, params.top_k, params.isolated_threshold, models,
-                                  "model 0", "model 1")
-    records = {}
-    by_name1: dict[tuple, list] = {}
-    for key, r0, r1 in pairs:
-        op, node = _op_of(i1, r1[0])
-        rec = LayerRecord(key, r0[0] + (PRE_QUANT_SUFFIX if r0[1] else ""),
-                          r1[0] + (PRE_QUANT_SUFFIX if r1[1] else ""), op, node, metric, params.top_k,
-                          params.threshold, params.isolated_threshold)
-        rec.constant, rec.weights = r1[0] in i1.constants, weight_ranges(i1, r1[0])
-        records[key] = rec
-        result.layers.append(rec)
-        by_name1.setdefault(r1, []).append((key, r0))
-
-    # model 1 name -> model 0 (name, pre) whose value feeds the isolated re-run of model 1's ops
-    feed_map = {r1[0]: r0 for _, r0, r1 in pairs if not r1[1] and not r0[1]}
-    known0 = set(i0.value_names)
-    isolated_inputs: dict[str, list] = {}
-    if params.isolated:
-        for _, r0, r1 in pairs:
-            step = i1.producer.get(r1[0])
-            if step is None or r1[1]:
-                continue
-            names = []
-            for n in step.inputs:
-                if not n or n in i1.constants:
-                    names.append(None)
-                elif n in feed_map:
-                    names.append(feed_map[n])
-                elif n in known0 and n not in i0.constants:
-                    names.append((n, False))
-                else:
-                    names.append(("", n))  # missing: not produced by model 0
-            isolated_inputs[r1[0]] = names
-    need0 = {r0 for _, r0, _ in pairs}
-    for names in isolated_inputs.values():
-        need0.update(n for n in names if n is not None and n[0])
-
-    exporter = None
-    if getattr(params, "export_featuremap", False):
-        exporter = _Exporter(params.export_featuremap_path,
-                             [(key, records[key].name0, records[key].name1) for key, _, _ in pairs])
-        result.export_path = os.path.abspath(params.export_featuremap_path)
-    store = _FeatureStore(memory_limit)
+    start = state.index[names[0]] if names else 0
+    records = {key: RecordJournal(state.k, start) for key, *_ in state.layers}
+    names_of = {key: (n0, n1) for key, n0, n1, _, _ in state.layers}
+    for key, rec in records.items():
+        rec.name0, rec.name1 = names_of[key]
 
     def capture0(name, value, raw):
         if (name, False) in need0:
@@ -719,7 +869,8 @@ def compare_by_layer(params, progress: Progress = None, memory_limit: int = DEFA
             store.put((name, True), raw)
 
     try:
-        for sample, feed in _data.iter_samples(params.input_data_path, i0.inputs):
+        for sample in names:
+            feed = state.reader.read(sample)
             store.clear()
             for n0 in {r0 for r0 in need0 if r0[0] in i0.constants}:
                 store.put(n0, i0.raw_params.get(n0[0], i0.constants[n0[0]]) if n0[1] else i0.constants[n0[0]])
@@ -728,24 +879,49 @@ def compare_by_layer(params, progress: Progress = None, memory_limit: int = DEFA
             def compare1(name, value, raw, sample=sample):
                 for pre in (False, True):
                     for key, r0 in by_name1.get((name, pre), ()):
-                        _compare_layer(result, records[key], sample, r0, name, raw if pre else value, pre, store,
-                                       i1, isolated_inputs, exporter, params, raw)
+                        _compare_layer(None, records[key], sample, r0, name, raw if pre else value, pre, store,
+                                       i1, state.isolated_inputs, state.exporter, params, raw)
 
             for n1 in [r1 for r1 in by_name1 if r1[0] in i1.constants]:
                 value = i1.constants[n1[0]]
                 compare1(n1[0], value, i1.raw_params.get(n1[0], value))
             i1.run(s1.prepare_feed(_feed_for(s1, feed, params.input_model_path_1)), set(), observer=compare1)
-            result._samples[sample] = (True, {})
-            if exporter is not None:
-                exporter.samples.append(sample)
-            if progress is not None:
-                progress(sample)
     finally:
         store.clear()
+    return {key: rec.result() for key, rec in records.items()}
+
+
+def compare_by_layer(params, progress: Progress = None, memory_limit: int = DEFAULT_MEMORY_LIMIT, executor=None
+                     ) -> LayerwiseCheckResult:
+    metric = get_metric(params.metric)
+    state = _LayerwiseState(params, memory_limit)
+    models = [_model_desc(params.input_model_path_0, params.input_encodings_path_0, state.s0),
+              _model_desc(params.input_model_path_1, params.input_encodings_path_1, state.s1)]
+    result = LayerwiseCheckResult(metric, params.threshold, params.top_k, params.isolated_threshold, models,
+                                  "model 0", "model 1")
+    i1 = state.s1.interpreter
+    for (key, name0, name1, op, node), (_, _, r1) in zip(state.layers, state.pairs):
+        rec = LayerRecord(key, name0, name1, op, node, metric, params.top_k, params.threshold, params.isolated_threshold)
+        rec.constant, rec.weights = r1[0] in i1.constants, weight_ranges(i1, r1[0])
+        result.layers.append(rec)
+    result._configure(params)
+    exporter = state.exporter
+    if exporter is not None:
+        result.export_path = os.path.abspath(params.export_featuremap_path)
+
+    def merge(index, names, journals):
+        result._merge(names, journals)
+        if exporter is not None:
+            exporter.samples += names
+
+    try:
+        _run_samples(result, "layerwise", "_LayerwiseState", (params, memory_limit), "_layer_shard", state,
+                     state.reader.names, merge, params, progress, executor)
+    finally:
         if exporter is not None:
             exporter.close()
     for rec in result.layers:
-        if not rec.values and rec.note is None:
+        if not rec.compared and rec.note is None:
             rec.note = "not produced (inside a control-flow body, or an optional output)"
     result._finish()
     return result
@@ -932,59 +1108,69 @@ def _match_dump_names(keys: Iterable[str], names: list[str]) -> tuple[dict, list
     return out, unmatched
 
 
-def verify_dumps(params, progress: Progress = None) -> LayerwiseCheckResult:
-    metric = get_metric(params.metric)
-    session = InferenceSession.from_options(params.input_model_path, params.input_encodings_path, params)
-    interp = session.interpreter
-    dump = _Dump(params.featuremap_path)
-    input_specs = {i.name: i for i in interp.inputs}
-    quantized_constants = [n for n in interp.constants if n in interp.param_quantizers]  # dumped by AIMET too
-    candidates = [i.name for i in interp.inputs] + quantized_constants + list(interp.producer)
-    all_keys = {k for files in dump.samples.values() for k in files}
-    mapping, unmatched = _match_dump_names(sorted(all_keys), candidates)
-    mapping, unmatched = _dumps.extend_mapping(mapping, unmatched, candidates, getattr(params, "name_map_path", None))
-    if not mapping:
-        raise DataError(f"none of the {len(all_keys)} dumped featuremaps in {dump.path!r} names a tensor of model "
-                        f"{params.input_model_path!r} (e.g. {describe_names(sorted(all_keys), 5)}; model tensors "
-                        f"e.g. {describe_names(candidates[:5])})")
-    models = [_model_desc(params.input_model_path, params.input_encodings_path, session),
-              {"dump": dump.path, "format": dump.kind}]
-    result = LayerwiseCheckResult(metric, params.threshold, params.top_k, params.isolated_threshold, models,
-                                  "simulator", "dump")
-    result.unmatched = unmatched
-    order = {n: k for k, n in enumerate(candidates)}
-    dumped_names = sorted(set(mapping.values()), key=lambda n: order[n])
-    records = {}
-    for n in dumped_names:
-        op, node = _op_of(interp, n)
-        records[n] = LayerRecord(n, n, n, op, node, metric, params.top_k, params.threshold,
-                                 params.isolated_threshold)
-        records[n].constant, records[n].weights = n in interp.constants, weight_ranges(interp, n)
-        result.layers.append(records[n])
+class _VerifyState:
+    """One process's part of verify_dumps: the session, the dump's index, which file is which tensor, where
+    each sample's inputs come from."""
 
-    # the samples and their inputs
-    dump_samples = list(dump.samples)
-    if params.input_data_path is not None:
-        names = _data.sample_names(params.input_data_path, interp.inputs)
-        if all(s in names for s in dump_samples):
-            pairing = {s: s for s in dump_samples}
-        elif len(names) == len(dump_samples):
-            pairing = dict(zip(dump_samples, names))
+    def __init__(self, params):
+        self.params = params
+        self.session = InferenceSession.from_options(params.input_model_path, params.input_encodings_path, params)
+        interp = self.interp = self.session.interpreter
+        dump = self.dump = _Dump(params.featuremap_path)
+        self.input_specs = {i.name: i for i in interp.inputs}
+        self.quantized_constants = [n for n in interp.constants if n in interp.param_quantizers]  # dumped by AIMET
+        self.candidates = [i.name for i in interp.inputs] + self.quantized_constants + list(interp.producer)
+        all_keys = {k for files in dump.samples.values() for k in files}
+        self.mapping, self.unmatched = _match_dump_names(sorted(all_keys), self.candidates)
+        self.mapping, self.unmatched = _dumps.extend_mapping(self.mapping, self.unmatched, self.candidates,
+                                                             getattr(params, "name_map_path", None))
+        if not self.mapping:
+            raise DataError(f"none of the {len(all_keys)} dumped featuremaps in {dump.path!r} names a tensor of model "
+                            f"{params.input_model_path!r} (e.g. {describe_names(sorted(all_keys), 5)}; model tensors "
+                            f"e.g. {describe_names(self.candidates[:5])})")
+        order = {n: k for k, n in enumerate(self.candidates)}
+        self.dumped_names = sorted(set(self.mapping.values()), key=lambda n: order[n])
+        self.k = params.top_k if params.metric == "topk" else 0
+        # the samples in the order they run, and where their inputs come from
+        dump_samples = list(dump.samples)
+        self.reader, self.pairing = None, None
+        if params.input_data_path is not None:
+            self.reader = _data.SampleReader(params.input_data_path, interp.inputs)
+            names = self.reader.names
+            if all(s in names for s in dump_samples):
+                self.pairing = {s: s for s in dump_samples}
+            elif len(names) == len(dump_samples):
+                self.pairing = dict(zip(dump_samples, names))
+            else:
+                raise DataError(f"the dump's samples ({describe_names(dump_samples, 5)}) match the data folder's "
+                                f"({describe_names(names, 5)}) neither by name nor by count")
+            wanted = {v: k for k, v in self.pairing.items()}
+            self.samples = [wanted[s] for s in names if s in wanted]
         else:
-            raise DataError(f"the dump's samples ({describe_names(dump_samples, 5)}) match the data folder's "
-                            f"({describe_names(names, 5)}) neither by name nor by count")
+            self.samples = dump_samples
+        self.index = {s: i for i, s in enumerate(self.samples)}
 
-        def feeds():
-            wanted = {v: k for k, v in pairing.items()}
-            for s, feed in _data.iter_samples(params.input_data_path, interp.inputs):
-                if s in wanted:
-                    yield wanted[s], feed
-    else:
-        def feeds():
-            for s in dump_samples:
-                yield s, _dump_inputs(dump, s, mapping, input_specs, params.input_model_path)
+    def hist_start(self, names: list) -> int:
+        return self.index[names[0]] if names else 0
 
-    for sample, feed in feeds():
+    def feed(self, sample: str) -> dict:
+        if self.reader is not None:
+            return self.reader.read(self.pairing[sample])
+        return _dump_inputs(self.dump, sample, self.mapping, self.input_specs, self.params.input_model_path)
+
+
+class _ShardDiagnosis:
+    """A worker's stand-in for the result that simulator.dumps records its diagnosis on."""
+    dump_diagnosis = None
+
+
+def _verify_shard(state: _VerifyState, names: list) -> dict:
+    """{tensor name: RecordJournal result} of one shard of dump samples (runner work function)."""
+    interp, dump, mapping, params = state.interp, state.dump, state.mapping, state.params
+    records = {n: RecordJournal(state.k, state.hist_start(names)) for n in state.dumped_names}
+    local = _ShardDiagnosis()  # the dumps' layouts and grid differences seen in this shard (simulator.dumps)
+    for sample in names:
+        feed = state.feed(sample)
         files = {mapping[k]: loc for k, loc in dump.samples[sample].items() if k in mapping}
         shapes: dict[str, tuple] = {}
         dtypes: dict[str, np.dtype] = {}
@@ -995,7 +1181,7 @@ def verify_dumps(params, progress: Progress = None) -> LayerwiseCheckResult:
         def dumped_value(n, files=files, shapes=shapes, dtypes=dtypes, fed=fed):
             """A tensor as the dump (or its inputs) gives it, in the model's shape and dtype; None: not dumped."""
             if n in files and n in shapes:
-                return interp.xp.asarray(_dumps.read_input(result, files[n], n, shapes[n], dtypes[n]))  # its layout
+                return interp.xp.asarray(_dumps.read_input(local, files[n], n, shapes[n], dtypes[n]))  # its layout
             return None if n not in fed else interp.xp.asarray(fed[n])
 
         def check(name, value, raw, sample=sample, files=files, shapes=shapes, dtypes=dtypes, replayed=replayed):
@@ -1005,7 +1191,7 @@ def verify_dumps(params, progress: Progress = None) -> LayerwiseCheckResult:
             if loc is None:
                 return
             rec = records[name]
-            dumped = _dumps.read_aligned(result, rec, loc, name, host, raw, interp, params)  # layout, grid, ties
+            dumped = _dumps.read_aligned(local, rec, loc, name, host, raw, interp, params)  # layout, grid, ties
             if dumped is None:
                 return
             _note_unapplied_encoding(rec, interp, name, host, raw, dumped)
@@ -1033,15 +1219,38 @@ def verify_dumps(params, progress: Progress = None) -> LayerwiseCheckResult:
                 rec.isolated_rerun += [c for c in chain if c not in rec.isolated_rerun]
             rec.add_isolated(sample, iso, dumped, _scale(interp, name, iso))
 
-        for n in quantized_constants:
+        for n in state.quantized_constants:
             if n in files:
                 check(n, interp.constants[n], None)
-        interp.run(session.prepare_feed(feed), set(), observer=check)
-        result._samples[sample] = (True, {})
-        if progress is not None:
-            progress(sample)
+        interp.run(state.session.prepare_feed(feed), set(), observer=check)
+    diag = getattr(local, "dump_diagnosis", None)
+    return {"layers": {n: rec.result() for n, rec in records.items()},
+            "dump": dict(diag.tensors) if diag is not None else {}}
+
+
+def verify_dumps(params, progress: Progress = None, executor=None) -> LayerwiseCheckResult:
+    metric = get_metric(params.metric)
+    state = _VerifyState(params)
+    models = [_model_desc(params.input_model_path, params.input_encodings_path, state.session),
+              {"dump": state.dump.path, "format": state.dump.kind}]
+    result = LayerwiseCheckResult(metric, params.threshold, params.top_k, params.isolated_threshold, models,
+                                  "simulator", "dump")
+    result.unmatched = state.unmatched
+    for n in state.dumped_names:
+        op, node = _op_of(state.interp, n)
+        rec = LayerRecord(n, n, n, op, node, metric, params.top_k, params.threshold, params.isolated_threshold)
+        rec.constant, rec.weights = n in state.interp.constants, weight_ranges(state.interp, n)
+        result.layers.append(rec)
+    result._configure(params)
+
+    def merge(index, names, shard):
+        result._merge(names, shard["layers"])
+        if shard["dump"]:
+            _dumps.merge_diagnosis(_dumps.diagnosis_of(result, params), shard["dump"])
+    _run_samples(result, "verify", "_VerifyState", (params,), "_verify_shard", state, state.samples, merge, params,
+                 progress, executor)
     for rec in result.layers:
-        if not rec.values and rec.note is None:
+        if not rec.compared and rec.note is None:
             rec.note = "not produced by the simulator on these inputs"
     result._finish()
     return result

@@ -178,17 +178,32 @@ def iter_samples(path, inputs: Sequence[TensorInfo] | None = None) -> Iterator[t
 
     With `inputs` (the model's input specs), each array is checked against its input's dtype and shape.
     """
-    path = _check_folder(path)
-    names = [i.name for i in inputs] if inputs is not None else None
-    specs = {i.name: i for i in inputs} if inputs is not None else {}
-    for sample, files in _layout(path, names).items():
+    reader = SampleReader(path, inputs)
+    for sample in reader.names:
+        yield sample, reader.read(sample)
+
+
+class SampleReader:
+    """A data folder's samples read by name: the folder is scanned once, each sample read when asked for
+    (what a worker of simulator.runner does with the names of its shard)."""
+
+    def __init__(self, path, inputs: Sequence[TensorInfo] | None = None):
+        self.path = _check_folder(path)
+        self.specs = {i.name: i for i in inputs} if inputs is not None else {}
+        self.files = _layout(self.path, [i.name for i in inputs] if inputs is not None else None)
+        self.names = list(self.files)
+
+    def read(self, sample: str) -> dict[str, np.ndarray]:
+        files = self.files.get(sample)
+        if files is None:
+            raise DataError(f"data folder {self.path!r} has no sample {sample!r}")
         arrays = {}
         for name, file in files.items():
-            value = read_array(file, inside=path)
-            if name in specs:
-                value = check_input(specs[name], value, f"data file {file!r} (input {name!r})")
+            value = read_array(file, inside=self.path)
+            if name in self.specs:
+                value = check_input(self.specs[name], value, f"data file {file!r} (input {name!r})")
             arrays[name] = value
-        yield sample, arrays
+        return arrays
 
 
 def sample_names(path, inputs: Sequence[TensorInfo] | None = None) -> list[str]:

@@ -298,6 +298,23 @@ def diagnosis_of(result, params=None) -> DumpDiagnosis:
     return diag
 
 
+def merge_diagnosis(diag: DumpDiagnosis, later: dict) -> None:
+    """A later shard's {tensor: TensorDiagnosis} into the run's (simulator.runner): counts add up, the layout
+    is the first shard's."""
+    for name, t in later.items():
+        mine = diag.tensors.get(name)
+        if mine is None:
+            diag.tensors[name] = t
+            continue
+        if mine.permutation is None:
+            mine.permutation, mine.layout = t.permutation, t.layout
+        for k, n in t.histogram.items():
+            mine.histogram[k] = mine.histogram.get(k, 0) + n
+        mine.elements += t.elements
+        mine.ties += t.ties
+        mine.off_by_one += t.off_by_one
+
+
 def _load(loc, shape, dtype):
     from .compare import _Dump  # noqa: PLC0415
 
@@ -361,4 +378,4 @@ def annotate(result, d: dict) -> None:
 
 
 __all__ = ["read_bin", "load_name_map", "extend_mapping", "align", "layout_name", "grid_compare", "TensorDiagnosis",
-           "DumpDiagnosis", "read_aligned", "read_input", "annotate"]
+           "DumpDiagnosis", "read_aligned", "read_input", "annotate", "merge_diagnosis"]

@@ -63,3 +63,7 @@ class DeviceError(SimulatorError):
 
 class NotImplementedYetError(SimulatorError, NotImplementedError):
     """An entry point of the vendor API that this release does not provide yet."""
+
+
+class WorkerError(SimulatorError):
+    """Worker processes of a parallel run died again and again on the same shard of samples."""

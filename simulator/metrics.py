@@ -69,6 +69,12 @@ class Metric:
 
 
 
+def _dot(a, b) -> float:
+    """sum(a * b) in float64 by NumPy's own loop, not BLAS: BLAS splits a long dot product over its threads,
+    so its bits would depend on how many threads a process has (a parallel run's workers have fewer)."""
+    return float(np.einsum("i,i->", a, b))
+
+
 class Stats:
     """Running sums of one compared pair of tensors: enough for every metric, O(1) memory.
 
@@ -102,11 +108,11 @@ class Stats:
         if r.size:
             d = o - r
             with np.errstate(all="ignore"):
-                self.sum_ref2 += float(np.dot(r, r))
-                self.sum_out2 += float(np.dot(o, o))
-                self.sum_d2 += float(np.dot(d, d))
+                self.sum_ref2 += _dot(r, r)
+                self.sum_out2 += _dot(o, o)
+                self.sum_d2 += _dot(d, d)
                 self.sum_abs_d += float(np.sum(np.abs(d)))
-                self.sum_ref_out += float(np.dot(r, o))
+                self.sum_ref_out += _dot(r, o)
                 self.max_abs_d = max(self.max_abs_d, float(np.max(np.abs(d))))
                 self.max_abs_ref = max(self.max_abs_ref, float(np.max(np.abs(r))))
             if np.isnan(d).any():
@@ -305,7 +311,7 @@ class StepStats:
             d = d / np.asarray(scale, np.float64)
             if d.size:
                 a = np.abs(d)
-                self.sum_sq += float(np.dot(d.reshape(-1), d.reshape(-1)))
+                self.sum_sq += _dot(d.reshape(-1), d.reshape(-1))
                 self.max = max(self.max, float(np.max(a)))
                 self.off += int(np.count_nonzero(a >= 0.5))
         self.n += d.size

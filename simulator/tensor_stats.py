@@ -83,24 +83,44 @@ class TensorStats:
         r[0], r[1] = min(r[0], lo_hi[0]), max(r[1], lo_hi[1])
 
     def update(self, ref, out, observed=None, grid=None):
+        self.apply(self.contribution(ref, out, observed, grid, values=self.hist_samples < HIST_SAMPLES))
+
+    @staticmethod
+    def contribution(ref, out, observed=None, grid=None, values: bool = True) -> Optional[dict]:
+        """What one sample adds (ranges, clipped values, and with `values` the histogram's subsamples): what a
+        worker of simulator.runner returns for the main process to apply in sample order."""
         ref, out = np.asarray(ref), np.asarray(out)
         if ref.dtype.kind not in "fiub" or out.dtype.kind not in "fiub":
-            return
+            return None
         observed = out if observed is None else np.asarray(to_host(observed))
-        self._widen(self.ref, _finite_range(ref))
-        self._widen(self.out, _finite_range(out))
-        self.observed_now = _finite_range(observed)
-        self._widen(self.observed, self.observed_now)
+        c = {"ref": _finite_range(ref), "out": _finite_range(out), "observed": _finite_range(observed), "grid": None,
+             "clipped": 0, "elements": 0}
         if grid is not None:
             lo, hi = grid
             g = [float(np.min(lo)), float(np.max(hi))]
-            self.grid = g if self.grid is None else [min(self.grid[0], g[0]), max(self.grid[1], g[1])]
-            inside = np.size(lo) == 1 and (self.observed_now[0] >= g[0] and self.observed_now[1] <= g[1])
+            c["grid"] = g
+            inside = np.size(lo) == 1 and (c["observed"][0] >= g[0] and c["observed"][1] <= g[1])
             if not inside:  # a per-tensor grid holding the observed range clips nothing: no pass needed
                 with np.errstate(invalid="ignore"):
-                    self.clipped += int(np.count_nonzero((observed < lo) | (observed > hi)))
-            self.elements += observed.size
-        if self.hist_samples < HIST_SAMPLES:
+                    c["clipped"] = int(np.count_nonzero((observed < lo) | (observed > hi)))
+            c["elements"] = observed.size
+        if values:
+            c["ref_values"], c["out_values"] = np.array(_subsample(ref)), np.array(_subsample(out))
+        return c
+
+    def apply(self, c: Optional[dict]) -> None:
+        if c is None:
+            return
+        self._widen(self.ref, c["ref"])
+        self._widen(self.out, c["out"])
+        self.observed_now = c["observed"]
+        self._widen(self.observed, self.observed_now)
+        if c["grid"] is not None:
+            g = c["grid"]
+            self.grid = g if self.grid is None else [min(self.grid[0], g[0]), max(self.grid[1], g[1])]
+            self.clipped += c["clipped"]
+            self.elements += c["elements"]
+        if self.hist_samples < HIST_SAMPLES and "ref_values" in c:
             if self.edges is None:
                 lo = min(self.ref[0], self.out[0], *(self.grid or [])[:1])
                 hi = max(self.ref[1], self.out[1], *(self.grid or [])[1:])
@@ -113,9 +133,23 @@ class TensorStats:
                 self.hist_ref = np.zeros(HIST_BINS, np.int64)
                 self.hist_out = np.zeros(HIST_BINS, np.int64)
             lo, hi = float(self.edges[0]), float(self.edges[-1])
-            self.hist_ref += _counts(_subsample(ref), lo, hi)
-            self.hist_out += _counts(_subsample(out), lo, hi)
+            self.hist_ref += _counts(c["ref_values"], lo, hi)
+            self.hist_out += _counts(c["out_values"], lo, hi)
             self.hist_samples += 1
+
+    def merge(self, later: "TensorStats") -> None:
+        """A later shard's stats (simulator.runner): ranges and clipping add up; the histograms are the first
+        samples', so a fresh record takes the first shard's, and later shards (which keep none) add nothing."""
+        for mine, theirs in ((self.ref, later.ref), (self.out, later.out), (self.observed, later.observed)):
+            self._widen(mine, theirs)
+        if later.grid is not None:
+            self.grid = later.grid if self.grid is None else [min(self.grid[0], later.grid[0]),
+                                                              max(self.grid[1], later.grid[1])]
+        self.clipped += later.clipped
+        self.elements += later.elements
+        if self.edges is None and self.hist_samples == 0 and later.edges is not None:
+            self.edges, self.hist_ref, self.hist_out = later.edges, later.hist_ref, later.hist_out
+            self.hist_samples = later.hist_samples
 
     def to_dict(self) -> dict:
         def rng(r):

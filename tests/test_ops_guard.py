@@ -152,7 +152,7 @@ MAY_IMPORT = {
     "simulator.schema.parameters": {"simulator.schema.fields", "simulator.schema.options"},
     "simulator.schema.base": {"simulator.schema.fields", "simulator.schema.options", "simulator.schema.parameters",
                               "simulator.schema.debugging"},
-    "simulator.commands._options": {"simulator.metrics", "simulator.quantization"},
+    "simulator.commands._options": {"simulator.metrics", "simulator.quantization", "simulator.runner"},
 }
 
 

@@ -8,7 +8,7 @@ from ..quantization import ROUNDING_MODES
 METRIC_CHOICES = METRIC_NAMES
 
 
-def add_simulation_options(p) -> None:
+def add_simulation_options(p, runner: bool = False) -> None:
     p.add_argument("--cuda", action="store_true", help="run on the GPU through CuPy")
     p.add_argument("--rounding", choices=ROUNDING_MODES, default=ROUNDING_MODES[0],
                    help="rounding of quantization ties (default: %(default)s, as AIMET)")
@@ -21,12 +21,15 @@ def add_simulation_options(p) -> None:
     p.add_argument("--ort-threads", type=int, default=0, metavar="N",
                    help="with --kernels onnxruntime: ONNX Runtime's thread count, which decides its summation "
                    "order (default 0: ONNX Runtime's default, as AIMET on this machine)")
+    if runner:  # the commands whose sample loop goes through simulator.runner (run, compare, layerwise, verify)
+        add_runner_options(p)
 
 
 def simulation_options(args) -> dict:
     """The parameter-schema fields of add_simulation_options' options."""
     return dict(use_cuda=args.cuda, rounding=args.rounding, apply_int32_bias=args.int32_bias,
-                deterministic=args.deterministic, kernels=args.kernels, ort_threads=args.ort_threads)
+                deterministic=args.deterministic, kernels=args.kernels, ort_threads=args.ort_threads,
+                **(runner_options(args) if hasattr(args, "workers") else {}))
 
 
 def add_metric_options(p) -> None:
@@ -70,12 +73,20 @@ def add_common_options(p, two_models: bool = True) -> None:
         p.add_argument("--data", "-d", required=True, help="the input data folder")
     add_metric_options(p)
     add_report_options(p, type=output_file)
-    add_simulation_options(p)
+    p.add_argument("--threshold-scope", choices=("sample", "pooled", "mean"), default="sample",
+                   help="what must pass: every sample (default), the pooled value over all samples, or the mean of "
+                        "the per-sample values")
+    p.add_argument("--samples-jsonl", metavar="FILE", help="stream each sample's row to FILE (JSON lines) and keep "
+                   "none in memory: the report then lists no per-sample rows, only the worst samples")
+    p.add_argument("--checkpoint-dir", metavar="DIR", help="save each finished shard in DIR; --resume skips them")
+    add_simulation_options(p, runner=True)
     add_quiet(p)
 
 
 def common_params(args) -> dict:
-    return dict(**metric_options(args), **simulation_options(args))
+    return dict(**metric_options(args), threshold_scope=args.threshold_scope, samples_path=args.samples_jsonl,
+                keep_samples=not args.samples_jsonl, checkpoint_path=args.checkpoint_dir, resume=args.resume,
+                **simulation_options(args))
 
 
 def model_params(args) -> dict:
@@ -106,3 +117,25 @@ def output_file(text: str) -> str:
         raise argparse.ArgumentTypeError(f"folder {os.path.dirname(text) or folder!r} of {text!r} does not exist "
                                          f"(create it first)")
     return text
+
+
+def add_runner_options(p, resume: bool = True) -> None:
+    """How the samples are spread over processes (simulator.runner; docs/scale-out.md)."""
+    p.add_argument("--workers", "-j", type=positive_int, default=1, help="worker processes (default: %(default)s, "
+                   "this process); the result is the same bits for any number")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="run the samples on a Dask cluster (tcp://host:8786); "
+                   "its workers read the data folder from shared storage")
+    p.add_argument("--shard-size", type=positive_int, default=16, help="samples per shard (default: %(default)s)")
+    if resume:
+        p.add_argument("--resume", action="store_true", help="skip the shards an interrupted run already finished")
+
+
+def runner_options(args) -> dict:
+    return dict(workers=args.workers, scheduler=args.scheduler, shard_size=args.shard_size)
+
+
+def runner_run_options(args):
+    """simulator.runner.Options of add_runner_options' options (commands without a parameter schema)."""
+    from ..runner import Options  # noqa: PLC0415
+
+    return Options(workers=args.workers, scheduler=args.scheduler, shard_size=args.shard_size)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from ._options import positive_int
+from ._options import add_runner_options, positive_int, runner_run_options
 
 NAME = "calibrate"
 HELP = "compute min-max encodings (AIMET layout, any version) for a float model from a data folder"
@@ -42,6 +42,7 @@ def add_arguments(p) -> None:
     p.add_argument("--tensor-bw", action="append", default=[], metavar="NAME=BW",
                    help="bitwidth (or float16) for one tensor (repeatable)")
     p.add_argument("--max-samples", type=positive_int, default=None, help="calibrate on at most this many samples")
+    add_runner_options(p, resume=False)
 
 
 def run(args) -> int:
@@ -52,7 +53,8 @@ def run(args) -> int:
                                op_bitwidths=_pairs(args.op_bw, "--op-bw"),
                                tensor_bitwidths=_pairs(args.tensor_bw, "--tensor-bw"))
     model = load_model(args.model)
-    cal = calibrate(model, args.data, config, args.max_samples, source=args.model)
+    cal = calibrate(model, args.data, config, args.max_samples, source=args.model,
+                    runner_options=runner_run_options(args))
     written = cal.write(args.version, model, args.output)
     for note in written.notes:
         print(f"note: {note}", file=sys.stderr)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from .. import safe_io
-from ._options import output_file, positive_int
+from ._options import add_runner_options, output_file, positive_int, runner_run_options
 
 NAME = "inspect"
 HELP = "show each tensor's encoding (or none) in graph order, totals per bitwidth and suspicious encodings"
@@ -27,12 +27,14 @@ def add_arguments(p) -> None:
     p.add_argument("--json", nargs="?", const="-", metavar="FILE", type=_json_target,
                    help="write the report as JSON (to FILE, or to stdout without one) instead of the table")
     p.add_argument("--encoded-only", action="store_true", help="list only the encoded tensors in the table")
+    add_runner_options(p, resume=False)
 
 
 def run(args) -> int:
     from ..tools.inspect import inspect_encodings  # noqa: PLC0415
 
-    report = inspect_encodings(args.model, args.encodings, args.data, args.max_samples)
+    report = inspect_encodings(args.model, args.encodings, args.data, args.max_samples,
+                               runner_options=runner_run_options(args))
     if args.json:
         text = json.dumps(report.to_dict(), indent=2, default=str)
         if args.json == "-":

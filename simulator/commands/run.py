@@ -5,9 +5,6 @@ import os
 import sys
 import time
 
-import numpy as np
-
-from .. import safe_io
 from ._options import add_quiet, add_simulation_options, simulation_options
 
 NAME = "run"
@@ -23,7 +20,7 @@ def add_model_options(p) -> None:
     """The options every command that loads and runs one model shares."""
     p.add_argument("model", help="the ONNX model file")
     p.add_argument("--encodings", "-e", help="the AIMET encodings file (omit for float inference)")
-    add_simulation_options(p)
+    add_simulation_options(p, runner=True)
 
 
 def add_arguments(p) -> None:
@@ -41,7 +38,7 @@ def run(args) -> int:
     from tqdm import tqdm  # noqa: PLC0415
 
     from .. import data
-    from ..api import iter_inference
+    from ..inference import run_to_files
     from ..schema.base import InferenceRunnerParameters
     from ..session import InferenceSession
 
@@ -53,19 +50,11 @@ def run(args) -> int:
     loaded = time.perf_counter() - start
     for warning in session.warnings:
         print(f"simulator: warning: {warning}", file=sys.stderr)
-    names = [o.name for o in session.get_outputs()] + list(args.layer)
     total = data.count_samples(params.input_data_path, session.interpreter.inputs)
-    os.makedirs(args.output_dir, exist_ok=True)
-    count = 0
-    summary = {}  # name -> [dtype, shapes seen, min, max] over every sample
     with tqdm(total=total, desc="samples", unit="sample", disable=args.quiet or None, file=sys.stderr) as bar:
-        for sample, arrays in iter_inference(params, session):
-            entries = _npz_entries(names, arrays)
-            safe_io.write_npz(os.path.join(args.output_dir, f"{sample}.npz"), entries, "output file")
-            count += 1
-            for name, value in entries.items():
-                _summarize(summary, name, np.asarray(value))
-            bar.update(1)
+        result = run_to_files(params, args.output_dir, lambda sample: bar.update(1), session=session,
+                              resume=args.resume)
+    count, summary = result["count"], result["summary"]
     elapsed = time.perf_counter() - start
     enc = session.encodings
     mode = (f"quantized ({enc.version}, {len(enc.encodings)} encodings)" if enc and not enc.is_empty else "float")
@@ -79,23 +68,3 @@ def run(args) -> int:
           f"sequence's elements as NAME[0], NAME[1], ...; an empty optional is left out)")
     return 0
 
-
-def _summarize(summary: dict, name: str, value: np.ndarray) -> None:
-    entry = summary.setdefault(name, [value.dtype, [], None, None])
-    if value.shape not in entry[1] and len(entry[1]) < 3:
-        entry[1].append(value.shape)
-    if value.size and value.dtype.kind in "fiub":
-        lo, hi = np.min(value), np.max(value)
-        entry[2] = lo if entry[2] is None else min(entry[2], lo)
-        entry[3] = hi if entry[3] is None else max(entry[3], hi)
-
-
-def _npz_entries(names, values) -> dict:
-    """{key: array}: a tensor under its name, a sequence's elements as NAME[i], an empty optional left out."""
-    out = {}
-    for name, value in zip(names, values):
-        if isinstance(value, list):
-            out.update({f"{name}[{i}]": v for i, v in enumerate(value)})
-        elif value is not None:
-            out[name] = value
-    return out

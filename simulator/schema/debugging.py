@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..metrics import END_METRICS
 from ..paths import checked_path
@@ -59,6 +59,15 @@ class SensitivityParameters(_SimulationOptions):
     @classmethod
     def _metric(cls, v):
         return v.lower() if isinstance(v, str) else v
+
+
+    @model_validator(mode="after")
+    def _one_process(self):
+        if self.workers != 1 or self.scheduler or self.checkpoint_path or self.resume:
+            raise ValueError("workers, scheduler, checkpoint_path and resume: the sensitivity analysis and the "
+                             "mixed-precision search run in one process (docs/scale-out.md lists the commands that "
+                             "spread samples over workers)")
+        return self
 
 
 class MixedPrecisionParameters(SensitivityParameters):

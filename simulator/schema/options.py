@@ -2,7 +2,7 @@
 kernels) and how to compare (metric, threshold, top_k; the metrics come from simulator.metrics' registry)."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Optional
 
 from pydantic import Field, field_validator
 
@@ -35,7 +35,17 @@ class _SimulationOptions(_Parameters):
                              "count, which decides MLAS's summation order; 0 (default) is ONNX Runtime's default, "
                              "AIMET's on the same machine; set the core count of the machine AIMET ran on.")
 
-    @field_validator("use_cuda", "apply_int32_bias", "deterministic", mode="before")
+    # the sample loop (simulator.runner; docs/scale-out.md): ignored by get_inference_session
+    workers: int = Field(1, ge=1, description="Worker processes for the samples (1: this process, as before).")
+    scheduler: Optional[str] = Field(None, description="A Dask scheduler address (tcp://host:8786): the samples "
+                                     "run on its workers, which read the data folder from shared storage.")
+    shard_size: int = Field(16, ge=1, le=1 << 20, description="Samples per shard: the unit of work, of "
+                            "checkpoints and of re-runs after a worker dies (the results do not depend on it).")
+    checkpoint_path: Optional[str] = Field(None, description="A folder where each finished shard's result is saved, "
+                                           "so that resume=True can skip them.")
+    resume: bool = Field(False, description="Skip the shards already saved in checkpoint_path.")
+
+    @field_validator("use_cuda", "apply_int32_bias", "deterministic", "resume", mode="before")
     @classmethod
     def _strict_bool(cls, v):
         if not isinstance(v, bool):
@@ -52,6 +62,13 @@ class _MetricOptions(_SimulationOptions):
                              "metrics at value <= threshold.")
     top_k: int = Field(1, ge=1, description="k of the topk metric: the reference's top-1 class must be among the "
                        "compared model's top k.")
+    threshold_scope: Literal["sample", "pooled", "mean"] = Field(
+        "sample", description="What must pass: every sample (default), the pooled value (the metric of all samples' "
+        "elements together) or the mean of the per-sample values.")
+    samples_path: Optional[str] = Field(None, description="Write each sample's row (passed, values) to this "
+                                        "JSON-lines file as the samples are merged.")
+    keep_samples: bool = Field(True, description="Keep the per-sample rows in the result; False keeps memory "
+                               "constant in the number of samples (rows then only in samples_path).")
 
     @field_validator("metric", mode="before")
     @classmethod

@@ -167,39 +167,76 @@ class Observed:
             lo, hi = grid
             self.outside += int(np.count_nonzero((a < lo) | (a > hi)))
 
+    def merge(self, later: "Observed") -> "Observed":
+        """The range over both (exact: min and max do not depend on the order); shape and dtype: the later's."""
+        self.min, self.max = min(self.min, later.min), max(self.max, later.max)
+        self.count += later.count
+        self.outside += later.outside
+        if later.shape is not None:
+            self.shape, self.dtype = later.shape, later.dtype
+        return self
+
+
+class _ObserveState:
+    """One process's part of observe: the interpreter and the data folder."""
+
+    def __init__(self, model, data_path, encodings, source, grids, options=None):
+        from .. import data as _data  # noqa: PLC0415
+        from ..interpreter import Interpreter  # noqa: PLC0415
+
+        self.interp = Interpreter.from_options(model, encodings, options, source=source)
+        self.reader = _data.SampleReader(data_path, self.interp.inputs)
+        self.grids = grids or {}
+
+
+def _observe_shard(state: _ObserveState, names: list) -> dict:
+    """{tensor name: Observed} over one shard of samples (runner work function)."""
+    from ..backend import to_device, to_host  # noqa: PLC0415
+
+    stats: dict[str, Observed] = {}
+
+    def observer(name, value, raw):
+        st = stats.get(name)
+        if st is None:
+            st = stats[name] = Observed()
+        st.update(to_host(raw), state.grids.get(name))
+
+    xp = state.interp.xp
+    for sample in names:
+        state.interp.run({k: to_device(xp, v) for k, v in state.reader.read(sample).items()}, set(), observer=observer)
+    return stats
+
 
 def observe(model: onnx.ModelProto, data_path, encodings=None, source: str = "<model>", grids=None,
-            max_samples: int | None = None, options=None) -> tuple[dict[str, Observed], int]:
+            max_samples: int | None = None, options=None, runner_options=None) -> tuple[dict[str, Observed], int]:
     """Run every sample of a data folder (with `encodings` applied when given) and collect, per graph input
     and node output, the range of its values before its encoding. `grids` (name -> (lo, hi)) counts the
     values outside each grid; `options` (a parameter schema, None: the defaults) chooses device, deterministic
-    mode, rounding and kernels as for a session. Returns ({name: Observed}, number of samples)."""
-    from .. import data as _data  # noqa: PLC0415
-    from ..backend import to_device, to_host  # noqa: PLC0415
-    from ..interpreter import Interpreter  # noqa: PLC0415
+    mode, rounding and kernels as for a session; `runner_options` (simulator.runner.Options: workers,
+    scheduler, executor) spreads the samples over processes (ranges merge exactly). Returns ({name: Observed},
+    number of samples)."""
+    from .. import runner as _runner  # noqa: PLC0415
 
     if max_samples is not None and (isinstance(max_samples, bool) or not isinstance(max_samples, int)
                                     or max_samples < 1):
         from ..errors import ParameterError  # noqa: PLC0415
         raise ParameterError(f"max_samples must be a whole number of 1 or more (or None: every sample), got "
                              f"{max_samples!r}")
-    interp = Interpreter.from_options(model, encodings, options, source=source)
+    state = _ObserveState(model, data_path, encodings, source, grids, options)
+    names = state.reader.names[:max_samples] if max_samples is not None else state.reader.names
     stats: dict[str, Observed] = {}
-    grids = grids or {}
 
-    def observer(name, value, raw):
-        st = stats.get(name)
-        if st is None:
-            st = stats[name] = Observed()
-        st.update(to_host(raw), grids.get(name))
+    def merge(index, shard, observed):
+        for name, st in observed.items():
+            if name in stats:
+                stats[name].merge(st)
+            else:
+                stats[name] = st
 
-    n = 0
-    for _, feed in _data.iter_samples(data_path, interp.inputs):
-        interp.run({k: to_device(interp.xp, v) for k, v in feed.items()}, set(), observer=observer)
-        n += 1
-        if max_samples is not None and n >= max_samples:
-            break
-    return stats, n
+    task = _runner.Task("simulator.tools:_ObserveState", (model, data_path, encodings, source, grids, options),
+                        "simulator.tools:_observe_shard", "observe", use_cuda=getattr(options, "use_cuda", False))
+    _runner.run(task, names, merge, runner_options or _runner.Options(), local_state=state)
+    return stats, len(names)
 
 
 __all__ = ["DATA_MOVEMENT_OPS", "WEIGHT_INPUTS", "NORM_SCALE_INPUTS", "BIAS_INPUTS", "SUPERGROUPS", "TensorEntry",

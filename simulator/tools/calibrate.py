@@ -183,9 +183,10 @@ class Calibration:
 
 
 def calibrate(model, data_path, config: CalibrationConfig | None = None, max_samples: int | None = None,
-              source: str = "<model>", options=None) -> Calibration:
+              source: str = "<model>", options=None, runner_options=None) -> Calibration:
     """Min-max encodings for `model` (path or ModelProto) from the samples of `data_path`; `options` (a parameter
-    schema, None: the defaults) chooses the device, deterministic mode and kernels of the runs."""
+    schema, None: the defaults) chooses the device, deterministic mode and kernels of the runs; `runner_options`
+    (simulator.runner.Options) spreads the samples over processes (the ranges merge exactly)."""
     from ..model import load_model  # noqa: PLC0415
 
     config = config or CalibrationConfig()
@@ -196,8 +197,8 @@ def calibrate(model, data_path, config: CalibrationConfig | None = None, max_sam
     unknown = [n for n in config.tensor_bitwidths if n not in {p.name for p in graph_tensors(model)}]
     if unknown:
         raise ParameterError(f"tensor_bitwidths names tensor(s) the model does not have: {', '.join(map(repr, unknown))}")
-    stats, n = observe(model, data_path, None, source, max_samples=max_samples,
-                       options=options)
+    stats, n = observe(model, data_path, None, source, max_samples=max_samples, options=options,
+                       runner_options=runner_options)
     if n == 0:
         raise ParameterError(f"data folder {os.fspath(data_path)!r} holds no samples to calibrate on")
     inits = {t.name: t for t in model.graph.initializer}

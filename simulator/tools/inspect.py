@@ -168,7 +168,7 @@ def _graph_name(name: str, known: set[str]) -> str | None:
 
 
 def inspect_encodings(model, encodings=None, data=None, max_samples: int | None = None,
-                      options=None) -> InspectReport:
+                      options=None, runner_options=None) -> InspectReport:
     """Inspect `encodings` (path, EncodingsFile or None) on `model` (path or ModelProto); with `data` (a data
     folder) also the observed range of every tensor against its grid, run with `options` (a parameter schema,
     None: the defaults: device, deterministic mode, kernels)."""
@@ -220,13 +220,13 @@ def inspect_encodings(model, encodings=None, data=None, max_samples: int | None 
         grids = {n: (i.grid_min, i.grid_max) for n, i in mapped.items()
                  if i.dtype == "int" and i.granularity == "per_tensor" and not i.int32_bias}
         try:
-            stats, samples = observe(model, data, run_file, model_path, grids, max_samples, options)
+            stats, samples = observe(model, data, run_file, model_path, grids, max_samples, options, runner_options)
         except SimulatorError as exc:
             if run_file is None:
                 raise
             warnings.append(Warning_("float-run", "*", f"the encodings cannot run on this model ({exc}); observed "
                                                        f"ranges are those of the float model"))
-            stats, samples = observe(model, data, None, model_path, grids, max_samples, options)
+            stats, samples = observe(model, data, None, model_path, grids, max_samples, options, runner_options)
 
     rows = []
     for i, e in enumerate(entries):
