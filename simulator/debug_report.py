@@ -14,6 +14,7 @@ import os
 
 from . import report as _report
 from .errors import ParameterError
+from .metrics import METRIC_INFO
 
 fmt = _report.fmt
 to_json = _report.to_json
@@ -72,8 +73,9 @@ class Reportable:
 
     @property
     def unit(self) -> str:
-        """The unit of the result's metric values (dB for snr and psnr)."""
-        return "dB" if getattr(self, "metric", "") in ("snr", "psnr") else ""
+        """The unit of the result's metric values, as the metric registry gives it (dB for snr and psnr)."""
+        metric = METRIC_INFO.get(getattr(self, "metric", ""))
+        return metric.unit if metric is not None else ""
 
     def to_json(self, path=None) -> str:
         return self._out(to_json(self.to_dict()), path)

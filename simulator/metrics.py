@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -32,10 +33,18 @@ from .errors import ParameterError
 
 @dataclass(frozen=True)
 class Metric:
+    """One comparison metric: its formula (`compute`, over running Stats), unit and pass rule. METRIC_INFO lists
+    them; the schemas' allowed values, the CLI's --metric choices and every pass/fail come from that list."""
     name: str
     unit: str
     higher_is_better: bool
     formula: str
+    compute: Callable[["Stats"], float]
+    uses_k: bool = False  # takes the --top-k / top_k option
+
+    def k_of(self, top_k: int) -> int:
+        """The k the Stats of this metric need: top_k for a metric that takes it, else 0 (no top-k bookkeeping)."""
+        return top_k if self.uses_k else 0
 
     @property
     def direction(self) -> str:
@@ -56,28 +65,8 @@ class Metric:
         return min(values) if self.higher_is_better else max(values)
 
     def value(self, stats: "Stats") -> float:
-        return _FORMULAS[self.name](stats)
+        return self.compute(stats)
 
-
-METRIC_INFO: dict[str, Metric] = {m.name: m for m in (
-    Metric("snr", "dB", True, "10*log10(sum(ref^2) / sum((out-ref)^2)); inf when out == ref"),
-    Metric("psnr", "dB", True, "10*log10(max|ref|^2 / mean((out-ref)^2)); inf when out == ref"),
-    Metric("rmse", "", False, "sqrt(mean((out-ref)^2))"),
-    Metric("mse", "", False, "mean((out-ref)^2)"),
-    Metric("mae", "", False, "mean(|out-ref|)"),
-    Metric("max_abs", "", False, "max(|out-ref|)"),
-    Metric("cosine", "", True, "sum(ref*out) / sqrt(sum(ref^2) * sum(out^2)); 1 when both are all zero"),
-    Metric("relative_l2", "", False, "sqrt(sum((out-ref)^2) / sum(ref^2)); 0 when out == ref"),
-    Metric("topk", "", True, "share of rows (classes on the last axis) whose reference top-1 class is among "
-                             "out's top-k classes"),
-)}
-
-
-def get_metric(name: str) -> Metric:
-    metric = METRIC_INFO.get(str(name).lower())
-    if metric is None:
-        raise ParameterError(f"unknown metric {name!r}; valid metrics: {', '.join(METRIC_INFO)}")
-    return metric
 
 
 def _dot(a, b) -> float:
@@ -219,8 +208,50 @@ def _topk(s: Stats) -> float:
     return s.rows_agree / s.rows if s.rows else math.nan
 
 
-_FORMULAS = {"snr": _snr, "psnr": _psnr, "mse": _mse, "rmse": _rmse, "mae": _mae, "max_abs": _max_abs,
-             "cosine": _cosine, "relative_l2": _relative_l2, "topk": _topk}
+# The registry: a new metric is one entry here (with its formula above and a line in the docstring's table).
+METRIC_INFO: dict[str, Metric] = {m.name: m for m in (
+    Metric("snr", "dB", True, "10*log10(sum(ref^2) / sum((out-ref)^2)); inf when out == ref", _snr),
+    Metric("psnr", "dB", True, "10*log10(max|ref|^2 / mean((out-ref)^2)); inf when out == ref", _psnr),
+    Metric("rmse", "", False, "sqrt(mean((out-ref)^2))", _rmse),
+    Metric("mse", "", False, "mean((out-ref)^2)", _mse),
+    Metric("mae", "", False, "mean(|out-ref|)", _mae),
+    Metric("max_abs", "", False, "max(|out-ref|)", _max_abs),
+    Metric("cosine", "", True, "sum(ref*out) / sqrt(sum(ref^2) * sum(out^2)); 1 when both are all zero", _cosine),
+    Metric("relative_l2", "", False, "sqrt(sum((out-ref)^2) / sum(ref^2)); 0 when out == ref", _relative_l2),
+    Metric("topk", "", True, "share of rows (classes on the last axis) whose reference top-1 class is among "
+                             "out's top-k classes", _topk, uses_k=True),
+)}
+METRIC_NAMES = tuple(METRIC_INFO)
+# The end metrics of sensitivity and mixed precision (docs/debugging.md): the name users give -> the registry's metric.
+END_METRICS = {"snr": "snr", "top1": "topk"}
+
+
+def unknown_metric(name) -> str:
+    """The message for a metric name that is not in the registry."""
+    return f"unknown metric {name!r}; valid metrics: {', '.join(METRIC_NAMES)}"
+
+
+def get_metric(name: str) -> Metric:
+    metric = METRIC_INFO.get(str(name).lower())
+    if metric is None:
+        raise ParameterError(unknown_metric(name))
+    return metric
+
+
+def passes(name: str, value, threshold: float) -> bool:
+    """Whether `value` of the metric called `name` passes `threshold` (NaN and None never pass)."""
+    return get_metric(name).passes(value, threshold)
+
+
+def names_text(names, last: str = "or") -> str:
+    """'a, b or c': metric names for help texts."""
+    names = list(names)
+    return ", ".join(names[:-1]) + f" {last} {names[-1]}" if len(names) > 1 else "".join(names)
+
+
+def higher_is_better_names() -> list[str]:
+    """The metrics that pass at value >= threshold (the others pass at <=)."""
+    return [m.name for m in METRIC_INFO.values() if m.higher_is_better]
 
 
 def compute(name: str, ref, out, k: int = 1) -> float:
@@ -304,5 +335,5 @@ def steps(ref, out, scale) -> tuple[float, float]:
     return s.rms, s.max
 
 
-__all__ = ["Metric", "METRIC_INFO", "Stats", "StepStats", "get_metric", "compute", "steps", "snr", "psnr", "rmse", "mse", "mae",
+__all__ = ["Metric", "METRIC_INFO", "METRIC_NAMES", "END_METRICS", "passes", "unknown_metric", "Stats", "StepStats", "get_metric", "compute", "steps", "snr", "psnr", "rmse", "mse", "mae",
            "max_abs", "cosine", "relative_l2", "topk"]

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import onnx
 
-from .encodings import EncodingsFile
+from .encodings import EncodingsFile, format_of
 from .errors import ParameterError
 from .graph import topological_order
 from .quantization import Encoding
@@ -149,42 +149,13 @@ def rewrite_encodings_json(data: dict, version: str, changed: dict[str, Encoding
                            model: onnx.ModelProto | None = None) -> dict:
     """The source file's JSON with the encodings in `changed` replaced (None: the entry removed)."""
     from .tools import param_axis  # noqa: PLC0415
-    from .tools.convert import entry_061, entry_100, entry_200  # noqa: PLC0415
 
     shapes = {t.name: tuple(t.dims) for t in model.graph.initializer} if model is not None else {}
 
     def axis(name):
         return param_axis(model, name, len(shapes[name])) if name in shapes else None
 
-    out = copy.deepcopy(data)
-    if version == "0.6.1":
-        for section in ("activation_encodings", "param_encodings"):
-            entries = out.get(section) or {}
-            for name in [n for n in entries if n in changed]:
-                if changed[name] is None:
-                    del entries[name]
-                else:
-                    entries[name] = entry_061(changed[name])
-    elif version == "1.0.0":
-        for section in ("activation_encodings", "param_encodings"):
-            kept = []
-            for e in out.get(section) or []:
-                name = e.get("name") if isinstance(e, dict) else None
-                if name not in changed:
-                    kept.append(e)
-                elif changed[name] is not None:
-                    kept.append(entry_100(changed[name], shapes.get(name), axis(name)))
-            out[section] = kept
-    else:
-        kept = []
-        for e in out.get("encodings") or []:
-            name = e.get("name") if isinstance(e, dict) else None
-            if name not in changed:
-                kept.append(e)
-            elif changed[name] is not None:
-                kept.append(entry_200(changed[name], name in params, shapes.get(name), axis(name))[0])
-        out["encodings"] = kept
-    return out
+    return format_of(version).replace_entries(copy.deepcopy(data), changed, params, shapes, axis)
 
 
 __all__ = ["FLOAT", "INT16", "MOVES", "QuantizerGroup", "find_groups", "to_bits", "apply_moves", "only",

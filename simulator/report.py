@@ -15,6 +15,7 @@ import os
 
 from . import safe_io
 from .errors import ParameterError
+from .metrics import get_metric
 
 FORMATS = (".json", ".csv", ".html", ".htm", ".txt")
 
@@ -166,10 +167,8 @@ def _csv_bool(v) -> str:
 
 
 def _passes(m: dict, v) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "false"
-    ok = v >= m["threshold"] if m["higher_is_better"] else v <= m["threshold"]
-    return "true" if ok else "false"
+    """The CSV's passed column: the metric's own rule (metrics.METRIC_INFO)."""
+    return "true" if get_metric(m["name"]).passes(v, m["threshold"]) else "false"
 
 
 # -- text -------------------------------------------------------------------------------------------

@@ -24,11 +24,10 @@ from .backend import array_module, to_device, to_host
 from .encodings import EncodingsFile, load_encodings
 from .errors import DataError, EncodingsError, ParameterError
 from .interpreter import Interpreter
-from .metrics import Stats, get_metric
+from .metrics import END_METRICS, Stats, get_metric
 from .model import load_model
 from .precision import FLOAT, INT16, QuantizerGroup, apply_moves, check_moves, find_groups, group_move_applies, only
 
-END_METRICS = {"snr": "snr", "top1": "topk"}  # the end metric's name -> the metrics module's formula
 Progress = Optional[Callable[[str], None]]
 
 
@@ -113,7 +112,7 @@ class Evaluator:
         """The end metric with `encodings` (a {file name: Encoding} dict) over every sample."""
         start = time.perf_counter()
         interp = self.interpreter(encodings)
-        k = 1 if self.metric == "top1" else 0
+        k = get_metric(END_METRICS[self.metric]).k_of(1)  # top1: the reference's top class among out's top 1
         stats = {n: Stats(k) for n in self.output_names}
         worst: dict[str, list[float]] = {n: [] for n in self.output_names}
         for (_, feed), ref in zip(self.samples, self.reference):

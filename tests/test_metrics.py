@@ -87,6 +87,26 @@ def test_every_schema_metric_has_a_formula():
         assert m.formula and m.direction
 
 
+def test_schema_cli_and_report_follow_the_one_metric_registry(monkeypatch):
+    """A metric added to METRIC_INFO is allowed by the schema and --metric, and the CSV judges it by its rule."""
+    import argparse
+
+    from simulator import report
+    from simulator.commands._options import add_metric_options
+
+    parser = argparse.ArgumentParser()
+    add_metric_options(parser)
+    choices = next(a.choices for a in parser._actions if a.dest == "metric")
+    assert tuple(choices) == tuple(METRICS) == tuple(METRIC_INFO)
+    lower = metrics.Metric("lower", "", False, "f", lambda s: 0.0)
+    monkeypatch.setitem(METRIC_INFO, "lower", lower)
+    assert report._passes({"name": "lower", "threshold": 1.0}, 0.5) == "true"
+    assert report._passes({"name": "lower", "threshold": 1.0}, 2.0) == "false"
+    assert report._passes({"name": "snr", "threshold": 30.0}, 2.0) == "false"
+    assert report._passes({"name": "snr", "threshold": 30.0}, math.nan) == "false"
+    assert get_metric("topk").k_of(5) == 5 and get_metric("snr").k_of(5) == 0
+
+
 def test_pooled_stats_equal_the_metric_of_all_samples_together():
     rng = np.random.default_rng(1)
     refs = [rng.standard_normal((3, 7)).astype(np.float32) for _ in range(4)]

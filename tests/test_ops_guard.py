@@ -130,6 +130,29 @@ MAY_IMPORT = {
                           "simulator.names", "simulator.ort_kernels", "simulator.plan", "simulator.quantization"},
     "simulator.interpreter": {"simulator.backend", "simulator.encodings", "simulator.errors", "simulator.executor",
                               "simulator.graph", "simulator.plan", "simulator.planner", "simulator.quantization"},
+    # encodings files: the version table (sniff) over one module per version; versions never import each other
+    "simulator.encodings": {"simulator.safe_io", "simulator.errors", "simulator.paths", "simulator.encodings.common",
+                            "simulator.encodings.rules", "simulator.encodings.sniff", "simulator.encodings.v0_6_1",
+                            "simulator.encodings.v1_0_0", "simulator.encodings.v2"},
+    "simulator.encodings.common": {"simulator.errors", "simulator.quantization"},
+    "simulator.encodings.rules": set(),
+    "simulator.encodings.layout": {"simulator.errors", "simulator.quantization"},
+    "simulator.encodings.sniff": {"simulator.errors", "simulator.names", "simulator.encodings.common",
+                                  "simulator.encodings.v0_6_1", "simulator.encodings.v1_0_0", "simulator.encodings.v2"},
+    **{f"simulator.encodings.{v}": {"simulator.errors", "simulator.quantization", "simulator.encodings.common",
+                                    "simulator.encodings.layout"} for v in ("v0_6_1", "v1_0_0", "v2")},
+    "simulator.tools.convert": {"simulator.safe_io", "simulator.encodings", "simulator.encodings.layout",
+                                "simulator.encodings.v0_6_1", "simulator.encodings.v1_0_0", "simulator.encodings.v2",
+                                "simulator.errors", "simulator.names", "simulator.quantization", "simulator.tools",
+                                "simulator.model"},
+    # the metric registry, and what derives from it
+    "simulator.metrics": {"simulator.errors"},
+    "simulator.schema.fields": {"simulator.errors", "simulator.paths"},
+    "simulator.schema.options": {"simulator.metrics", "simulator.quantization", "simulator.schema.fields"},
+    "simulator.schema.parameters": {"simulator.schema.fields", "simulator.schema.options"},
+    "simulator.schema.base": {"simulator.schema.fields", "simulator.schema.options", "simulator.schema.parameters",
+                              "simulator.schema.debugging"},
+    "simulator.commands._options": {"simulator.metrics", "simulator.quantization", "simulator.runner"},
 }
 
 
@@ -152,15 +175,41 @@ def _project_imports(path: pathlib.Path, module: str):
             if top == "ops":
                 yield "ops"
             elif top == "simulator" and name.count(".") >= 1:
-                yield ".".join(name.split(".")[:2])
+                yield _module_of(name)
+
+
+def _source(module: str) -> pathlib.Path:
+    path = SIMULATOR.parent.joinpath(*module.split("."))
+    return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+
+
+def _module_of(name: str) -> str:
+    """The longest prefix of a dotted name that is a module of the project (simulator.encodings.v2 for
+    simulator.encodings.v2.Entry200; simulator.encodings for simulator.encodings.EncodingsFile)."""
+    parts = name.split(".")
+    for end in range(len(parts), 1, -1):
+        if _source(".".join(parts[:end])).exists():
+            return ".".join(parts[:end])
+    return ".".join(parts[:2])
 
 
 @pytest.mark.parametrize("module", sorted(MAY_IMPORT))
 def test_modules_import_only_what_the_architecture_allows(module):
-    path = SIMULATOR / f"{module.split('.', 1)[1]}.py"
+    path = _source(module)
     imported = set(_project_imports(path, module)) - {module}
     extra = sorted(imported - MAY_IMPORT[module])
     assert not extra, f"{module} imports {extra}; docs/architecture.md allows {sorted(MAY_IMPORT[module])}"
+
+
+def test_every_encodings_version_module_is_in_the_version_table():
+    """A new encodings version is one module simulator/encodings/v<version>.py, listed in sniff.FORMATS."""
+    from simulator.encodings import sniff
+
+    modules = sorted(p.stem for p in (SIMULATOR / "encodings").glob("v*.py"))
+    assert modules == sorted(f.__name__.rsplit(".", 1)[1] for f in sniff.FORMATS)
+    for f in sniff.FORMATS:
+        assert all(callable(getattr(f, name, None)) for name in ("parse", "entry", "write", "source_layout",
+                                                                 "replace_entries")), f.__name__
 
 
 def _private_names(path: pathlib.Path) -> set[str]:

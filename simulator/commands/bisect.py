@@ -1,7 +1,7 @@
 """`simulator bisect`: the first dumped layer that fails in isolation on any sample, by bisection."""
 from __future__ import annotations
 
-from .compare import common_params
+from ._options import common_params
 from .sensitivity import progress_bar, write_reports
 
 NAME = "bisect"

@@ -3,54 +3,15 @@ from __future__ import annotations
 
 import sys
 
-from ._options import add_simulation_options, output_file, simulation_options
+from ._options import METRIC_CHOICES, add_common_options, common_params, model_params  # noqa: F401
 
 NAME = "compare"
 HELP = "compare the outputs of two models (model 0 is the reference) on every sample of a data folder"
-METRIC_CHOICES = ("snr", "psnr", "rmse", "mse", "mae", "max_abs", "cosine", "relative_l2", "topk")
 EXAMPLES = (
     'simulator compare examples/tiny_cnn/model.onnx examples/tiny_cnn/model.onnx -e1 examples/tiny_cnn/model.encodings -d examples/tiny_cnn/data',
     'simulator compare examples/tiny_cnn/model.onnx examples/tiny_cnn/model.onnx -e1 examples/tiny_cnn/model.encodings -d examples/tiny_cnn/data -m cosine -t 0.999',
     'simulator compare examples/tiny_cnn/model.onnx examples/tiny_cnn/model.onnx -e1 examples/tiny_cnn/model.encodings -d examples/tiny_cnn/data --html report.html',
 )
-
-
-def add_common_options(p, two_models: bool = True) -> None:
-    """Options the comparison commands share: models, metric, threshold, reports, simulation options."""
-    if two_models:
-        p.add_argument("model0", help="the reference ONNX model")
-        p.add_argument("model1", help="the ONNX model compared with it (may be the same file)")
-        p.add_argument("--encodings0", "-e0", help="encodings of model 0 (omit for float)")
-        p.add_argument("--encodings1", "-e1", help="encodings of model 1 (omit for float)")
-        p.add_argument("--data", "-d", required=True, help="the input data folder")
-    p.add_argument("--metric", "-m", default="snr", type=str.lower, choices=METRIC_CHOICES,
-                   help="the metric (default: %(default)s; docs/comparison.md gives the formulas)")
-    p.add_argument("--threshold", "-t", type=float, default=30.0,
-                   help="pass/fail threshold (default: %(default)s); snr, psnr, cosine, topk pass at >=, the error "
-                        "metrics at <=")
-    p.add_argument("--top-k", type=int, default=1, help="k of the topk metric (default: %(default)s)")
-    p.add_argument("--json", metavar="FILE", type=output_file, help="write the report as JSON")
-    p.add_argument("--csv", metavar="FILE", type=output_file, help="write the report as CSV")
-    p.add_argument("--html", metavar="FILE", type=output_file, help="write the report as a standalone HTML page with a plot")
-    p.add_argument("--threshold-scope", choices=("sample", "pooled", "mean"), default="sample",
-                   help="what must pass: every sample (default), the pooled value over all samples, or the mean of "
-                        "the per-sample values")
-    p.add_argument("--samples-jsonl", metavar="FILE", help="stream each sample's row to FILE (JSON lines) and keep "
-                   "none in memory: the report then lists no per-sample rows, only the worst samples")
-    p.add_argument("--checkpoint-dir", metavar="DIR", help="save each finished shard in DIR; --resume skips them")
-    add_simulation_options(p, runner=True)
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-
-
-def common_params(args) -> dict:
-    return dict(metric=args.metric, threshold=args.threshold, top_k=args.top_k, threshold_scope=args.threshold_scope,
-                samples_path=args.samples_jsonl, keep_samples=not args.samples_jsonl,
-                checkpoint_path=args.checkpoint_dir, resume=args.resume, **simulation_options(args))
-
-
-def model_params(args) -> dict:
-    return dict(input_model_path_0=args.model0, input_encodings_path_0=args.encodings0,
-                input_model_path_1=args.model1, input_encodings_path_1=args.encodings1, input_data_path=args.data)
 
 
 def run_with_progress(fn, params, total: int, quiet: bool):

@@ -6,7 +6,7 @@ import json
 import sys
 
 from ..errors import ParameterError
-from ._options import add_simulation_options, simulation_options
+from ._options import add_quiet, add_simulation_options, simulation_options
 
 NAME = "generate"
 HELP = "generate tokens greedily with a prompt graph and a token graph sharing a KV cache"
@@ -32,7 +32,7 @@ def add_generation_options(p) -> None:
     p.add_argument("--json", nargs="?", const="-", metavar="FILE", help="write the result as JSON (to stdout without "
                    "FILE)")
     add_simulation_options(p)
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    add_quiet(p)
 
 
 def add_arguments(p) -> None:

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from .. import safe_io
 from ..errors import ParameterError
-from .compare import add_common_options, common_params, finish, model_params, run_with_progress
+from ._options import add_common_options, add_isolated_threshold, common_params, model_params
+from .compare import finish, run_with_progress
 
 NAME = "layerwise"
 HELP = ("compare two models layer by layer (model 0 is the reference): the cumulative and the isolated error of "
@@ -22,7 +23,7 @@ def add_arguments(p) -> None:
                         "name the two graphs share)")
     p.add_argument("--match-file", metavar="FILE", help="a JSON file of pairs [[name0, name1], ...] or "
                    "{name0: name1}")
-    p.add_argument("--isolated-threshold", type=float, help="threshold of the isolated check (default: --threshold)")
+    add_isolated_threshold(p)
     p.add_argument("--no-isolated", action="store_true", help="skip the isolated re-run of each layer")
     p.add_argument("--export-featuremap", metavar="DIR", help="save the compared featuremaps under DIR "
                    "(model_0/<sample>/<tensor>.npy, model_1/..., index.json)")

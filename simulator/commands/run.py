@@ -5,7 +5,7 @@ import os
 import sys
 import time
 
-from ._options import add_simulation_options, simulation_options
+from ._options import add_quiet, add_simulation_options, simulation_options
 
 NAME = "run"
 HELP = "run a model on every sample of a data folder and save the outputs"
@@ -31,7 +31,7 @@ def add_arguments(p) -> None:
     p.add_argument("--layer", "-l", action="append", default=[], metavar="NAME",
                    help="also save this intermediate tensor (repeatable; NAME::pre_quant for its value before "
                         "its encoding)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    add_quiet(p)
 
 
 def run(args) -> int:

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import sys
 
-from ._options import add_simulation_options, simulation_options
+from ..metrics import END_METRICS
+from ._options import add_quiet, add_report_options, add_simulation_options, simulation_options
 
 NAME = "sensitivity"
 HELP = ("rank the quantizer groups (each node's outputs, each node's weights, each graph input) by the end metric "
@@ -15,7 +16,7 @@ def add_debug_options(p, moves_default: str) -> None:
     p.add_argument("model", help="the ONNX model")
     p.add_argument("--encodings", "-e", required=True, help="its AIMET encodings file")
     p.add_argument("--data", "-d", required=True, help="the input data folder")
-    p.add_argument("--metric", "-m", default="snr", type=str.lower, choices=("snr", "top1"),
+    p.add_argument("--metric", "-m", default="snr", type=str.lower, choices=tuple(END_METRICS),
                    help="end metric: snr (dB, each output pooled over the samples, lowest output) or top1 (share of "
                         "rows whose argmax agrees with the float model); default %(default)s")
     p.add_argument("--moves", default=moves_default, help="comma-separated moves per group: int16, float "
@@ -23,11 +24,9 @@ def add_debug_options(p, moves_default: str) -> None:
     p.add_argument("--max-samples", type=int, metavar="N", help="use only the first N samples")
     p.add_argument("--worst-sample", action="store_true", help="score each output by its worst sample (as compare "
                    "judges each sample) instead of its value pooled over all samples")
-    p.add_argument("--json", metavar="FILE", help="write the result as JSON")
-    p.add_argument("--csv", metavar="FILE", help="write the result as CSV")
-    p.add_argument("--html", metavar="FILE", help="write the result as an HTML page")
+    add_report_options(p, what="the result", html_as="an HTML page")
     add_simulation_options(p)
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    add_quiet(p)
 
 
 def debug_params(args) -> dict:

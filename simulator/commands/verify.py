@@ -1,7 +1,8 @@
 """`simulator verify`: check featuremaps dumped by another tool or a device against the simulator."""
 from __future__ import annotations
 
-from .compare import add_common_options, common_params, finish, run_with_progress
+from ._options import add_common_options, add_isolated_threshold, common_params
+from .compare import finish, run_with_progress
 
 NAME = "verify"
 HELP = ("verify featuremaps dumped by another tool or a device (.npy, .npz, AIMET layer-output .raw, device .bin) against the "
@@ -21,7 +22,7 @@ def add_arguments(p) -> None:
     p.add_argument("--data", "-d", help="the input data folder the dumps were made from (default: the graph inputs "
                    "found in the dump)")
     add_common_options(p, two_models=False)
-    p.add_argument("--isolated-threshold", type=float, help="threshold of the isolated check (default: --threshold)")
+    add_isolated_threshold(p)
     p.add_argument("--name-map", metavar="FILE", help="a JSON file {dump file name: tensor name} (default: by name, "
                    "sanitized name, then unique suffix)")
     p.add_argument("--tie-tolerance", type=float, default=0.01, help="steps from half-way within which a one-step "

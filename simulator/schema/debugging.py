@@ -2,14 +2,16 @@
 (re-exported by simulator.schema.base)."""
 from __future__ import annotations
 
-import math
 from typing import Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
+from ..metrics import END_METRICS
 from ..paths import checked_path
 
-from .base import FeaturemapVerifierParameters, _SimulationOptions, data_folder, encodings_file, model_file
+from .fields import data_folder, encodings_file, finite, model_file
+from .options import _SimulationOptions
+from .parameters import FeaturemapVerifierParameters
 
 MOVES = ("int16", "float")
 
@@ -20,7 +22,7 @@ class SensitivityParameters(_SimulationOptions):
     input_model_path: str = Field(description="The ONNX model file.")
     input_encodings_path: str = Field(description="Its AIMET encodings file.")
     input_data_path: str = Field(description="The input data folder (toolchain layout).")
-    metric: Literal["snr", "top1"] = Field("snr", description="End metric: 'snr' (dB, each output pooled over the "
+    metric: Literal[tuple(END_METRICS)] = Field("snr", description="End metric: 'snr' (dB, each output pooled over the "
                                            "samples, the lowest output) or 'top1' (share of rows whose argmax agrees "
                                            "with the float model's).")
     moves: list[Literal[MOVES]] = Field(default_factory=lambda: ["float", "int16"], description="Changes measured "
@@ -85,9 +87,7 @@ class MixedPrecisionParameters(SensitivityParameters):
     @field_validator("target", "tolerance", mode="before")
     @classmethod
     def _finite(cls, v):
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isfinite(v):
-            raise ValueError(f"must be a finite number, got {v!r}")
-        return v
+        return finite(v, "")
 
 
 class DumpVerifierParameters(FeaturemapVerifierParameters):

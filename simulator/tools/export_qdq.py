@@ -31,6 +31,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from .. import safe_io
 from ..encodings import EncodingsFile, load_encodings
+from ..encodings.layout import blocks
 from ..errors import EncodingsError, ModelError
 from ..graph import topological_order
 from ..names import resolve_updated
@@ -86,8 +87,7 @@ def _scale_zp(enc: Encoding, name: str, shape, channel_axis):
         scale = np.asarray(enc.scale, np.float32).reshape(-1)
         zp = -np.broadcast_to(np.asarray(enc.offset, np.float64).reshape(-1), scale.shape) - shift
         return scale, zp, int(axis), None
-    from .convert import _blocks  # noqa: PLC0415
-    scale, offset, _, block_axis = _blocks(enc, shape, channel_axis)
+    scale, offset, _, block_axis = blocks(enc, shape, channel_axis)
     return scale.astype(np.float32), -offset.astype(np.float64) - shift, int(block_axis), int(enc.block_size)
 
 
