@@ -20,7 +20,7 @@ class InferenceState:
         names0 = [o.name for o in self.s0.get_outputs()]
         names1 = [o.name for o in self.s1.get_outputs()]
         self.pairs, self.how = match_outputs(names0, names1, params.input_model_path_0, params.input_model_path_1)
-        self.k = params.top_k if params.metric == "topk" else 0
+        self.k = get_metric(params.metric).k_of(params.top_k)
         self.reader = _data.SampleReader(params.input_data_path, self.s0.interpreter.inputs)
 
 

@@ -19,7 +19,7 @@ class LayerRecord:
     def __init__(self, key, name0, name1, op_type, node, metric: Metric, top_k: int, threshold: float,
                  isolated_threshold: Optional[float] = None):
         self.key, self.name0, self.name1, self.op_type, self.node = key, name0, name1, op_type, node
-        self._metric, self._k = metric, (top_k if metric.name == "topk" else 0)
+        self._metric, self._k = metric, metric.k_of(top_k)
         self.threshold = float(threshold)
         self.isolated_threshold = float(threshold if isolated_threshold is None else isolated_threshold)
         self.values: "OrderedDict[str, float]" = OrderedDict()

@@ -52,7 +52,7 @@ class LayerwiseState:
             self.exporter = FeaturemapExporter(params.export_featuremap_path,
                                                [(key, n0, n1) for key, n0, n1, _, _ in self.layers])
         self.store = FeatureStore(memory_limit)
-        self.k = params.top_k if params.metric == "topk" else 0
+        self.k = get_metric(params.metric).k_of(params.top_k)
         self.reader = _data.SampleReader(params.input_data_path, i0.inputs)
         self.index = {s: i for i, s in enumerate(self.reader.names)}
 

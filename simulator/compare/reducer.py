@@ -48,7 +48,7 @@ class InferenceReducer(RowReducer):
     def __init__(self, metric: Metric, threshold: float, top_k: int, outputs, params):
         super().__init__(metric, threshold, params)
         self.top_k = top_k
-        k = top_k if metric.name == "topk" else 0
+        k = metric.k_of(top_k)
         self._stats = {n0: Stats(k) for n0, _ in outputs}
         self._summary = {n0: TensorSummary(metric) for n0, _ in outputs}
 

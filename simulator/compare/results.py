@@ -99,7 +99,7 @@ class _CheckResult(Mapping):
         m = self.metric_info
         return {"name": m.name, "unit": m.unit, "formula": m.formula, "higher_is_better": m.higher_is_better,
                 "direction": m.direction, "threshold": self.threshold,
-                **({"k": self.top_k} if m.name == "topk" else {})}
+                **({"k": self.top_k} if m.uses_k else {})}
 
     def to_json(self, path=None, indent: int = 2) -> str:
         text = _report.to_json(self.to_dict(), indent)
@@ -144,7 +144,7 @@ class InferenceCheckResult(_CheckResult):
         self.models = models
         self.outputs = outputs
         self.matched_by = matched_by
-        k = top_k if metric.name == "topk" else 0
+        k = metric.k_of(top_k)
         stats = stats or {n0: Stats(k) for n0, _ in outputs}
         self.summary = summary or {n0: TensorSummary(metric) for n0, _ in outputs}  # worst samples, mean of samples
         self.worst: dict[str, float] = {}

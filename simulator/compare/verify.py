@@ -46,7 +46,7 @@ class VerifyState:
                             f"e.g. {describe_names(self.candidates[:5])})")
         order = {n: k for k, n in enumerate(self.candidates)}
         self.dumped_names = sorted(set(self.mapping.values()), key=lambda n: order[n])
-        self.k = params.top_k if params.metric == "topk" else 0
+        self.k = get_metric(params.metric).k_of(params.top_k)
         # the samples in the order they run, and where their inputs come from
         dump_samples = list(dump.samples)
         self.reader, self.pairing = None, None
