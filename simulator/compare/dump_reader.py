@@ -20,6 +20,7 @@ def sanitize(name: str) -> str:
     """A tensor name as dump tools write it into file names (non-word characters to '_')."""
     return re.sub(r"\W+", "_", name).strip("_")
 
+
 class Dump:
     """A folder of dumped featuremaps: samples -> {file key: locator}."""
 
@@ -125,6 +126,7 @@ class Dump:
             raw = raw.reshape(shape)
         return raw
 
+
 def match_dump_names(keys: Iterable[str], names: list[str]) -> tuple[dict, list]:
     """{file key: tensor name} and the keys that name no tensor."""
     exact = set(names)
@@ -148,6 +150,7 @@ def match_dump_names(keys: Iterable[str], names: list[str]) -> tuple[dict, list]
         else:
             out[key] = hit
     return out, unmatched
+
 
 def dump_inputs(dump: Dump, sample: str, mapping: dict, specs: dict, model_path) -> dict:
     """The graph inputs of one dumped sample: dumped as tensors, or AIMET's inputs/ folder."""

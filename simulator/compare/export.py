@@ -12,6 +12,7 @@ from ..errors import ParameterError
 def safe_file_name(name: str) -> str:
     return re.sub(r"[^\w.\-]+", "_", name).strip("_.") or "tensor"
 
+
 class FeaturemapExporter:
     """export_featuremap: model_0/<sample>/<tensor>.npy and model_1/<sample>/<tensor>.npy, plus index.json."""
 
@@ -47,7 +48,3 @@ class FeaturemapExporter:
                  "featuremaps": [{"layer": key, "name0": n0, "name1": n1, "file0": self.files[(n0, 0)],
                                   "file1": self.files[(n1, 1)]} for key, n0, n1 in self.pairs]}
         safe_io.write_text(os.path.join(self.root, "index.json"), json.dumps(index, indent=2), "featuremap index")
-
-
-# ---------------------------------------------------------------------------------------------------
-# compare_model_by_inference

@@ -56,6 +56,7 @@ class LayerwiseState:
         self.reader = _data.SampleReader(params.input_data_path, i0.inputs)
         self.index = {s: i for i, s in enumerate(self.reader.names)}
 
+
 def layer_shard(state: LayerwiseState, names: list) -> dict:
     """{layer key: RecordJournal result} of one shard (runner work function)."""
     s0, s1, params, store, need0, by_name1 = state.s0, state.s1, state.params, state.store, state.need0, state.by_name1
@@ -94,6 +95,7 @@ def layer_shard(state: LayerwiseState, names: list) -> dict:
         store.clear()
     return {key: rec.result() for key, rec in records.items()}
 
+
 def compare_by_layer(params, progress: Progress = None, memory_limit: int = DEFAULT_MEMORY_LIMIT, executor=None
                      ) -> LayerwiseCheckResult:
     metric = get_metric(params.metric)
@@ -123,6 +125,7 @@ def compare_by_layer(params, progress: Progress = None, memory_limit: int = DEFA
     return reducer.result(params.top_k, params.isolated_threshold, models, "model 0", "model 1",
                           "not produced (inside a control-flow body, or an optional output)",
                           export_path=os.path.abspath(params.export_featuremap_path) if exporter is not None else None)
+
 
 def _compare_layer(rec: LayerRecord, sample, r0, name1, value1, pre1, store, i1, isolated_inputs, exporter,
                    params, raw1=None):

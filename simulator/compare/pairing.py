@@ -48,10 +48,12 @@ def comparable(value):
         return np.concatenate([np.ravel(v) for v in value]) if value else np.zeros(0, np.float32)
     return np.zeros(0, np.float32) if value is None else value
 
+
 def check_sizes(a, b, what: str):
     if np.size(a) != np.size(b):
         raise ModelError(f"{what}: shapes {tuple(np.shape(a))} and {tuple(np.shape(b))} differ in size; they cannot "
                          f"be compared")
+
 
 def layer_pairs(s0: InferenceSession, s1: InferenceSession, match_info) -> list[tuple[str, tuple, tuple]]:
     """[(key, (name0, pre0), (name1, pre1))] in model 1's graph order."""

@@ -184,6 +184,7 @@ class InferenceCheckResult(_CheckResult):
         return {"threshold_scope": self.threshold_scope,
                 "dataset": {n0: self.summary[n0].to_dict() for n0, _ in self.outputs}}
 
+
 class LayerwiseCheckResult(_CheckResult):
     """compare_model_by_layer's (and verify_featuremaps') result: {sample: (passed, {layer: value})} of the
     cumulative comparison; .layers (LayerRecord, graph order) with the isolated error beside it,

@@ -24,6 +24,7 @@ def model_desc(path, encodings, session=None) -> dict:
         d["warnings"] = list(session.warnings)
     return d
 
+
 def run_samples(reducer, kind: str, setup: str, args: tuple, work: str, state, names: list, merge, params,
                 progress: Progress, executor) -> None:
     """The samples through simulator.runner: `setup(*args)` builds a worker's state (`state`: this process's),
