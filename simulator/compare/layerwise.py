@@ -105,7 +105,8 @@ def compare_by_layer(params, progress: Progress = None, memory_limit: int = DEFA
     i1 = state.s1.interpreter
     records = []
     for (key, name0, name1, op, node), (_, _, r1) in zip(state.layers, state.pairs):
-        rec = LayerRecord(key, name0, name1, op, node, metric, params.top_k, params.threshold, params.isolated_threshold)
+        rec = LayerRecord(key, name0, name1, op, node, metric, params.top_k, params.threshold,
+                          params.isolated_threshold)
         rec.constant, rec.weights = r1[0] in i1.constants, weight_ranges(i1, r1[0])
         records.append(rec)
     reducer = LayerwiseReducer(metric, params.threshold, params, records)

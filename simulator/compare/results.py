@@ -45,7 +45,7 @@ class _CheckResult(Mapping):
         self.threshold = float(threshold)
         self.top_k = int(top_k)
         self._samples: "OrderedDict[str, tuple[bool, dict]]" = OrderedDict(rows.samples)
-        self.threshold_scope = rows.threshold_scope  # or "pooled" / "mean": the check over the data set (accumulators.py)
+        self.threshold_scope = rows.threshold_scope  # or "pooled" / "mean": the data-set check (accumulators.py)
         self.keep_samples = rows.keep_samples  # False: per-sample rows only streamed (samples_path), O(1) memory
         self._count, self._failed = rows.count, list(rows.failed)
         self.run_report = run_report
@@ -208,9 +208,9 @@ class LayerwiseCheckResult(_CheckResult):
             for rec in self.layers:
                 for sample, v in rec.values.items():
                     by_sample.setdefault(sample, {})[rec.key] = v
-            self._samples = OrderedDict(
-                (s, (all(metric.passes(v, self.threshold) for v in by_sample.get(s, {}).values()), by_sample.get(s, {})))
-                for s in sorted(set(self._samples) | set(by_sample)))
+            rows_of = {s: by_sample.get(s, {}) for s in sorted(set(self._samples) | set(by_sample))}
+            self._samples = OrderedDict((s, (all(metric.passes(v, self.threshold) for v in values.values()), values))
+                                        for s, values in rows_of.items())
         self.verdict, self.diagnosis = diagnose(self)
         self._built = True
 
