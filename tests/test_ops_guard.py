@@ -185,8 +185,7 @@ MAY_IMPORT = {
     "simulator.compare.verify": {"simulator.accumulators", "simulator.backend", "simulator.data", "simulator.dumps",
                                  "simulator.encodings", "simulator.errors", "simulator.metrics", "simulator.session",
                                  "simulator.tensor_stats", "simulator.compare.dump_reader",
-                                 "simulator.compare.isolated",
-                                 "simulator.compare.layer_record", "simulator.compare.pairing",
+                                 "simulator.compare.isolated", "simulator.compare.pairing",
                                  "simulator.compare.quantizers", "simulator.compare.reducer",
                                  "simulator.compare.results", "simulator.compare.tasks"},
 }

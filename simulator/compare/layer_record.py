@@ -17,7 +17,8 @@ class LayerRecord:
     """One compared tensor pair: the cumulative and isolated error, per sample and over all samples."""
 
     def __init__(self, key, name0, name1, op_type, node, metric: Metric, top_k: int, threshold: float,
-                 isolated_threshold: Optional[float] = None):
+                 isolated_threshold: Optional[float] = None, *, constant: bool = False,
+                 weights: Optional[list] = None, keep_samples: bool = True, threshold_scope: str = "sample"):
         self.key, self.name0, self.name1, self.op_type, self.node = key, name0, name1, op_type, node
         self._metric, self._k = metric, metric.k_of(top_k)
         self.threshold = float(threshold)
@@ -33,11 +34,11 @@ class LayerRecord:
         self.shape = None
         self.same, self.isolated_same = [0, 0], [0, 0]  # [identical elements, elements]
         self.summary, self.isolated_summary = TensorSummary(metric), TensorSummary(metric)
-        self.keep_samples = True  # False: per-sample values are not kept (the summaries are)
-        self.threshold_scope = "sample"
-        self.constant = False  # a weight or a value computed from weights only: the same on every sample
+        self.keep_samples = keep_samples  # False: per-sample values are not kept (the summaries are)
+        self.threshold_scope = threshold_scope
+        self.constant = constant  # a weight or a value computed from weights only: the same on every sample
         self.tensor = TensorStats()  # ranges, clipping and histograms (tensor_stats.py)
-        self.weights: list[dict] = []  # per-channel ranges of the weights its op reads
+        self.weights: list[dict] = list(weights or [])  # per-channel ranges of the weights its op reads
 
     def add(self, sample, ref, out, scale=None) -> float:
         """One sample of the cumulative comparison."""

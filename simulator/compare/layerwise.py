@@ -103,13 +103,9 @@ def compare_by_layer(params, progress: Progress = None, memory_limit: int = DEFA
     models = [model_desc(params.input_model_path_0, params.input_encodings_path_0, state.s0),
               model_desc(params.input_model_path_1, params.input_encodings_path_1, state.s1)]
     i1 = state.s1.interpreter
-    records = []
+    reducer = LayerwiseReducer(metric, params)
     for (key, name0, name1, op, node), (_, _, r1) in zip(state.layers, state.pairs):
-        rec = LayerRecord(key, name0, name1, op, node, metric, params.top_k, params.threshold,
-                          params.isolated_threshold)
-        rec.constant, rec.weights = r1[0] in i1.constants, weight_ranges(i1, r1[0])
-        records.append(rec)
-    reducer = LayerwiseReducer(metric, params.threshold, params, records)
+        reducer.add_layer(key, name0, name1, op, node, r1[0] in i1.constants, weight_ranges(i1, r1[0]))
     exporter = state.exporter
 
     def merge(index, names, journals):
@@ -123,7 +119,7 @@ def compare_by_layer(params, progress: Progress = None, memory_limit: int = DEFA
     finally:
         if exporter is not None:
             exporter.close()
-    return reducer.result(params.top_k, params.isolated_threshold, models, "model 0", "model 1",
+    return reducer.result(models, "model 0", "model 1",
                           "not produced (inside a control-flow body, or an optional output)",
                           export_path=os.path.abspath(params.export_featuremap_path) if exporter is not None else None)
 

@@ -66,14 +66,18 @@ class InferenceReducer(RowReducer):
 
 
 class LayerwiseReducer(RowReducer):
-    """compare_by_layer and verify_dumps: one LayerRecord per compared tensor, each worker's journal replayed
-    onto it in layer order."""
+    """compare_by_layer and verify_dumps: one LayerRecord per compared tensor (add_layer, in graph order), each
+    worker's journal replayed onto it in layer order."""
 
-    def __init__(self, metric: Metric, threshold: float, params, layers: list[LayerRecord]):
-        super().__init__(metric, threshold, params)
-        self.layers = layers
-        for rec in layers:
-            rec.keep_samples, rec.threshold_scope = self.keep_samples, self.threshold_scope
+    def __init__(self, metric: Metric, params):
+        super().__init__(metric, params.threshold, params)
+        self.top_k, self.isolated_threshold = params.top_k, params.isolated_threshold
+        self.layers: list[LayerRecord] = []
+
+    def add_layer(self, key, name0, name1, op_type, node, constant: bool, weights: list) -> None:
+        self.layers.append(LayerRecord(key, name0, name1, op_type, node, self.metric, self.top_k, self.threshold,
+                                       self.isolated_threshold, constant=constant, weights=weights,
+                                       keep_samples=self.keep_samples, threshold_scope=self.threshold_scope))
 
     def merge(self, names: list, journals: dict):
         """One shard of a worker: each layer's journal replayed in layer order, then each sample's row."""
@@ -86,11 +90,12 @@ class LayerwiseReducer(RowReducer):
         for sample, values in rows.items():
             self.row(sample, values)
 
-    def result(self, top_k, isolated_threshold, models, reference, compared, missing_note: str,
-               unmatched=(), export_path: Optional[str] = None, dump_diagnosis=None) -> LayerwiseCheckResult:
+    def result(self, models, reference, compared, missing_note: str, unmatched=(), export_path: Optional[str] = None,
+               dump_diagnosis=None) -> LayerwiseCheckResult:
         """The result; a record no sample reached gets `missing_note` (why it was not compared)."""
         for rec in self.layers:
             if not rec.compared and rec.note is None:
                 rec.note = missing_note
-        return LayerwiseCheckResult(self.metric, self.threshold, top_k, isolated_threshold, models, reference, compared,
-                                    self.layers, self.rows(), unmatched, export_path, dump_diagnosis, self.run_report)
+        return LayerwiseCheckResult(self.metric, self.threshold, self.top_k, self.isolated_threshold, models,
+                                    reference, compared, self.layers, self.rows(), unmatched, export_path,
+                                    dump_diagnosis, self.run_report)

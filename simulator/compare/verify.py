@@ -16,7 +16,6 @@ from ..session import InferenceSession
 from ..tensor_stats import weight_ranges
 from .dump_reader import Dump, dump_inputs, match_dump_names
 from .isolated import replay
-from .layer_record import LayerRecord
 from .pairing import op_of
 from .quantizers import quantizer_of, scale_of, tensor_grid
 from .reducer import LayerwiseReducer
@@ -149,13 +148,10 @@ def verify_dumps(params, progress: Progress = None, executor=None) -> LayerwiseC
     state = VerifyState(params)
     models = [model_desc(params.input_model_path, params.input_encodings_path, state.session),
               {"dump": state.dump.path, "format": state.dump.kind}]
-    records = []
+    reducer = LayerwiseReducer(metric, params)
     for n in state.dumped_names:
         op, node = op_of(state.interp, n)
-        rec = LayerRecord(n, n, n, op, node, metric, params.top_k, params.threshold, params.isolated_threshold)
-        rec.constant, rec.weights = n in state.interp.constants, weight_ranges(state.interp, n)
-        records.append(rec)
-    reducer = LayerwiseReducer(metric, params.threshold, params, records)
+        reducer.add_layer(n, n, n, op, node, n in state.interp.constants, weight_ranges(state.interp, n))
     dumps_seen = _ShardDiagnosis()  # the dumps' layouts and grid differences over all shards (simulator.dumps)
 
     def merge(index, names, shard):
@@ -164,7 +160,7 @@ def verify_dumps(params, progress: Progress = None, executor=None) -> LayerwiseC
             _dumps.merge_diagnosis(_dumps.diagnosis_of(dumps_seen, params), shard["dump"])
     run_samples(reducer, "verify", f"{__name__}:VerifyState", (params,), f"{__name__}:verify_shard", state,
                 state.samples, merge, params, progress, executor)
-    return reducer.result(params.top_k, params.isolated_threshold, models, "simulator", "dump",
+    return reducer.result(models, "simulator", "dump",
                           "not produced by the simulator on these inputs", unmatched=state.unmatched,
                           dump_diagnosis=dumps_seen.dump_diagnosis)
 
