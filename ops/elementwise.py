@@ -14,7 +14,9 @@ from .xp import errstate
 # ---------------------------------------------------------------- MLAS emulation helpers
 
 def fma32(xp, a, b, c):
-    return (xp.asarray(a, dtype=xp.float64) * xp.asarray(b, dtype=xp.float64) + xp.asarray(c, dtype=xp.float64)).astype(xp.float32)
+    # The product and the add computed in float64 (the ufuncs' dtype casts each operand exactly), then rounded.
+    wide = xp.multiply(a, b, dtype=xp.float64)
+    return xp.add(wide, c, dtype=xp.float64).astype(xp.float32)
 
 
 # MlasExpConstants (compute.cpp).
