@@ -33,7 +33,7 @@ def sgemm(xp, A, B, alpha=None, C=None):
     f = xp.float32
     batch = A.shape[:-2] if A.shape[:-2] == B.shape[:-2] else tuple(xp.broadcast_shapes(A.shape[:-2], B.shape[:-2]))
     shape = batch + (A.shape[-2], B.shape[-1])
-    numpy = is_numpy(xp)
+    on_host = is_numpy(xp)
     a, b = A.astype(xp.float64), B.astype(xp.float64)
     out = None if C is None else xp.broadcast_to(C, shape).astype(f)
     k_total = A.shape[-1]
@@ -42,7 +42,7 @@ def sgemm(xp, A, B, alpha=None, C=None):
     for d in shape:
         per_k *= d
     chunk = max(1, _CHUNK_ELEMENTS // max(per_k, 1))
-    wide = None if numpy else xp.empty(shape, dtype=xp.float64)  # fl64(product + acc), then rounded into acc
+    wide = None if on_host else xp.empty(shape, dtype=xp.float64)  # fl64(product + acc), then rounded into acc
     for k0 in range(0, k_total, block):
         acc = xp.zeros(shape, dtype=f)
         k_end = min(k_total, k0 + block)
@@ -50,7 +50,7 @@ def sgemm(xp, A, B, alpha=None, C=None):
             c1 = min(k_end, c0 + chunk)
             products = a[..., c0:c1, None] * b[..., None, c0:c1, :]  # [..., m, k - c0, n] = a[m, k] b[k, n]
             for i in range(c1 - c0):
-                if numpy:  # one call per k: the float64 add rounded into acc as it is stored
+                if on_host:  # one call per k: the float64 add rounded into acc as it is stored
                     xp.add(products[..., i, :], acc, out=acc, dtype=xp.float64, casting="unsafe")
                 else:
                     xp.add(products[..., i, :], acc, out=wide)
