@@ -104,14 +104,13 @@ class Executor:
         if observer is not None:
             for name in plan.folded:  # computed at load, seen by the observer as if produced now
                 observer(name, plan.constants[name], self.raw_constant(name))
+        encoded, call_step, quantize = plan.activation_encodings, self.call_step, self.quantize
         with self.errstate():  # a graph input holding inf or NaN quantizes without warnings, like any value
             for name, value in feeds.items():
                 self._store(name, value, values, raw, pre_quant, observer)
-        for name in plan.graph_input_free:
-            if name not in keep:
-                values.pop(name, None)
-        encoded, call_step, quantize = plan.activation_encodings, self.call_step, self.quantize
-        with self.errstate():
+            for name in plan.graph_input_free:
+                if name not in keep:
+                    values.pop(name, None)
             for step in plan.steps:
                 result = call_step(step, [values[n] if n else None for n in step.inputs], values)
                 for name, value in zip(step.outputs, result):
