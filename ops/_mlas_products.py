@@ -8,6 +8,8 @@ emulated in float64 (exact product, one add) as in ops.elementwise.fma32.
 """
 from __future__ import annotations
 
+from .xp import is_numpy
+
 def _stride_k(n: int, k: int) -> int:
     """MlasSgemm's K block: StrideN = StrideK = 128, halving one while doubling the other to fit the shape."""
     stride_n, stride_k = 128, 128
@@ -20,18 +22,39 @@ def _stride_k(n: int, k: int) -> int:
     return stride_k
 
 
+# The products of a chunk of K are formed at once (float64, exact), at most this many elements at a time, so that
+# the chain itself is two in-place operations per k (a small token step is bounded by calls, not by arithmetic).
+_CHUNK_ELEMENTS = 1 << 20
+
+
 def sgemm(xp, A, B, alpha=None, C=None):
     """alpha * A (..., M, K) @ B (..., K, N) (+ C), float32: each K block's chain is scaled by alpha, then added
     to what the earlier blocks (or C) left."""
     f = xp.float32
-    shape = tuple(xp.broadcast_shapes(A.shape[:-2], B.shape[:-2])) + (A.shape[-2], B.shape[-1])
+    batch = A.shape[:-2] if A.shape[:-2] == B.shape[:-2] else tuple(xp.broadcast_shapes(A.shape[:-2], B.shape[:-2]))
+    shape = batch + (A.shape[-2], B.shape[-1])
+    on_host = is_numpy(xp)
     a, b = A.astype(xp.float64), B.astype(xp.float64)
     out = None if C is None else xp.broadcast_to(C, shape).astype(f)
-    block = _stride_k(B.shape[-1], A.shape[-1])
-    for k0 in range(0, A.shape[-1], block):
+    k_total = A.shape[-1]
+    block = _stride_k(B.shape[-1], k_total)
+    per_k = 1
+    for d in shape:
+        per_k *= d
+    chunk = max(1, _CHUNK_ELEMENTS // max(per_k, 1))
+    wide = None if on_host else xp.empty(shape, dtype=xp.float64)  # fl64(product + acc), then rounded into acc
+    for k0 in range(0, k_total, block):
         acc = xp.zeros(shape, dtype=f)
-        for k in range(k0, min(A.shape[-1], k0 + block)):
-            acc = (a[..., k:k + 1] * b[..., k:k + 1, :] + acc).astype(f)
+        k_end = min(k_total, k0 + block)
+        for c0 in range(k0, k_end, chunk):
+            c1 = min(k_end, c0 + chunk)
+            products = a[..., c0:c1, None] * b[..., None, c0:c1, :]  # [..., m, k - c0, n] = a[m, k] b[k, n]
+            for i in range(c1 - c0):
+                if on_host:  # one call per k: the float64 add rounded into acc as it is stored
+                    xp.add(products[..., i, :], acc, out=acc, dtype=xp.float64, casting="unsafe")
+                else:
+                    xp.add(products[..., i, :], acc, out=wide)
+                    acc[...] = wide
         if alpha is not None:
             acc = acc * f(alpha)
         out = acc if out is None else out + acc
@@ -55,7 +78,9 @@ def gemv_qk(xp, q, keys):
 
 def gemv_sv(xp, p, values):
     """p (..., T) @ values (..., T, H) -> (..., H): out += p[t] * values[t], t in order."""
-    out = xp.zeros(values.shape[:-2] + (values.shape[-1],), dtype=xp.float32)
-    for t in range(values.shape[-2]):
-        out = out + p[..., t:t + 1] * values[..., t, :]
-    return out
+    if values.shape[-2] == 0:
+        return xp.zeros(values.shape[:-2] + (values.shape[-1],), dtype=xp.float32)
+    # A running float32 sum in t order is add.accumulate (sequential, unlike add.reduce); adding +0 last gives
+    # the sign of zero a sum started from +0 has.
+    products = p[..., :, None] * values
+    return xp.add.accumulate(products, axis=-2)[..., -1, :] + xp.float32(0)

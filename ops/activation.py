@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from .elementwise import fma32, mlas_erf
+from .elementwise import fma32, horner32, mlas_erf
 from .registry import register
 from .xp import is_numpy
 
@@ -31,12 +31,8 @@ def _odd_rational(xp, x, bound, alpha, beta):
     f = xp.float32
     v = xp.minimum(xp.maximum(x, f(-bound)), f(bound))
     v2 = v * v
-    p = fma32(xp, v2, f(alpha[0]), f(alpha[1]))
-    for c in alpha[2:]:
-        p = fma32(xp, p, v2, f(c))
-    q = fma32(xp, v2, f(beta[0]), f(beta[1]))
-    for c in beta[2:]:
-        q = fma32(xp, q, v2, f(c))
+    p = horner32(xp, fma32(xp, v2, f(alpha[0]), f(alpha[1])), v2, [f(c) for c in alpha[2:]])
+    q = horner32(xp, fma32(xp, v2, f(beta[0]), f(beta[1])), v2, [f(c) for c in beta[2:]])
     return (v * p) / q
 
 

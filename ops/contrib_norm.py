@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from .normalization import _seq_sum
 from .registry import register
+from .xp import is_numpy
 
 MS = "com.microsoft"
 
@@ -32,7 +33,10 @@ def _lane_sum_squares(xp, x):
     lanes = sq[..., :full].reshape(x.shape[:-1] + (full // 8, 8))
     acc = xp.zeros(x.shape[:-1] + (8,), dtype=xp.float32)
     for i in range(full // 8):
-        acc = (lanes[..., i, :] + acc).astype(xp.float32)
+        if is_numpy(xp):  # the float64 add rounded into acc as it is stored: one call per step
+            xp.add(lanes[..., i, :], acc, out=acc, dtype=xp.float64, casting="unsafe")
+        else:
+            acc = (lanes[..., i, :] + acc).astype(xp.float32)
     acc = acc[..., :4] + acc[..., 4:]
     acc = acc[..., :2] + acc[..., 2:]
     total = acc[..., 0] + acc[..., 1]

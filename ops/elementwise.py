@@ -8,13 +8,30 @@ then float32); that double rounding differs from a true fma with probability ~2^
 from __future__ import annotations
 
 from .registry import register
-from .xp import errstate
+from .xp import errstate, is_numpy
 
 
 # ---------------------------------------------------------------- MLAS emulation helpers
 
 def fma32(xp, a, b, c):
-    return (xp.asarray(a, dtype=xp.float64) * xp.asarray(b, dtype=xp.float64) + xp.asarray(c, dtype=xp.float64)).astype(xp.float32)
+    # The product and the add computed in float64 (the ufuncs' dtype casts each operand exactly), then rounded.
+    wide = xp.multiply(a, b, dtype=xp.float64)
+    return xp.add(wide, c, dtype=xp.float64).astype(xp.float32)
+
+
+def horner32(xp, p, x, coeffs):
+    """p = fma32(p, x, c) for each c of coeffs in turn, p a float32 array of x's shape (a polynomial's Horner
+    steps). On NumPy each step is two calls into two buffers: the float64 product, then the add rounded into p."""
+    if not is_numpy(xp) or p.ndim == 0 or p.shape != x.shape:
+        for c in coeffs:
+            p = fma32(xp, p, x, c)
+        return p
+    p = p.copy()
+    wide = xp.empty(p.shape, dtype=xp.float64)
+    for c in coeffs:
+        xp.multiply(p, x, out=wide, dtype=xp.float64)
+        xp.add(wide, c, out=p, dtype=xp.float64, casting="unsafe")
+    return p
 
 
 # MlasExpConstants (compute.cpp).
@@ -34,10 +51,7 @@ def mlas_exp_reduced(xp, x):
     m = biased - f(_ROUNDING_BIAS)
     r = fma32(xp, m, f(_LOG2_HIGH), x)
     r = fma32(xp, m, f(_LOG2_LOW), r)
-    p = xp.full(x.shape, _EXP_POLY[0], dtype=f)
-    for c in _EXP_POLY[1:]:
-        p = fma32(xp, p, r, f(c))
-    p = fma32(xp, p, r, f(_EXP_POLY[5]))
+    p = horner32(xp, xp.full(x.shape, _EXP_POLY[0], dtype=f), r, [f(c) for c in (*_EXP_POLY[1:], _EXP_POLY[5])])
     # vscalefps: p * 2^m with a single rounding (ldexp); m is bounded so the int cast is safe.
     m = xp.where(xp.isnan(m), f(0), xp.clip(m, f(-300), f(300)))
     with errstate(xp, over="ignore"):  # overflow to inf is the intended result for large inputs

@@ -30,6 +30,7 @@ class Executor:
     def __init__(self, plan: Plan):
         self.plan = plan
         self.xp = plan.xp
+        self._on_host = is_numpy(plan.xp)  # NumPy: host inputs need no copy, no step moves to the host
         self._per_rank_quantizers: dict[tuple[str, int], Quantizer] = {}
         # Each body once: a step is in both `steps` and `producer`, and a file can nest bodies deeply (building
         # an executor per mention would double the work at every level).
@@ -103,19 +104,24 @@ class Executor:
         if observer is not None:
             for name in plan.folded:  # computed at load, seen by the observer as if produced now
                 observer(name, plan.constants[name], self.raw_constant(name))
+        encoded, call_step, quantize = plan.activation_encodings, self.call_step, self.quantize
         with self.errstate():  # a graph input holding inf or NaN quantizes without warnings, like any value
             for name, value in feeds.items():
                 self._store(name, value, values, raw, pre_quant, observer)
-        for name in plan.graph_input_free:
-            if name not in keep:
-                values.pop(name, None)
-        with self.errstate():
+            for name in plan.graph_input_free:
+                if name not in keep:
+                    values.pop(name, None)
             for step in plan.steps:
-                args = [values[n] if n else None for n in step.inputs]
-                result = self.call_step(step, args, values)
+                result = call_step(step, [values[n] if n else None for n in step.inputs], values)
                 for name, value in zip(step.outputs, result):
-                    if name:
+                    if not name:
+                        continue
+                    if observer is not None:
                         self._store(name, value, values, raw, pre_quant, observer)
+                        continue
+                    if name in pre_quant:  # _store's steps, inlined: this loop is a token step's overhead
+                        raw[name] = value
+                    values[name] = quantize(name, value) if name in encoded else value
                 for name in step.free:
                     if name not in keep:
                         values.pop(name, None)
@@ -182,16 +188,17 @@ class Executor:
     def call_step(self, step: Step, args: list, values) -> tuple:
         """One kernel call, with host inputs moved to the host and bodies bound to this run's `values`;
         returns the outputs as a tuple (before their encodings). A kernel's failure is a KernelError."""
+        on_host = self._on_host
         for i in step.kernel.host_inputs:
             if i in step.host_args:
                 args[i] = step.host_args[i]
-            elif i < len(args) and args[i] is not None:
-                args[i] = to_host(args[i])
+            elif i < len(args) and args[i] is not None and (not on_host or isinstance(args[i], list)):
+                args[i] = to_host(args[i])  # on the host only a sequence changes (to_host copies it)
         attrs = step.attrs
         if step.subgraphs:  # bodies run on demand, reading this run's values
             attrs = {**attrs, **{k: partial(self._bodies[id(g)].call, values) for k, g in step.subgraphs.items()}}
         xp = self.xp
-        if not is_numpy(xp) and step_needs_host(step, args):  # the rules and their reasons: backend.py
+        if not on_host and step_needs_host(step, args):  # the rules and their reasons: backend.py
             xp, args = host_module(xp), [to_host(a) for a in args]
         try:
             result = step.kernel.fn(xp, *args, **attrs)

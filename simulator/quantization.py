@@ -142,6 +142,9 @@ def fake_quantize(xp, x, quantizer: Quantizer):
 
 
 _CHUNK = 1 << 20  # elements (4 MiB of float32)
+# np.clip's own ufunc, called without np.clip's Python wrapper (the same bits; a small tensor's quantizer is
+# bound by calls, not by arithmetic).
+_clip = getattr(np, "_core", getattr(np, "core", None)).umath.clip
 
 
 def _fake_quantize_into(xp, x, quantizer: Quantizer, out):
@@ -158,7 +161,7 @@ def _fake_quantize_into(xp, x, quantizer: Quantizer, out):
         return q
     v -= offset
     q = _round_grid(xp, v, quantizer.rounding)
-    xp.clip(q, 0, quantizer.qmax, out=q)
+    _clip(q, 0, quantizer.qmax, out=q)  # xp is NumPy here (the GPU runs its fused kernel)
     q += offset
     q *= scale
     return q
