@@ -111,7 +111,7 @@ def passes(metric: Metric, scope: str, threshold: float, worst, mean, pooled) ->
 
 
 class RecordJournal:
-    """A worker's stand-in for compare.LayerRecord: the same add/add_isolated/note interface, but it keeps
+    """A worker's stand-in for compare.LayerRecord (compare/layer_record.py): the same add/add_isolated/note interface, but it keeps
     what happened (in order) for the main process to replay onto the real record."""
 
     def __init__(self, k: int, start: int = 0):

@@ -111,17 +111,17 @@ def _samples(params, interp, dump):
 def bisect_dumps(params, progress: Progress = None) -> BisectResult:
     """Simulator.bisect_dumps for a FeaturemapVerifierParameters (or DumpVerifierParameters) schema; the isolated
     threshold (default: threshold) decides a failure."""
-    from .compare import _Dump, _dump_inputs, _match_dump_names  # noqa: PLC0415
+    from .compare.dump_reader import Dump, dump_inputs, match_dump_names  # noqa: PLC0415
 
     metric = get_metric(params.metric)
     threshold = params.threshold if params.isolated_threshold is None else params.isolated_threshold
     session = InferenceSession.from_options(params.input_model_path, params.input_encodings_path, params)
     interp = session.interpreter
-    dump = _Dump(params.featuremap_path)
+    dump = Dump(params.featuremap_path)
     produced = list(interp.producer)
     keys = sorted({k for files in dump.samples.values() for k in files})
     candidates_all = [i.name for i in interp.inputs] + produced
-    mapping, unmatched = _match_dump_names(keys, candidates_all)
+    mapping, unmatched = match_dump_names(keys, candidates_all)
     mapping, _ = _dumps.extend_mapping(mapping, unmatched, candidates_all, getattr(params, "name_map_path", None))
     dumped = set(mapping.values())
     step_of = {out: i for i, s in enumerate(interp.steps) for out in s.outputs if out}
@@ -138,7 +138,7 @@ def bisect_dumps(params, progress: Progress = None) -> BisectResult:
     def feeds():
         if pairing is None:
             for s in dump_names:
-                yield s, _dump_inputs(dump, s, mapping, specs, params.input_model_path)
+                yield s, dump_inputs(dump, s, mapping, specs, params.input_model_path)
         else:
             for data_name, feed in iter_dataset(params.input_data_path, interp.inputs):
                 if data_name in pairing:

@@ -72,7 +72,7 @@ def extend_mapping(mapping: dict, unmatched: list, names: list[str], name_map_pa
     """The dump-to-tensor mapping with the name-map file applied first (it overrides), then the unmatched keys
     matched by suffix: a key that ends with exactly one tensor's sanitized name, or whose sanitized form is the
     end of exactly one tensor's sanitized name."""
-    from .compare import sanitize  # noqa: PLC0415
+    from .compare.dump_reader import sanitize  # noqa: PLC0415
 
     mapping = dict(mapping)
     known = set(names)
@@ -316,14 +316,14 @@ def merge_diagnosis(diag: DumpDiagnosis, later: dict) -> None:
 
 
 def _load(loc, shape, dtype):
-    from .compare import _Dump  # noqa: PLC0415
+    from .compare.dump_reader import Dump  # noqa: PLC0415
 
     flat = None if shape is None else (int(np.prod(shape)),)  # the size is checked before the file is read
     if loc[0] == "bin":
         return read_bin(loc[1], flat, dtype)
     if loc[0] == "raw":
-        return _Dump.load(loc, flat, dtype)  # flat: the layout is decided by align
-    return _Dump.load(loc, shape, dtype)
+        return Dump.load(loc, flat, dtype)  # flat: the layout is decided by align
+    return Dump.load(loc, shape, dtype)
 
 
 def read_aligned(result, rec, loc, name, host, raw, interp, params=None) -> Optional[np.ndarray]:
@@ -358,7 +358,7 @@ def read_input(result, loc, name, shape, dtype) -> np.ndarray:
 
 
 def _quantizer(interp, name, value):
-    from .compare import quantizer_of  # noqa: PLC0415
+    from .compare.quantizers import quantizer_of  # noqa: PLC0415
 
     q = quantizer_of(interp, name, value)
     return q if q is not None and q.encoding.bitwidth <= 24 else None  # wider grids: no float32 step count

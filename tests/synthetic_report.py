@@ -2,17 +2,20 @@
 identical layers and a failure), built through the real LayerRecord accumulation, for the page tests."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from simulator.compare import LayerRecord, LayerwiseCheckResult
 from simulator.metrics import get_metric
 
 
-def synthetic_result(n_layers=1000, n_samples=3, seed=0) -> LayerwiseCheckResult:
+def synthetic_result(n_layers=1000, n_samples=3, seed=0, identical=False) -> LayerwiseCheckResult:
+    """identical: every layer's values (cumulative and isolated) inf, as for a model compared with itself."""
     rng = np.random.default_rng(seed)
     metric = get_metric("snr")
     models = [{"model": "fp32.onnx", "encodings": None}, {"model": "int8.onnx", "encodings": "int8.encodings"}]
-    result = LayerwiseCheckResult(metric, 30.0, 1, None, models, "model 0", "model 1")
+    layers = []
     ops = ["MatMul", "Add", "Reshape", "Transpose", "Softmax", "LayerNormalization", "Gelu", "Constant", "Mul"]
     noise = 1e-3
     for i in range(n_layers):
@@ -41,8 +44,8 @@ def synthetic_result(n_layers=1000, n_samples=3, seed=0) -> LayerwiseCheckResult
             w = rng.standard_normal((16, 8)).astype(np.float32)
             rec.weights = [{"name": f"w{i}", "axis": 0, "channels": 16, "group": 1, "min": w.min(1).tolist(),
                             "max": w.max(1).tolist(), "grid_min": [-2.5] * 16, "grid_max": [2.5] * 16}]
-        result.layers.append(rec)
-    for s in range(n_samples):
-        result._samples[f"input_{s:05d}"] = (True, {})
-    result._finish()
-    return result
+        if identical:
+            for s in rec.values:
+                rec.values[s] = rec.isolated_values[s] = math.inf
+        layers.append(rec)
+    return LayerwiseCheckResult(metric, 30.0, 1, None, models, "model 0", "model 1", layers)

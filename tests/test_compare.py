@@ -94,6 +94,18 @@ def test_result_reads_as_the_toolchains_users_read_it():
     assert "RESULT: PASS" in text and "input_00003" in text and "worst" in text and "10*log10" in text
 
 
+
+def test_a_result_is_built_once_and_read_only():
+    """The reducer builds the result after the last sample; nothing writes it afterwards (its report stays what
+    the run found)."""
+    res = Simulator.compare_model_by_inference(_checker(metric="snr", threshold=30))
+    layers = compare.compare_by_layer(LayerwiseCheckerParameters(input_model_path_0=MODEL, input_model_path_1=MODEL,
+                                                                 input_encodings_path_1=ENC, input_data_path=DATA))
+    for result, name in ((res, "threshold"), (res, "worst"), (layers, "layers"), (layers, "verdict")):
+        with pytest.raises(AttributeError, match="read-only"):
+            setattr(result, name, None)
+    assert layers.verdict == "pass" and res.passed
+
 def test_identical_models_give_inf_db_and_zero_rmse():
     res = Simulator.compare_model_by_inference(_checker(input_encodings_path_0=ENC, metric="snr", threshold=200))
     assert all(v == math.inf for _, d in res.values() for v in d.values()) and res.passed

@@ -178,12 +178,7 @@ def test_screenshot(page, tmp_path):
 
 def test_an_all_identical_result_is_drawn_readably(browser, tmp_path):
     """Every layer identical (SNR inf): points on an 'identical' row, not pinned to an arbitrary axis."""
-    result = synthetic_result(60, n_samples=2, seed=1)
-    for rec in result.layers:
-        for s in rec.values:
-            rec.values[s] = math.inf
-            rec.isolated_values[s] = math.inf
-    result._finish()
+    result = synthetic_result(60, n_samples=2, seed=1, identical=True)
     path = tmp_path / "identical.html"
     result.save(path)
     browser.open(str(path))

@@ -64,12 +64,12 @@ def test_a_cascade_names_the_worst_isolated_layer(name):
 
 def test_the_diagnosis_picks_the_worst_not_the_best():
     metric = get_metric("snr")
-    res = LayerwiseCheckResult(metric, 60.0, 1, 40.0, [], "a", "b")
+    layers = []
     for key, cum, iso in (("good", 90.0, 120.0), ("mid", 55.0, 80.0), ("bad", 50.0, 45.0)):
         rec = LayerRecord(key, key, key, "Conv", key, metric, 1, 60.0, 40.0)
         rec.values["s"], rec.isolated_values["s"] = cum, iso
-        res.layers.append(rec)
-    res._finish()
+        layers.append(rec)
+    res = LayerwiseCheckResult(metric, 60.0, 1, 40.0, [], "a", "b", layers)
     assert res.verdict == "cascade" and res.first_failure == "mid", res.diagnosis
     assert "worst isolated snr 45.00 at 'bad'" in res.diagnosis, res.diagnosis
 

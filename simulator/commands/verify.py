@@ -31,13 +31,13 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from ..api import Simulator
-    from ..compare import _Dump
+    from ..compare.dump_reader import Dump
     from ..schema.base import DumpVerifierParameters
 
     params = DumpVerifierParameters(input_model_path=args.model, input_encodings_path=args.encodings,
                                     featuremap_path=args.dumps, input_data_path=args.data,
                                     isolated_threshold=args.isolated_threshold, name_map_path=args.name_map,
                                     tie_tolerance=args.tie_tolerance, **common_params(args))
-    total = len(_Dump(params.featuremap_path).samples)
+    total = len(Dump(params.featuremap_path).samples)
     result = run_with_progress(Simulator.verify_featuremaps, params, total, args.quiet)
     return finish(result, args)
