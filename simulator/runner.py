@@ -140,15 +140,14 @@ def _init_worker(threads: int, gpus: int, counter, key: str, setup: str, args: t
 
 def iter_samples(data_path, inputs=None, max_samples: Optional[int] = None):
     """(sample name, {input name: array}) of a data folder in run order, one sample in memory at a time, the
-    first `max_samples` (None: all): the one place that iterates a data set, for a loop that keeps per-sample
-    state (sensitivity's float outputs) and so is no runner task; a task's worker reads its shard's names with
-    simulator.data.SampleReader itself."""
-    from .data import SampleReader  # noqa: PLC0415 - no numpy at this module's top
+    first `max_samples` (None: all): what a tool's loop that keeps per-sample state (sensitivity's float
+    outputs) and so is no task reads; a task's worker reads its shard's names with data.SampleReader."""
+    import itertools  # noqa: PLC0415
 
-    reader = SampleReader(data_path, inputs)
-    names = reader.names if max_samples is None else reader.names[:max(0, max_samples)]
-    for sample in names:
-        yield sample, reader.read(sample)
+    from .data import iter_samples as _iter_folder  # noqa: PLC0415 - no numpy at this module's top
+
+    samples = _iter_folder(data_path, inputs)
+    return samples if max_samples is None else itertools.islice(samples, max(0, max_samples))
 
 
 def shards_of(names: list, size: int) -> list[list]:
