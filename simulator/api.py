@@ -14,6 +14,7 @@ from typing import Callable, Iterator, Optional
 import numpy as np
 
 from . import data as _data
+from . import runner as _runner
 from .errors import NotImplementedYetError, ParameterError  # noqa: F401
 from .schema.base import (  # noqa: F401 - the schemas are importable from here too
     FeaturemapVerifierParameters,
@@ -52,7 +53,7 @@ def iter_inference(params: InferenceRunnerParameters, session: Optional[Inferenc
     names = [o.name for o in session.get_outputs()] + list(params.layerwise_check_name)
     for name in params.layerwise_check_name:
         session.resolve_name(name)  # an unknown name fails before any sample runs
-    for sample, feed in _data.iter_samples(params.input_data_path, session.interpreter.inputs):
+    for sample, feed in _runner.iter_samples(params.input_data_path, session.interpreter.inputs):
         yield sample, session.run(names, feed)
 
 

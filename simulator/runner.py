@@ -138,6 +138,18 @@ def _init_worker(threads: int, gpus: int, counter, key: str, setup: str, args: t
 # main side
 # ---------------------------------------------------------------------------------------------------
 
+def iter_samples(data_path, inputs=None, max_samples: Optional[int] = None):
+    """(sample name, {input name: array}) of a data folder in run order, one sample in memory at a time, the
+    first `max_samples` (None: all): what a tool's loop that keeps per-sample state (sensitivity's float
+    outputs) and so is no task reads; a task's worker reads its shard's names with data.SampleReader."""
+    import itertools  # noqa: PLC0415
+
+    from .data import iter_samples as _iter_folder  # noqa: PLC0415 - no numpy at this module's top
+
+    samples = _iter_folder(data_path, inputs)
+    return samples if max_samples is None else itertools.islice(samples, max(0, max_samples))
+
+
 def shards_of(names: list, size: int) -> list[list]:
     if size < 1:
         raise ParameterError(f"shard_size must be at least 1, got {size}")
@@ -371,4 +383,4 @@ def _gpu_count() -> int:
     return device_count()
 
 
-__all__ = ["Task", "Options", "Report", "run", "options_from", "task_key", "shards_of", "DEFAULT_SHARD_SIZE"]
+__all__ = ["Task", "Options", "Report", "run", "options_from", "task_key", "shards_of", "iter_samples", "DEFAULT_SHARD_SIZE"]

@@ -14,12 +14,12 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Optional
+from typing import Callable, Optional
 
 import numpy as np
 
-from . import data as _data
 from . import debug_report as _report
+from . import runner as _runner
 from .backend import array_module, to_device, to_host
 from .encodings import EncodingsFile, load_encodings
 from .errors import DataError, EncodingsError, ParameterError
@@ -31,12 +31,9 @@ from .precision import FLOAT, INT16, QuantizerGroup, apply_moves, check_moves, f
 Progress = Optional[Callable[[str], None]]
 
 
-def iter_dataset(data_path, inputs, max_samples: Optional[int] = None) -> Iterator[tuple[str, dict]]:
-    """The samples a debugging run uses, in order (the one place that iterates a data set here)."""
-    for i, item in enumerate(_data.iter_samples(data_path, inputs)):
-        if max_samples is not None and i >= max_samples:
-            return
-        yield item
+# the samples a debugging run uses, in order: the runner's one sample-iteration function (simulator.bisect reads
+# it under this name too)
+iter_dataset = _runner.iter_samples
 
 
 def check_end_metric(name: str) -> str:

@@ -267,52 +267,86 @@ def export_qdq(model, encodings, output=None, apply_int32_bias: bool = False) ->
     return Exported(model, quantized, notes)
 
 
-def run_onnxruntime(model, feeds: dict, output_names=None, optimize: bool = False) -> list[np.ndarray]:
-    """Run a (QDQ) model in ONNX Runtime on the CPU; graph optimizations off unless `optimize`."""
+def _ort_session(model, optimize: bool = False):
+    """An ONNX Runtime CPU session of a (QDQ) model; graph optimizations off unless `optimize`."""
     import onnxruntime as ort  # noqa: PLC0415
 
     so = ort.SessionOptions()
     so.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_ALL if optimize
                                    else ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
     data = model.SerializeToString() if isinstance(model, onnx.ModelProto) else os.fspath(model)
-    sess = ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
-    return sess.run(output_names, feeds)
+    return ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
+
+
+def run_onnxruntime(model, feeds: dict, output_names=None, optimize: bool = False) -> list[np.ndarray]:
+    """Run a (QDQ) model in ONNX Runtime on the CPU; graph optimizations off unless `optimize`."""
+    return _ort_session(model, optimize).run(output_names, feeds)
+
+
+class _CheckState:
+    """One process's part of compare_with_simulator: the simulator (rounding onnxruntime_qdq), the QDQ model's
+    ONNX Runtime session and the data folder."""
+
+    def __init__(self, model, enc_file, qdq_model, data_path, options, source):
+        from .. import data as _data  # noqa: PLC0415
+        from ..interpreter import Interpreter  # noqa: PLC0415
+        from ..quantization import ONNXRUNTIME_QDQ  # noqa: PLC0415
+
+        self.interp = Interpreter.from_options(model, enc_file, options, source=source, rounding=ONNXRUNTIME_QDQ)
+        self.names = [o.name for o in self.interp.outputs]
+        self.ort = _ort_session(qdq_model)
+        self.reader = _data.SampleReader(data_path, self.interp.inputs)
+
+
+def _check_shard(state: _CheckState, names: list) -> list:
+    """Per sample of the shard, per graph output: [identical elements, elements, sum of squares, sum of squared
+    differences] (runner work function; the merge adds them in sample order, as one loop would)."""
+    from ..backend import to_device, to_host  # noqa: PLC0415
+
+    out = []
+    for sample in names:
+        feed = state.reader.read(sample)
+        sim, _ = state.interp.run({k: to_device(state.interp.xp, v) for k, v in feed.items()}, set(state.names))
+        ort = state.ort.run(state.names, feed)
+        for name, o in zip(state.names, ort):
+            a = np.asarray(to_host(sim[name]))
+            same = int(np.count_nonzero((a == o) | (np.isnan(a) & np.isnan(o)) if a.dtype.kind == "f" else a == o))
+            out.append([same, int(a.size), float(np.sum(np.square(a, dtype=np.float64))),
+                        float(np.sum(np.square(a.astype(np.float64) - o)))])
+    return out
 
 
 def compare_with_simulator(model, encodings, qdq_model, data_path, max_samples: int | None = None,
-                           options=None) -> dict:
+                           options=None, runner_options=None) -> dict:
     """Run `qdq_model` in ONNX Runtime (optimizations off) and the simulator in rounding mode onnxruntime_qdq
     on every sample of `data_path`; count identical output elements and the SNR between the two. `options` (a
-    parameter schema, None: the defaults) chooses the simulator's device, deterministic mode and kernels."""
-    from .. import data as _data  # noqa: PLC0415
-    from ..backend import to_device, to_host  # noqa: PLC0415
-    from ..interpreter import Interpreter  # noqa: PLC0415
+    parameter schema, None: the defaults) chooses the simulator's device, deterministic mode and kernels;
+    `runner_options` (simulator.runner.Options, None: this process) spreads the samples over processes."""
+    from .. import runner as _runner  # noqa: PLC0415
     from ..model import load_model  # noqa: PLC0415
-    from ..quantization import ONNXRUNTIME_QDQ  # noqa: PLC0415
 
     source = os.fspath(model) if isinstance(model, (str, os.PathLike)) else "<model>"
     if isinstance(model, (str, os.PathLike)):
         model = load_model(model)
     enc_file = encodings if isinstance(encodings, EncodingsFile) else load_encodings(encodings)
-    interp = Interpreter.from_options(model, enc_file, options, source=source, rounding=ONNXRUNTIME_QDQ)
-    names = [o.name for o in interp.outputs]
-    same = total = samples = 0
-    num = den = 0.0
-    for _, feed in _data.iter_samples(data_path, interp.inputs):
-        sim, _ = interp.run({k: to_device(interp.xp, v) for k, v in feed.items()}, set(names))
-        sim = {k: to_host(v) for k, v in sim.items()}
-        ort = run_onnxruntime(qdq_model, feed, names)
-        for name, o in zip(names, ort):
-            a = np.asarray(sim[name])
-            same += int(np.count_nonzero((a == o) | (np.isnan(a) & np.isnan(o)) if a.dtype.kind == "f" else a == o))
-            total += a.size
-            num += float(np.sum(np.square(a, dtype=np.float64)))
-            den += float(np.sum(np.square(a.astype(np.float64) - o)))
-        samples += 1
-        if max_samples is not None and samples >= max_samples:
-            break
+    args = (model, enc_file, qdq_model, data_path, options, source)
+    state = _CheckState(*args)
+    names = state.reader.names if max_samples is None else state.reader.names[:max(1, max_samples)]
+    totals = {"same": 0, "total": 0, "num": 0.0, "den": 0.0}
+
+    def merge(index, shard, rows):
+        for same, size, num, den in rows:
+            totals["same"] += same
+            totals["total"] += size
+            totals["num"] += num
+            totals["den"] += den
+
+    task = _runner.Task("simulator.tools.export_qdq:_CheckState", args, "simulator.tools.export_qdq:_check_shard",
+                        "export-check", use_cuda=getattr(options, "use_cuda", False), encode=list, decode=list)
+    _runner.run(task, names, merge, runner_options or _runner.Options(), local_state=state)
+    num, den = totals["num"], totals["den"]
     snr = float("inf") if den == 0 else (10 * np.log10(num / den) if num > 0 else float("-inf"))
-    return {"samples": samples, "elements": total, "identical": same, "snr_db": snr}
+    return {"samples": len(names), "elements": totals["total"], "identical": totals["same"], "snr_db": snr}
 
 
 __all__ = ["export_qdq", "Exported", "run_onnxruntime", "compare_with_simulator", "QDQ_OPSET", "bind"]
