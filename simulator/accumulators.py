@@ -63,12 +63,6 @@ class TensorSample:
         return cls(stats, same, int(np.size(ref)), steps, hist)
 
 
-def _badness(metric: Metric, v) -> float:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return math.inf
-    return -v if metric.higher_is_better else v
-
-
 class TensorSummary:
     """A tensor's per-sample values over the data set, in O(1) memory: count, sequential sum (for the mean
     of samples), the WORST_SAMPLES worst (ties: the earlier sample), the histogram of the error in steps."""
@@ -85,7 +79,7 @@ class TensorSummary:
         self.n += 1
         self.sum += float(value)
         w = self.worst + [(float(value), sample)]
-        w.sort(key=lambda t: -_badness(self.metric, t[0]))  # stable: the earlier of equal values first
+        w.sort(key=lambda t: -self.metric.badness(t[0]))  # stable: the earlier of equal values first
         self.worst = w[:WORST_SAMPLES]
         if hist is not None:
             self.hist = list(hist) if self.hist is None else [a + b for a, b in zip(self.hist, hist)]

@@ -18,8 +18,8 @@ from typing import Callable, Optional
 import numpy as np
 
 from . import debug_report as _report
-from . import dumps as _dumps
 from .backend import to_host
+from .compare.dump_reader import Dump, dump_inputs, extend_mapping, match_dump_names, read_aligned
 from .errors import DataError
 from .metrics import Stats, get_metric
 from .sensitivity import iter_dataset
@@ -111,8 +111,6 @@ def _samples(params, interp, dump):
 def bisect_dumps(params, progress: Progress = None) -> BisectResult:
     """Simulator.bisect_dumps for a FeaturemapVerifierParameters (or DumpVerifierParameters) schema; the isolated
     threshold (default: threshold) decides a failure."""
-    from .compare.dump_reader import Dump, dump_inputs, match_dump_names  # noqa: PLC0415
-
     metric = get_metric(params.metric)
     threshold = params.threshold if params.isolated_threshold is None else params.isolated_threshold
     session = InferenceSession.from_options(params.input_model_path, params.input_encodings_path, params)
@@ -122,7 +120,7 @@ def bisect_dumps(params, progress: Progress = None) -> BisectResult:
     keys = sorted({k for files in dump.samples.values() for k in files})
     candidates_all = [i.name for i in interp.inputs] + produced
     mapping, unmatched = match_dump_names(keys, candidates_all)
-    mapping, _ = _dumps.extend_mapping(mapping, unmatched, candidates_all, getattr(params, "name_map_path", None))
+    mapping, _ = extend_mapping(mapping, unmatched, candidates_all, getattr(params, "name_map_path", None))
     dumped = set(mapping.values())
     step_of = {out: i for i, s in enumerate(interp.steps) for out in s.outputs if out}
     candidates = [n for n in produced if n in dumped and n in step_of]
@@ -205,7 +203,7 @@ def _prefix_run(interp, feed, files, wanted, last, metric, threshold, layouts):
             return q
         host = np.asarray(to_host(q))
         rec = _NoteSink()
-        d = _dumps.read_aligned(layouts, rec, files[name], name, host, None, interp)
+        d = read_aligned(layouts, rec, files[name], name, host, None, interp)
         if d is None:
             raise DataError(f"dump of tensor {name!r}: {rec.note}")
         if name in wanted:

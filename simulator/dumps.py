@@ -1,9 +1,10 @@
-"""Device dumps read as they come: layout detection, integer-domain comparison, rounding-tie detection, name
-mapping (by a file, or by suffix) and the vendor device tools' raw `.bin` files.
+"""Device dumps read as they come: layout detection, integer-domain comparison, rounding-tie detection and the
+vendor device tools' raw `.bin` files. This module reads no dump folder and imports nothing of simulator.compare.
 
-Verification (simulator.compare.verify_dumps) calls `read_aligned` for each dumped tensor it compares and
-`read_input` for each dumped input of an isolated re-run; what they find is kept on the result as a
-`DumpDiagnosis` (`result.dump_diagnosis`), reported with the layers.
+Verification (simulator.compare.verify_dumps) and bisection read each dumped tensor through
+simulator.compare.dump_reader (`read_aligned`, `read_input`; the name mapping is there too), which calls the
+layout and grid rules here; what they find is kept on the result as a `DumpDiagnosis` (`result.dump_diagnosis`),
+reported with the layers.
 
 * Layout: a dump is read in the model's layout when that agrees; otherwise every axis permutation that gives
   the dump's shape (a bare `.bin`/`.raw` buffer: every permutation of the model's shape) is tried and the one
@@ -19,7 +20,6 @@ Verification (simulator.compare.verify_dumps) calls `read_aligned` for each dump
 from __future__ import annotations
 
 import itertools
-import os
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -27,7 +27,7 @@ import numpy as np
 
 from . import debug_report as _report
 from . import safe_io
-from .errors import DataError, ParameterError
+from .errors import DataError
 from .metrics import Stats, get_metric
 
 BIN_EXTENSION = ".bin"
@@ -55,46 +55,6 @@ def read_bin(path: str, shape, dtype) -> np.ndarray:
     if dtype == np.bool_:  # one byte per element, as the device tools and AIMET write booleans
         return np.fromfile(path, dtype=np.uint8) != 0
     return np.fromfile(path, dtype=dtype)
-
-
-def load_name_map(path) -> dict[str, str]:
-    """A JSON file {dump file name (without extension): tensor name} or [[dump name, tensor name], ...]."""
-    loaded = safe_io.read_json(path, "name map", ParameterError)  # regular file, size limit, depth
-    try:
-        items = loaded.items() if isinstance(loaded, dict) else loaded
-        return {str(a): str(b) for a, b in items}
-    except (ValueError, TypeError) as exc:
-        raise ParameterError(f"name map {os.fspath(path)!r} must be a JSON file {{dump name: tensor name}} or "
-                             f"[[dump name, tensor name], ...]: {exc}") from None
-
-
-def extend_mapping(mapping: dict, unmatched: list, names: list[str], name_map_path=None) -> tuple[dict, list]:
-    """The dump-to-tensor mapping with the name-map file applied first (it overrides), then the unmatched keys
-    matched by suffix: a key that ends with exactly one tensor's sanitized name, or whose sanitized form is the
-    end of exactly one tensor's sanitized name."""
-    from .compare.dump_reader import sanitize  # noqa: PLC0415
-
-    mapping = dict(mapping)
-    known = set(names)
-    if name_map_path is not None:
-        for key, tensor in load_name_map(name_map_path).items():
-            if tensor not in known:
-                raise ParameterError(f"name map {os.fspath(name_map_path)!r}: tensor {tensor!r} (for dump {key!r}) is "
-                                     f"not a tensor of the model")
-            if key in mapping or key in unmatched:
-                mapping[key] = tensor
-    sanitized = {n: sanitize(n) for n in names}
-    still = []
-    for key in unmatched:
-        if key in mapping:
-            continue
-        s = sanitize(key)
-        hits = [n for n, sn in sanitized.items() if sn and (s.endswith("_" + sn) or sn.endswith("_" + s))]
-        if len(hits) == 1:
-            mapping[key] = hits[0]
-        else:
-            still.append(key)
-    return mapping, still
 
 
 # -- layout -----------------------------------------------------------------------------------------
@@ -315,55 +275,6 @@ def merge_diagnosis(diag: DumpDiagnosis, later: dict) -> None:
         mine.off_by_one += t.off_by_one
 
 
-def _load(loc, shape, dtype):
-    from .compare.dump_reader import Dump  # noqa: PLC0415
-
-    flat = None if shape is None else (int(np.prod(shape)),)  # the size is checked before the file is read
-    if loc[0] == "bin":
-        return read_bin(loc[1], flat, dtype)
-    if loc[0] == "raw":
-        return Dump.load(loc, flat, dtype)  # flat: the layout is decided by align
-    return Dump.load(loc, shape, dtype)
-
-
-def read_aligned(result, rec, loc, name, host, raw, interp, params=None) -> Optional[np.ndarray]:
-    """The dumped value of tensor `name` in the simulator's layout (`host`), its diagnosis recorded on `result`;
-    None (with rec.note set) when it cannot be read or fitted."""
-    diag = diagnosis_of(result, params)
-    t = diag.tensor(name)
-    try:
-        dumped = _load(loc, host.shape, host.dtype)
-        aligned, perm = align(host, np.asarray(dumped), t.permutation)
-    except DataError as exc:
-        rec.note = str(exc)
-        return None
-    t.permutation, t.layout = perm, layout_name(perm, host.ndim)
-    quantizer = _quantizer(interp, name, host)
-    if quantizer is not None and host.dtype.kind == "f":
-        grid_compare(t, quantizer, host, raw, aligned, diag.tie_tolerance)
-    return aligned.astype(host.dtype, copy=False) if aligned.dtype != host.dtype else aligned
-
-
-def read_input(result, loc, name, shape, dtype) -> np.ndarray:
-    """A dumped input of an isolated re-run, in the layout found when that tensor was compared."""
-    t = diagnosis_of(result).tensors.get(name)
-    value = np.asarray(_load(loc, shape, dtype or np.float32))
-    if shape is None:
-        return value
-    perm = t.permutation if t is not None and t.permutation is not None else tuple(range(len(shape)))
-    if value.size != int(np.prod(shape)):
-        raise DataError(f"dump of tensor {name!r} holds {value.size} values; the tensor has shape {tuple(shape)}")
-    value = value.reshape(tuple(shape[a] for a in perm)).transpose(np.argsort(perm))
-    return value.astype(dtype) if dtype is not None and value.dtype != dtype else value
-
-
-def _quantizer(interp, name, value):
-    from .compare.quantizers import quantizer_of  # noqa: PLC0415
-
-    q = quantizer_of(interp, name, value)
-    return q if q is not None and q.encoding.bitwidth <= 24 else None  # wider grids: no float32 step count
-
-
 def annotate(result, d: dict) -> None:
     """Add the dump diagnosis (when there is one) to a layer-wise result's dict."""
     diag = getattr(result, "dump_diagnosis", None)
@@ -377,5 +288,5 @@ def annotate(result, d: dict) -> None:
             layer["dump_layout"], layer["dump_verdict"] = t.layout, t.verdict
 
 
-__all__ = ["read_bin", "load_name_map", "extend_mapping", "align", "layout_name", "grid_compare", "TensorDiagnosis",
-           "DumpDiagnosis", "read_aligned", "read_input", "annotate", "merge_diagnosis"]
+__all__ = ["read_bin", "align", "layout_name", "grid_compare", "TensorDiagnosis", "DumpDiagnosis", "diagnosis_of",
+           "annotate", "merge_diagnosis"]

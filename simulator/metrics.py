@@ -56,6 +56,12 @@ class Metric:
             return False
         return value >= threshold if self.higher_is_better else value <= threshold
 
+    def badness(self, value) -> float:
+        """Sort key over values of this metric: larger is worse; None and NaN are the worst of all."""
+        if value is None or math.isnan(value):
+            return math.inf
+        return -value if self.higher_is_better else value
+
     def worst(self, values) -> float:
         values = [v for v in values if v is not None]
         if not values:

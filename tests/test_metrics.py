@@ -127,6 +127,16 @@ def test_nan_never_passes():
         assert math.isnan(v) and not get_metric(name).passes(v, 0.0)
 
 
+def test_badness_sorts_worst_first_in_the_metrics_direction_with_nan_and_none_worst_of_all():
+    """The one sort key of the worst samples (accumulators) and the worst isolated layer (compare.diagnosis)."""
+    values = [30.0, math.nan, 10.0, None, 20.0]
+    by = lambda name: sorted(values, key=get_metric(name).badness, reverse=True)  # noqa: E731
+    snr, rmse = by("snr"), by("rmse")  # higher is better; lower is better
+    assert math.isnan(snr[0]) and snr[1:] == [None, 10.0, 20.0, 30.0]  # stable: NaN before the later None
+    assert math.isnan(rmse[0]) and rmse[1:] == [None, 30.0, 20.0, 10.0]
+    assert get_metric("snr").badness(np.float32("nan")) == math.inf
+
+
 def test_error_in_quantization_steps():
     ref = np.zeros((1, 2, 3), np.float32)
     out = np.array([[[0.1, 0.0, -0.1], [0.4, 0.4, 0.0]]], np.float32)

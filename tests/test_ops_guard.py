@@ -170,7 +170,7 @@ MAY_IMPORT = {
     "simulator.compare.store": {"simulator.backend"},
     "simulator.compare.export": {"simulator.errors", "simulator.safe_io"},
     "simulator.compare.dump_reader": {"simulator.data", "simulator.dumps", "simulator.errors", "simulator.names",
-                                      "simulator.safe_io"},
+                                      "simulator.safe_io", "simulator.compare.quantizers"},
     "simulator.compare.tasks": {"simulator.runner", "simulator.session"},
     "simulator.compare.inference": {"simulator.data", "simulator.metrics", "simulator.compare.pairing",
                                     "simulator.compare.reducer", "simulator.compare.results",
@@ -188,6 +188,10 @@ MAY_IMPORT = {
                                  "simulator.compare.isolated", "simulator.compare.pairing",
                                  "simulator.compare.quantizers", "simulator.compare.reducer",
                                  "simulator.compare.results", "simulator.compare.tasks"},
+    # dumps as devices write them: below simulator.compare (which reads dump folders through it), never above it
+    "simulator.dumps": {"simulator.debug_report", "simulator.errors", "simulator.metrics", "simulator.safe_io"},
+    "simulator.bisect": {"simulator.backend", "simulator.compare.dump_reader", "simulator.debug_report",
+                         "simulator.errors", "simulator.metrics", "simulator.sensitivity", "simulator.session"},
 }
 
 

@@ -2,11 +2,8 @@
 at that layer), a cascade (every layer agrees in isolation: rounding flips propagating), or inconclusive."""
 from __future__ import annotations
 
-import math
-
 from .. import report as _report
 from ..encodings import describe_names
-from ..metrics import Metric
 
 
 def diagnose(result) -> tuple[str, str]:
@@ -45,7 +42,7 @@ def diagnose(result) -> tuple[str, str]:
     if not checked:
         return "cumulative", head + "; no isolated check was run, so a kernel or encoding bug cannot be told " \
                                     "from accumulated drift."
-    worst_iso = max(checked, key=lambda r: _badness(result.metric_info, r.isolated_worst))
+    worst_iso = max(checked, key=lambda r: result.metric_info.badness(r.isolated_worst))
     text = (f"{head}; but every layer agrees in isolation (worst isolated {m} "
             f"{fmt(worst_iso.isolated_worst)} at {worst_iso.key!r}")
     if worst_iso.isolated_steps.n:
@@ -56,10 +53,3 @@ def diagnose(result) -> tuple[str, str]:
         return "inconclusive", text + (f"; failing layers without an isolated check: "
                                        f"{describe_names(unchecked, 5)}.")
     return "cascade", text + "."
-
-
-def _badness(metric: Metric, v) -> float:
-    """Sort key: larger is worse."""
-    if v is None or math.isnan(v):
-        return math.inf
-    return -v if metric.higher_is_better else v

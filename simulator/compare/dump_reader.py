@@ -1,19 +1,22 @@
 """Reading a folder of featuremaps dumped by another tool or a device (.npy, .npz, AIMET layer-output .raw):
-its samples and files, which file is which tensor of the model, and a dumped sample's graph inputs."""
+its samples and files, which file is which tensor of the model (by name, a name-map file or suffix), a dumped
+sample's graph inputs, and one dumped tensor in the simulator's layout (`read_aligned`, `read_input`: what
+verify_dumps and bisect_dumps read, with the layout and grid findings of simulator.dumps recorded on the result)."""
 from __future__ import annotations
 
 import os
 import re
 from collections import OrderedDict
-from typing import Iterable
+from typing import Iterable, Optional
 
 import numpy as np
 
 from .. import data as _data
 from .. import dumps as _dumps
 from .. import safe_io
-from ..errors import DataError
+from ..errors import DataError, ParameterError
 from ..names import without_updated
+from .quantizers import quantizer_of
 
 
 def sanitize(name: str) -> str:
@@ -115,8 +118,8 @@ class Dump:
         itemsize = np.dtype(dtype).itemsize
         if shape is not None and size != int(np.prod(shape)) * itemsize:
             raise DataError(f"dump file {loc[1]!r} holds {size} bytes; the tensor has shape {tuple(shape)} "
-                            f"({int(np.prod(shape))} values of {np.dtype(dtype).name}, {int(np.prod(shape)) * itemsize} "
-                            f"bytes)")
+                            f"({int(np.prod(shape))} values of {np.dtype(dtype).name}, "
+                            f"{int(np.prod(shape)) * itemsize} bytes)")
         raw = np.fromfile(loc[1], dtype=np.uint8 if dtype == np.bool_ else dtype)
         raw = raw != 0 if dtype == np.bool_ else raw
         if shape is not None:
@@ -152,6 +155,44 @@ def match_dump_names(keys: Iterable[str], names: list[str]) -> tuple[dict, list]
     return out, unmatched
 
 
+def load_name_map(path) -> dict[str, str]:
+    """A JSON file {dump file name (without extension): tensor name} or [[dump name, tensor name], ...]."""
+    loaded = safe_io.read_json(path, "name map", ParameterError)  # regular file, size limit, depth
+    try:
+        items = loaded.items() if isinstance(loaded, dict) else loaded
+        return {str(a): str(b) for a, b in items}
+    except (ValueError, TypeError) as exc:
+        raise ParameterError(f"name map {os.fspath(path)!r} must be a JSON file {{dump name: tensor name}} or "
+                             f"[[dump name, tensor name], ...]: {exc}") from None
+
+
+def extend_mapping(mapping: dict, unmatched: list, names: list[str], name_map_path=None) -> tuple[dict, list]:
+    """The dump-to-tensor mapping with the name-map file applied first (it overrides), then the unmatched keys
+    matched by suffix: a key that ends with exactly one tensor's sanitized name, or whose sanitized form is the
+    end of exactly one tensor's sanitized name."""
+    mapping = dict(mapping)
+    known = set(names)
+    if name_map_path is not None:
+        for key, tensor in load_name_map(name_map_path).items():
+            if tensor not in known:
+                raise ParameterError(f"name map {os.fspath(name_map_path)!r}: tensor {tensor!r} (for dump {key!r}) is "
+                                     f"not a tensor of the model")
+            if key in mapping or key in unmatched:
+                mapping[key] = tensor
+    sanitized = {n: sanitize(n) for n in names}
+    still = []
+    for key in unmatched:
+        if key in mapping:
+            continue
+        s = sanitize(key)
+        hits = [n for n, sn in sanitized.items() if sn and (s.endswith("_" + sn) or sn.endswith("_" + s))]
+        if len(hits) == 1:
+            mapping[key] = hits[0]
+        else:
+            still.append(key)
+    return mapping, still
+
+
 def dump_inputs(dump: Dump, sample: str, mapping: dict, specs: dict, model_path) -> dict:
     """The graph inputs of one dumped sample: dumped as tensors, or AIMET's inputs/ folder."""
     files = {mapping[k]: loc for k, loc in dump.samples[sample].items() if k in mapping}
@@ -169,3 +210,50 @@ def dump_inputs(dump: Dump, sample: str, mapping: dict, specs: dict, model_path)
                             f"input_data_path (the data folder the dump was made from)")
         feed[name] = value.reshape(shape) if shape is not None and value.size == int(np.prod(shape)) else value
     return feed
+
+
+# -- one dumped tensor as verification and bisection read it (its diagnosis: simulator.dumps) ----------
+
+def _load_tensor(loc, shape, dtype):
+    flat = None if shape is None else (int(np.prod(shape)),)  # the size is checked before the file is read
+    if loc[0] == "bin":
+        return _dumps.read_bin(loc[1], flat, dtype)
+    if loc[0] == "raw":
+        return Dump.load(loc, flat, dtype)  # flat: the layout is decided by align
+    return Dump.load(loc, shape, dtype)
+
+
+def read_aligned(result, rec, loc, name, host, raw, interp, params=None) -> Optional[np.ndarray]:
+    """The dumped value of tensor `name` in the simulator's layout (`host`), its diagnosis recorded on `result`;
+    None (with rec.note set) when it cannot be read or fitted."""
+    diag = _dumps.diagnosis_of(result, params)
+    t = diag.tensor(name)
+    try:
+        dumped = _load_tensor(loc, host.shape, host.dtype)
+        aligned, perm = _dumps.align(host, np.asarray(dumped), t.permutation)
+    except DataError as exc:
+        rec.note = str(exc)
+        return None
+    t.permutation, t.layout = perm, _dumps.layout_name(perm, host.ndim)
+    quantizer = _quantizer(interp, name, host)
+    if quantizer is not None and host.dtype.kind == "f":
+        _dumps.grid_compare(t, quantizer, host, raw, aligned, diag.tie_tolerance)
+    return aligned.astype(host.dtype, copy=False) if aligned.dtype != host.dtype else aligned
+
+
+def read_input(result, loc, name, shape, dtype) -> np.ndarray:
+    """A dumped input of an isolated re-run, in the layout found when that tensor was compared."""
+    t = _dumps.diagnosis_of(result).tensors.get(name)
+    value = np.asarray(_load_tensor(loc, shape, dtype or np.float32))
+    if shape is None:
+        return value
+    perm = t.permutation if t is not None and t.permutation is not None else tuple(range(len(shape)))
+    if value.size != int(np.prod(shape)):
+        raise DataError(f"dump of tensor {name!r} holds {value.size} values; the tensor has shape {tuple(shape)}")
+    value = value.reshape(tuple(shape[a] for a in perm)).transpose(np.argsort(perm))
+    return value.astype(dtype) if dtype is not None and value.dtype != dtype else value
+
+
+def _quantizer(interp, name, value):
+    q = quantizer_of(interp, name, value)
+    return q if q is not None and q.encoding.bitwidth <= 24 else None  # wider grids: no float32 step count

@@ -53,8 +53,8 @@ class LayerRecord:
     def merge_sample(self, sample, ts: TensorSample, isolated: bool) -> float:
         """One sample's sums (computed here or by a worker) added to the running ones, in sample order."""
         if isolated:
-            stats, values, steps, same = self.isolated_stats, self.isolated_values, self.isolated_steps, self.isolated_same
-            summary = self.isolated_summary
+            stats, values, steps = self.isolated_stats, self.isolated_values, self.isolated_steps
+            same, summary = self.isolated_same, self.isolated_summary
         else:
             stats, values, steps, same, summary = self.stats, self.values, self.steps, self.same, self.summary
             if ts.steps is not None:

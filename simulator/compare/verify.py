@@ -14,7 +14,7 @@ from ..errors import DataError, SimulatorError
 from ..metrics import get_metric
 from ..session import InferenceSession
 from ..tensor_stats import weight_ranges
-from .dump_reader import Dump, dump_inputs, match_dump_names
+from .dump_reader import Dump, dump_inputs, extend_mapping, match_dump_names, read_aligned, read_input
 from .isolated import replay
 from .pairing import op_of
 from .quantizers import quantizer_of, scale_of, tensor_grid
@@ -37,7 +37,7 @@ class VerifyState:
         self.candidates = [i.name for i in interp.inputs] + self.quantized_constants + list(interp.producer)
         all_keys = {k for files in dump.samples.values() for k in files}
         self.mapping, self.unmatched = match_dump_names(sorted(all_keys), self.candidates)
-        self.mapping, self.unmatched = _dumps.extend_mapping(self.mapping, self.unmatched, self.candidates,
+        self.mapping, self.unmatched = extend_mapping(self.mapping, self.unmatched, self.candidates,
                                                              getattr(params, "name_map_path", None))
         if not self.mapping:
             raise DataError(f"none of the {len(all_keys)} dumped featuremaps in {dump.path!r} names a tensor of model "
@@ -96,7 +96,7 @@ def verify_shard(state: VerifyState, names: list) -> dict:
         def dumped_value(n, files=files, shapes=shapes, dtypes=dtypes, fed=fed):
             """A tensor as the dump (or its inputs) gives it, in the model's shape and dtype; None: not dumped."""
             if n in files and n in shapes:
-                return interp.xp.asarray(_dumps.read_input(local, files[n], n, shapes[n], dtypes[n]))  # its layout
+                return interp.xp.asarray(read_input(local, files[n], n, shapes[n], dtypes[n]))  # its layout
             return None if n not in fed else interp.xp.asarray(fed[n])
 
         def check(name, value, raw, sample=sample, files=files, shapes=shapes, dtypes=dtypes, replayed=replayed):
@@ -106,7 +106,7 @@ def verify_shard(state: VerifyState, names: list) -> dict:
             if loc is None:
                 return
             rec = records[name]
-            dumped = _dumps.read_aligned(local, rec, loc, name, host, raw, interp, params)  # layout, grid, ties
+            dumped = read_aligned(local, rec, loc, name, host, raw, interp, params)  # layout, grid, ties
             if dumped is None:
                 return
             _note_unapplied_encoding(rec, interp, name, host, raw, dumped)
