@@ -17,12 +17,13 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from . import data as _data
 from . import debug_report as _report
+from . import runner as _runner
 from .backend import to_host
 from .compare.dump_reader import Dump, dump_inputs, extend_mapping, match_dump_names, read_aligned
 from .errors import DataError
 from .metrics import Stats, get_metric
-from .sensitivity import iter_dataset
 from .session import InferenceSession
 
 Progress = Optional[Callable[[str], None]]
@@ -99,7 +100,7 @@ def _samples(params, interp, dump):
     names = list(dump.samples)
     if params.input_data_path is None:
         return None, names
-    data_names = [s for s, _ in iter_dataset(params.input_data_path, interp.inputs)]
+    data_names = _data.sample_names(params.input_data_path, interp.inputs)  # names only: no file is read
     if all(s in data_names for s in names):
         return {s: s for s in names}, names
     if len(data_names) == len(names):
@@ -138,7 +139,7 @@ def bisect_dumps(params, progress: Progress = None) -> BisectResult:
             for s in dump_names:
                 yield s, dump_inputs(dump, s, mapping, specs, params.input_model_path)
         else:
-            for data_name, feed in iter_dataset(params.input_data_path, interp.inputs):
+            for data_name, feed in _runner.iter_samples(params.input_data_path, interp.inputs):
                 if data_name in pairing:
                     yield pairing[data_name], feed
 

@@ -31,11 +31,6 @@ from .precision import FLOAT, INT16, QuantizerGroup, apply_moves, check_moves, f
 Progress = Optional[Callable[[str], None]]
 
 
-# the samples a debugging run uses, in order: the runner's one sample-iteration function (simulator.bisect reads
-# it under this name too)
-iter_dataset = _runner.iter_samples
-
-
 def check_end_metric(name: str) -> str:
     name = str(name).lower()
     if name not in END_METRICS:
@@ -78,7 +73,7 @@ class Evaluator:
         self.output_names = [o.name for o in reference.outputs]
         self.samples: list[tuple[str, dict]] = []
         self.reference: list[list[np.ndarray]] = []
-        for name, feed in iter_dataset(data_path, reference.inputs, max_samples):
+        for name, feed in _runner.iter_samples(data_path, reference.inputs, max_samples):
             feed = {k: to_device(self.xp, v) for k, v in feed.items()}
             self.samples.append((name, feed))
             self.reference.append(self._outputs(reference, feed))
@@ -238,5 +233,5 @@ def run_sensitivity(params, progress: Progress = None) -> SensitivityResult:
     return analyze(Evaluator.from_params(params), params.moves, params.reverse, progress)
 
 
-__all__ = ["Evaluator", "Score", "SensitivityResult", "GroupSensitivity", "analyze", "iter_dataset",
+__all__ = ["Evaluator", "Score", "SensitivityResult", "GroupSensitivity", "analyze",
            "END_METRICS", "run_sensitivity"]

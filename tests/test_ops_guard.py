@@ -191,7 +191,8 @@ MAY_IMPORT = {
     # dumps as devices write them: below simulator.compare (which reads dump folders through it), never above it
     "simulator.dumps": {"simulator.debug_report", "simulator.errors", "simulator.metrics", "simulator.safe_io"},
     "simulator.bisect": {"simulator.backend", "simulator.compare.dump_reader", "simulator.debug_report",
-                         "simulator.errors", "simulator.metrics", "simulator.sensitivity", "simulator.session"},
+                         "simulator.data", "simulator.errors", "simulator.metrics", "simulator.runner",
+                         "simulator.session"},
 }
 
 
