@@ -174,3 +174,9 @@ def test_session_parameters_errors_say_the_name_used():
     with pytest.raises(ParameterError, match=r"^invalid GetInferenceSessionParameters"):
         GetInferenceSessionParameters(input_model_path="nope.onnx")
     assert isinstance(InferenceSessionParameters(input_model_path=MODEL), GetInferenceSessionParameters)
+
+
+def test_a_missing_dump_folder_is_called_a_dump_folder(tmp_path, capsys):
+    assert main(["verify", MODEL, "--dumps", str(tmp_path / "none")]) == 2
+    err = _err(capsys)
+    assert "--dumps: dump folder" in err and "data folder" not in err

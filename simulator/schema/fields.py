@@ -27,6 +27,11 @@ def data_folder(value) -> str:
                         expected="the folder that holds the input data")
 
 
+def dump_folder(value) -> str:
+    return checked_path(value, "dump folder", ValueError, folder=True,
+                        expected="the folder of dumped featuremaps")
+
+
 def _alias(*names: str):
     return AliasChoices(*names)
 

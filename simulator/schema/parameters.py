@@ -9,7 +9,7 @@ from typing import Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from .fields import _alias, _optional_threshold, data_folder, encodings_file, model_file
+from .fields import _alias, _optional_threshold, data_folder, dump_folder, encodings_file, model_file
 from .options import _MetricOptions, _SimulationOptions
 
 
@@ -98,7 +98,7 @@ class FeaturemapVerifierParameters(_MetricOptions):
 
     _model = field_validator("input_model_path", mode="before")(classmethod(lambda cls, v: model_file(v)))
     _enc = field_validator("input_encodings_path", mode="before")(classmethod(lambda cls, v: encodings_file(v)))
-    _dump = field_validator("featuremap_path", mode="before")(classmethod(lambda cls, v: data_folder(v)))
+    _dump = field_validator("featuremap_path", mode="before")(classmethod(lambda cls, v: dump_folder(v)))
     _data = field_validator("input_data_path", mode="before")(
         classmethod(lambda cls, v: None if v is None else data_folder(v)))
     _iso = field_validator("isolated_threshold", mode="before")(classmethod(lambda cls, v: _optional_threshold(v)))
