@@ -8,11 +8,14 @@ emulated in float64 (exact product, one add) as in ops.elementwise.fma32.
 """
 from __future__ import annotations
 
+from . import _compiled
 from .xp import is_numpy
 
 def _stride_k(n: int, k: int) -> int:
     """MlasSgemm's K block: StrideN = StrideK = 128, halving one while doubling the other to fit the shape."""
     stride_n, stride_k = 128, 128
+    if k <= 0:  # no K blocks at all
+        return stride_k
     if n >= k:
         while stride_k // 2 >= k:
             stride_n, stride_k = stride_n * 2, stride_k // 2
@@ -33,6 +36,8 @@ def sgemm(xp, A, B, alpha=None, C=None):
     f = xp.float32
     batch = A.shape[:-2] if A.shape[:-2] == B.shape[:-2] else tuple(xp.broadcast_shapes(A.shape[:-2], B.shape[:-2]))
     shape = batch + (A.shape[-2], B.shape[-1])
+    if _compiled.enabled(xp) and _exact_in_float32(xp, A, B):
+        return _sgemm_compiled(xp, A, B, alpha, C, batch, shape)
     on_host = is_numpy(xp)
     a, b = A.astype(xp.float64), B.astype(xp.float64)
     out = None if C is None else xp.broadcast_to(C, shape).astype(f)
@@ -63,6 +68,13 @@ def sgemm(xp, A, B, alpha=None, C=None):
 
 def gemv_qk(xp, q, keys):
     """q (..., H) . keys (..., T, H) -> (..., T): eight lanes of products, ((0+1)+(2+3))+((4+5)+(6+7)), tail."""
+    if _compiled.enabled(xp) and q.dtype == keys.dtype == xp.float32:
+        batch = tuple(xp.broadcast_shapes(q.shape[:-1], keys.shape[:-2]))
+        t, h = keys.shape[-2:]
+        out = xp.empty(batch + (t,), dtype=xp.float32)
+        _compiled.loops("attention").gemv_qk(_flat(xp, q, batch, (h,)), _flat(xp, keys, batch, (t, h)),
+                                             out.reshape(_size(batch), t))
+        return out
     h = q.shape[-1]
     full = h // 8 * 8
     q = q[..., None, :]
@@ -78,9 +90,49 @@ def gemv_qk(xp, q, keys):
 
 def gemv_sv(xp, p, values):
     """p (..., T) @ values (..., T, H) -> (..., H): out += p[t] * values[t], t in order."""
+    if _compiled.enabled(xp) and p.dtype == values.dtype == xp.float32:
+        batch = tuple(xp.broadcast_shapes(p.shape[:-1], values.shape[:-2]))
+        t, h = values.shape[-2:]
+        out = xp.empty(batch + (h,), dtype=xp.float32)
+        _compiled.loops("attention").gemv_sv(_flat(xp, p, batch, (t,)), _flat(xp, values, batch, (t, h)),
+                                             out.reshape(_size(batch), h))
+        return out
     if values.shape[-2] == 0:
         return xp.zeros(values.shape[:-2] + (values.shape[-1],), dtype=xp.float32)
     # A running float32 sum in t order is add.accumulate (sequential, unlike add.reduce); adding +0 last gives
     # the sign of zero a sum started from +0 has.
     products = p[..., :, None] * values
     return xp.add.accumulate(products, axis=-2)[..., -1, :] + xp.float32(0)
+
+
+def _exact_in_float32(xp, *arrays) -> bool:
+    """Whether every array given is float32 or float16 (float16 widens to float32 exactly), so that the compiled
+    loop, which takes float32, computes what the float64 twin computes."""
+    return all(a.dtype in (xp.float32, xp.float16) for a in arrays)
+
+
+def _flat(xp, x, batch, tail):
+    """x broadcast to batch + tail, as float32 with one flat batch axis (a view where the layout allows)."""
+    x = x.astype(xp.float32, copy=False)
+    if x.shape != batch + tail:
+        x = xp.broadcast_to(x, batch + tail)
+    return x.reshape((_size(batch),) + tail)
+
+
+def _size(batch) -> int:
+    n = 1
+    for d in batch:
+        n *= d
+    return n
+
+
+def _sgemm_compiled(xp, A, B, alpha, C, batch, shape):
+    m, k = A.shape[-2:]
+    n = B.shape[-1]
+    out = xp.empty(shape, dtype=xp.float32)
+    c = out if C is None else _flat(xp, C, batch, (m, n))  # out stands in for an absent C (never read)
+    _compiled.loops("attention").sgemm(_flat(xp, A, batch, (m, k)), _flat(xp, B, batch, (k, n)),
+                                       xp.float32(1 if alpha is None else alpha), alpha is not None,
+                                       c.reshape(_size(batch), m, n), C is not None, _stride_k(n, k),
+                                       out.reshape(_size(batch), m, n))
+    return out

@@ -7,6 +7,8 @@ then float32); that double rounding differs from a true fma with probability ~2^
 """
 from __future__ import annotations
 
+from . import _compiled
+from ._mlas_constants import _EXP_LOWER, _EXP_POLY, _LOG2_HIGH, _LOG2_LOW, _LOG2_RECIPROCAL, _ROUNDING_BIAS
 from .registry import register
 from .xp import errstate, is_numpy
 
@@ -34,19 +36,13 @@ def horner32(xp, p, x, coeffs):
     return p
 
 
-# MlasExpConstants (compute.cpp).
-_EXP_LOWER = -103.9720840454
-_ROUNDING_BIAS = 12582912.0  # 1.5 * 2^23: adding it rounds to an integer
-_LOG2_RECIPROCAL = 1.44269504088896341
-_LOG2_HIGH = -6.93145752e-1
-_LOG2_LOW = -1.42860677e-6
-_EXP_POLY = (float.fromhex("0x1.694000p-10"), float.fromhex("0x1.125edcp-7"), float.fromhex("0x1.555b5ap-5"),
-             float.fromhex("0x1.555450p-3"), float.fromhex("0x1.fffff6p-2"), 1.0)
-
-
 def mlas_exp_reduced(xp, x):
     """exp(x) for already range-clamped float32 x, as MlasComputeExpF32KernelAvx512F / SumExp (vscalefps)."""
     f = xp.float32
+    if _compiled.enabled(xp) and x.dtype == f:
+        out = xp.empty(x.shape, dtype=f)
+        _compiled.loops("attention").exp_reduced_all(x.reshape(-1), out.reshape(-1))
+        return out
     biased = fma32(xp, x, f(_LOG2_RECIPROCAL), f(_ROUNDING_BIAS))
     m = biased - f(_ROUNDING_BIAS)
     r = fma32(xp, m, f(_LOG2_HIGH), x)

@@ -1,0 +1,258 @@
+"""Compiled twins (Numba) of the attention's MLAS-order sums: ops/_mlas_products.py's sgemm, gemv_qk and gemv_sv,
+and ops/softmax.py's MLAS softmax rows (mlas_sum_exp, _mlas_softmax_rows, with ops/elementwise.mlas_exp_reduced
+and glibc_logf inside).
+
+Each loop computes exactly what its NumPy twin computes, operation for operation (tests hold them to identical
+bytes): float32 values, a fused multiply-add as float32(float64(a) * float64(b) + float64(c)) (the product of
+two float32 values is exact in float64), float32 adds and multiplies where the twin has them. Constants are
+the twins' own, rounded to float32 where the twin rounds them. Arrays come from the caller, outputs included.
+"""
+from __future__ import annotations
+
+import math
+import struct
+
+from numba import float32, float64, int32, int64, njit, types
+from numba.extending import intrinsic
+
+from ._compiled import JIT_OPTIONS
+from ._mlas_constants import (_EXP_LOWER, _EXP_POLY, _LOG2_HIGH, _LOG2_LOW, _LOG2_RECIPROCAL, _LOGF_A, _LOGF_INVC,
+                              _LOGF_LN2, _LOGF_LOGC, _ROUNDING_BIAS)
+
+def _f32(c) -> float:
+    """c rounded to float32 (to nearest, as np.float32), held as a Python float: Numba freezes it as a float64."""
+    return struct.unpack("f", struct.pack("f", c))[0]
+
+
+_LOWER32 = _f32(_EXP_LOWER)
+_BIAS32 = _f32(_ROUNDING_BIAS)
+_L2R32, _L2H32, _L2L32 = _f32(_LOG2_RECIPROCAL), _f32(_LOG2_HIGH), _f32(_LOG2_LOW)
+_P0, _P1, _P2, _P3, _P4, _P5 = (_f32(c) for c in _EXP_POLY)
+_INVC = tuple(float.fromhex(h) for h in _LOGF_INVC)
+_LOGC = tuple(float.fromhex(h) for h in _LOGF_LOGC)
+_A0, _A1, _A2 = _LOGF_A
+
+
+@intrinsic
+def _bitcast(typingctx, value, to):
+    """The bits of value reinterpreted as the type `to` (of the same width): a float's bit pattern, or back."""
+    target = to.instance_type if isinstance(to, types.NumberClass) else to.dtype
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(target))
+    return target(value, to), codegen
+
+
+# A NaN operand is returned as it is, the first one where two meet (x86's rule, which NumPy's loops follow):
+# left to LLVM, a commutative operation may swap its operands and x + (-y) may become x - y, either of which
+# changes which NaN (sign, payload) comes out.
+
+@njit(**JIT_OPTIONS)
+def _add(a, b):
+    return a if a != a else b if b != b else a + b
+
+
+@njit(**JIT_OPTIONS)
+def _mul(a, b):
+    return a if a != a else b if b != b else a * b
+
+
+@njit(**JIT_OPTIONS)
+def _fma(a, b, c):
+    """fma32: the float64 product (exact), the add in float64, rounded to float32."""
+    wa, wb, wc = float64(a), float64(b), float64(c)
+    product = wa if wa != wa else wb if wb != wb else wa * wb
+    return float32(product if product != product else wc if wc != wc else product + wc)
+
+
+@njit(**JIT_OPTIONS)
+def _fma_one_nan(a, b, c):
+    """fma32 where any NaN operands are the same NaN (so no order to keep): branch-free, so loops vectorize."""
+    return float32(float64(a) * float64(b) + float64(c))
+
+
+@njit(**JIT_OPTIONS)
+def exp_reduced(x):
+    """mlas_exp_reduced of one float32 value (already clamped below). A NaN x is the only NaN in play."""
+    biased = _fma_one_nan(x, _L2R32, _BIAS32)
+    m = biased - float32(_BIAS32)
+    r = _fma_one_nan(m, _L2H32, x)
+    r = _fma_one_nan(m, _L2L32, r)
+    p = float32(_P0)
+    p = _fma_one_nan(p, r, _P1)
+    p = _fma_one_nan(p, r, _P2)
+    p = _fma_one_nan(p, r, _P3)
+    p = _fma_one_nan(p, r, _P4)
+    p = _fma_one_nan(p, r, _P5)
+    p = _fma_one_nan(p, r, _P5)
+    e = 0 if m != m else int(min(max(m, float32(-300)), float32(300)))
+    scaled = float32(float64(p) * _bitcast(int64(e + 1023) << 52, float64))  # exact 2^e: one rounding (vscalefps)
+    return p if p != p else scaled
+
+
+@njit(**JIT_OPTIONS)
+def _exp(x):
+    """mlas_exp: np.maximum(x, lower) (NaN stays NaN), then exp_reduced."""
+    lower = float32(_LOWER32)
+    return exp_reduced(x if (x != x or x >= lower) else lower)
+
+
+@njit(**JIT_OPTIONS)
+def exp_reduced_all(x, out):
+    """out[i] = mlas_exp_reduced(x[i]), 1-D."""
+    for i in range(x.shape[0]):
+        out[i] = exp_reduced(x[i])
+
+
+@njit(**JIT_OPTIONS)
+def _lane(e, lane):
+    """Lane `lane` of MLAS's 16-wide accumulator over the row e: its elements e[lane + 16 c] in order, the
+    masked tail as +0 (the twin's zero padding)."""
+    d = e.shape[0]
+    acc = e[lane] if lane < d else float32(0)
+    for c0 in range(16, d + 15 - (d + 15) % 16, 16):
+        j = c0 + lane
+        acc = _add(acc, e[j] if j < d else float32(0))
+    return acc
+
+
+@njit(**JIT_OPTIONS)
+def _sum16(e):
+    """mlas_sum_exp's row sum of e: 16 lanes, upper 8 onto lower 8, then ((0+1)+(2+3))+((4+5)+(6+7))."""
+    a0 = _add(_lane(e, 8), _lane(e, 0))
+    a1 = _add(_lane(e, 9), _lane(e, 1))
+    a2 = _add(_lane(e, 10), _lane(e, 2))
+    a3 = _add(_lane(e, 11), _lane(e, 3))
+    a4 = _add(_lane(e, 12), _lane(e, 4))
+    a5 = _add(_lane(e, 13), _lane(e, 5))
+    a6 = _add(_lane(e, 14), _lane(e, 6))
+    a7 = _add(_lane(e, 15), _lane(e, 7))
+    return _add(_add(_add(a0, a1), _add(a2, a3)), _add(_add(a4, a5), _add(a6, a7)))
+
+
+@njit(**JIT_OPTIONS)
+def sum_exp_rows(shifted, e, sums):
+    """mlas_sum_exp: e = mlas_exp(shifted) (n, d), sums (n, 1) its MLAS row sums."""
+    for i in range(shifted.shape[0]):
+        row = e[i]
+        for j in range(shifted.shape[1]):
+            row[j] = _exp(shifted[i, j])
+        sums[i, 0] = _sum16(row)
+
+
+@njit(**JIT_OPTIONS)
+def _logf(x):
+    """glibc_logf of one float32 value: the table and polynomial for positive normal finite x, else log in
+    double."""
+    if not (x >= float32(1.1754943508222875e-38) and x < math.inf):
+        return float32(math.log(float64(x)))
+    ix = int64(_bitcast(x, int32))
+    tmp = ix - 0x3F330000
+    i = (tmp >> 19) & 15
+    k = float64(tmp >> 23)
+    z = float64(_bitcast(int32(ix - (tmp & -0x800000)), float32))
+    r = z * _INVC[i] - 1.0
+    y0 = _LOGC[i] + k * _LOGF_LN2
+    r2 = r * r
+    y = _A1 * r + _A2
+    y = _A0 * r2 + y
+    y = y * r2 + (y0 + r)
+    return float32(y)
+
+
+@njit(**JIT_OPTIONS)
+def _negative(x):
+    """-x with its sign bit flipped, NaN included, as np.negative (Numba's -x leaves a NaN's sign)."""
+    return float32(math.copysign(float64(x), -math.copysign(1.0, float64(x))))
+
+
+@njit(**JIT_OPTIONS)
+def softmax_rows(x, out, log):
+    """_mlas_softmax_rows of float32 rows x (n, d) into out: shifted = x + (-max), e = mlas_exp(shifted) with
+    its MLAS sum s, then e * (1 / s), or shifted - glibc_logf(s) for LogSoftmax."""
+    n, d = x.shape
+    for i in range(n):
+        if d == 0:
+            continue
+        top = x[i, 0]
+        for j in range(1, d):  # np.max: the first NaN wins
+            v = x[i, j]
+            if top != top:
+                break
+            if v != v or v > top:
+                top = v
+        neg_max = _negative(top)
+        row = out[i]
+        for j in range(d):
+            row[j] = _exp(_add(x[i, j], neg_max))
+        s = _sum16(row)
+        if log:
+            ls = _logf(s)
+            for j in range(d):
+                shifted = _add(x[i, j], neg_max)
+                row[j] = shifted if shifted != shifted else shifted - ls
+        else:
+            inv = float32(1) / s
+            for j in range(d):
+                row[j] = _mul(row[j], inv)
+
+
+@njit(**JIT_OPTIONS)
+def sgemm(a, b, alpha, scaled, c, has_c, block, out):
+    """_mlas_products.sgemm over a flat batch: a (P, M, K), b (P, K, N), c (P, M, N) when has_c, out (P, M, N).
+    Each K block a chain of fused multiply-adds from +0, scaled by alpha (when scaled), added to what the
+    earlier blocks or C left."""
+    p_n, m_n, k_n = a.shape
+    n_n = b.shape[2]
+    for p in range(p_n):
+        for m in range(m_n):
+            for n in range(n_n):
+                total = c[p, m, n] if has_c else float32(0)
+                started = has_c
+                for k0 in range(0, k_n, block):
+                    acc = float32(0)
+                    for k in range(k0, min(k_n, k0 + block)):
+                        acc = _fma(a[p, m, k], b[p, k, n], acc)
+                    if scaled:
+                        acc = _mul(acc, alpha)
+                    total = _add(total, acc) if started else acc
+                    started = True
+                out[p, m, n] = total
+
+
+@njit(**JIT_OPTIONS)
+def gemv_qk(q, keys, out):
+    """_mlas_products.gemv_qk over a flat batch: q (P, H), keys (P, T, H), out (P, T)."""
+    p_n, t_n, h = keys.shape
+    full = h // 8 * 8
+    for p in range(p_n):
+        for t in range(t_n):
+            a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = float32(0)
+            for i in range(0, full, 8):
+                a0 = _add(a0, _mul(q[p, i], keys[p, t, i]))
+                a1 = _add(a1, _mul(q[p, i + 1], keys[p, t, i + 1]))
+                a2 = _add(a2, _mul(q[p, i + 2], keys[p, t, i + 2]))
+                a3 = _add(a3, _mul(q[p, i + 3], keys[p, t, i + 3]))
+                a4 = _add(a4, _mul(q[p, i + 4], keys[p, t, i + 4]))
+                a5 = _add(a5, _mul(q[p, i + 5], keys[p, t, i + 5]))
+                a6 = _add(a6, _mul(q[p, i + 6], keys[p, t, i + 6]))
+                a7 = _add(a7, _mul(q[p, i + 7], keys[p, t, i + 7]))
+            total = _add(_add(_add(a0, a1), _add(a2, a3)), _add(_add(a4, a5), _add(a6, a7)))
+            for i in range(full, h):
+                total = _add(total, _mul(q[p, i], keys[p, t, i]))
+            out[p, t] = total
+
+
+@njit(**JIT_OPTIONS)
+def gemv_sv(probs, values, out):
+    """_mlas_products.gemv_sv over a flat batch: probs (P, T), values (P, T, H), out (P, H): a running float32
+    sum over t from the first product, then + 0."""
+    p_n, t_n, h = values.shape
+    for p in range(p_n):
+        for j in range(h):
+            acc = float32(0)
+            if t_n:
+                acc = _mul(probs[p, 0], values[p, 0, j])
+                for t in range(1, t_n):
+                    acc = _add(acc, _mul(probs[p, t], values[p, t, j]))
+            out[p, j] = _add(acc, float32(0))

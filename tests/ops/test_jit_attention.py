@@ -1,0 +1,115 @@
+"""The attention's compiled loops (ops/_jit_attention.py) against their NumPy twins: identical bytes.
+
+Each case runs the public function twice, once as shipped (compiled) and once under `_compiled.disabled()`
+(the NumPy twin), over seeded random shapes and values: K past one StrideK block, single-row decode, broadcast
+batches, alpha and C, masked -inf / lowest rows, NaN and subnormal exponents, zero-length dimensions.
+"""
+import numpy as np
+import pytest
+
+pytest.importorskip("numba")
+
+from ops import _compiled, elementwise  # noqa: E402
+from ops._mlas_products import gemv_qk, gemv_sv, sgemm  # noqa: E402
+from ops.softmax import _mlas_softmax_rows, mlas_sum_exp  # noqa: E402
+
+f32 = np.float32
+
+
+def both(fn, *args, **kwargs):
+    """fn's result compiled and as its NumPy twin (each a tuple of arrays)."""
+    assert _compiled.enabled(np)
+    with np.errstate(all="ignore"):  # NaN rows are part of the cases
+        compiled = fn(*args, **kwargs)
+        with _compiled.disabled():
+            twin = fn(*args, **kwargs)
+    return _arrays(compiled), _arrays(twin)
+
+
+def _arrays(x):
+    return [np.atleast_1d(a) for a in (x if isinstance(x, tuple) else (x,))]
+
+
+def assert_same_bytes(fn, *args, **kwargs):
+    compiled, twin = both(fn, *args, **kwargs)
+    for c, t in zip(compiled, twin):
+        assert c.dtype == t.dtype == np.float32 and c.shape == t.shape
+        assert c.tobytes() == t.tobytes(), f"{int((c.view(np.uint32) != t.view(np.uint32)).sum())} elements differ"
+
+
+def values(rng, shape, scale=None):
+    scale = rng.choice([0.1, 1.0, 10.0, 1e3]) if scale is None else scale
+    return (rng.standard_normal(shape) * scale).astype(f32)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_sgemm_matches_its_twin(seed):
+    rng = np.random.default_rng(seed)
+    m = int(rng.choice([0, 1, 1, 2, 5, 9]))
+    k = int(rng.choice([0, 1, 7, 16, 64, 129, 300]))  # 129 and 300: several StrideK blocks
+    n = int(rng.choice([0, 1, 3, 16, 33, 200]))
+    batch_a, batch_b = [((), ()), ((2,), (2,)), ((2, 3), (1, 3)), ((1,), (4,)), ((3, 1), (1, 2))][seed % 5]
+    a, b = values(rng, batch_a + (m, k)), values(rng, batch_b + (k, n))
+    alpha = None if seed % 3 == 0 else f32(rng.uniform(-2, 2))
+    c = None
+    if seed % 2:
+        c = values(rng, (1,) * (len(batch_a) > 0) + (m if seed % 4 == 1 else 1, n))
+        c[..., ::3] = f32(-10000.0) if seed % 8 == 1 else -np.inf
+    assert_same_bytes(sgemm, np, a, b, alpha, c)
+
+
+def test_sgemm_on_strided_float16_and_special_values():
+    rng = np.random.default_rng(1)
+    a = values(rng, (2, 3, 140), 3.0)
+    a[0, 1, 5], a[1, 2, 7], a[1, 0, 9] = np.nan, np.inf, 1e-40
+    b = values(rng, (2, 11, 140)).swapaxes(-1, -2)  # a transposed view, as Q K^T passes it
+    assert_same_bytes(sgemm, np, a, b, f32(0.25))
+    assert_same_bytes(sgemm, np, a.astype(np.float16), b.astype(np.float16))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_decode_gemvs_match_their_twins(seed):
+    rng = np.random.default_rng(100 + seed)
+    heads, h, t = int(rng.integers(1, 5)), int(rng.choice([1, 7, 8, 16, 24, 67])), int(rng.choice([0, 1, 5, 33, 130]))
+    q, keys = values(rng, (heads, h)), values(rng, (heads, t, h))
+    assert_same_bytes(gemv_qk, np, q, keys)
+    assert_same_bytes(gemv_qk, np, q[:1], keys)  # one query broadcast over the heads
+    p = np.abs(values(rng, (heads, t)))
+    assert_same_bytes(gemv_sv, np, p, values(rng, (heads, t, h)))
+
+
+def rows(rng, n, d):
+    x = values(rng, (n, d), rng.choice([1.0, 10.0, 60.0]))
+    if n > 2 and d:
+        x[0] = -np.inf  # a fully masked row: NaN out, as ORT's
+        x[1, : d // 2] = np.finfo(f32).min  # the lowest float, as the flash paths mask
+        x[2, d // 3] = np.nan
+    return x
+
+
+@pytest.mark.parametrize("seed", range(30))
+@pytest.mark.parametrize("log", [False, True])
+def test_softmax_rows_match_their_twin(seed, log):
+    rng = np.random.default_rng(200 + seed)
+    n, d = int(rng.choice([1, 3, 8, 40])), int(rng.choice([1, 2, 15, 16, 17, 33, 100, 257]))
+    assert_same_bytes(_mlas_softmax_rows, np, rows(rng, n, d), log)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_sum_exp_rows_match_their_twin(seed):
+    rng = np.random.default_rng(300 + seed)
+    x = rows(rng, int(rng.choice([1, 4, 9])), int(rng.choice([1, 16, 31, 65])))
+    shifted = x - x.max(axis=1, keepdims=True)
+    assert_same_bytes(mlas_sum_exp, np, shifted)
+    assert_same_bytes(mlas_sum_exp, np, shifted[:0])  # no rows
+
+
+def test_softmax_of_a_strided_view_and_of_no_rows():
+    x = values(np.random.default_rng(5), (6, 40))
+    assert_same_bytes(_mlas_softmax_rows, np, x[::2, 3:], False)
+    assert_same_bytes(_mlas_softmax_rows, np, x[:0], True)
+
+
+def test_exp_over_its_whole_range_matches_its_twin():
+    x = np.concatenate([np.linspace(-110, 90, 20001, dtype=f32), [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-42]])
+    assert_same_bytes(elementwise.mlas_exp_reduced, np, np.maximum(x, f32(-103.9720840454)))
