@@ -221,6 +221,27 @@ def sgemm(a, b, alpha, scaled, c, has_c, block, out):
 
 
 @njit(**JIT_OPTIONS)
+def sgemm_m1(a, b, c, has_c, out):
+    """_mlas_products.sgemm_m1 over a flat batch: a (P, 1, K), b (P, K, N), c and out (P, 1, N)."""
+    p_n, k_n, n_n = b.shape
+    for p in range(p_n):
+        for n in range(n_n):
+            acc = c[p, 0, n] if has_c else float32(0)
+            r = 0
+            while k_n - r >= 4:
+                block = _add(_add(_add(_mul(a[p, 0, r], b[p, r, n]), _mul(a[p, 0, r + 1], b[p, r + 1, n])),
+                                  _mul(a[p, 0, r + 2], b[p, r + 2, n])), _mul(a[p, 0, r + 3], b[p, r + 3, n]))
+                acc = _add(block, acc)
+                r += 4
+            if k_n - r >= 2:
+                acc = _add(_add(_mul(a[p, 0, r], b[p, r, n]), _mul(a[p, 0, r + 1], b[p, r + 1, n])), acc)
+                r += 2
+            if k_n - r == 1:
+                acc = _add(_mul(a[p, 0, r], b[p, r, n]), acc)
+            out[p, 0, n] = acc
+
+
+@njit(**JIT_OPTIONS)
 def gemv_qk(q, keys, out):
     """_mlas_products.gemv_qk over a flat batch: q (P, H), keys (P, T, H), out (P, T)."""
     p_n, t_n, h = keys.shape

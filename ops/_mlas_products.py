@@ -66,6 +66,35 @@ def sgemm(xp, A, B, alpha=None, C=None):
     return out if out is not None else xp.zeros(shape, dtype=f)
 
 
+def sgemm_m1(xp, A, B, C=None):
+    """A (..., 1, K) @ B (..., K, N) (+ C) as MlasSgemmKernelM1Avx, which MlasGemm takes for a single row with
+    alpha 1, beta 0 or 1 and B not transposed: rows of B in blocks of 4, then 2, then 1, each block's plain
+    products summed in order ((p0 + p1) + p2) + p3, then added to C (or to +0)."""
+    f = xp.float32
+    batch = tuple(xp.broadcast_shapes(A.shape[:-2], B.shape[:-2]))
+    k, n = B.shape[-2:]
+    if _compiled.enabled(xp) and A.dtype == B.dtype == f:
+        out = xp.empty(batch + (1, n), dtype=f)
+        c = out if C is None else _flat(xp, C, batch, (1, n))
+        _compiled.loops("attention").sgemm_m1(_flat(xp, A, batch, (1, k)), _flat(xp, B, batch, (k, n)),
+                                              c.reshape(_size(batch), 1, n), C is not None,
+                                              out.reshape(_size(batch), 1, n))
+        return out
+    a, b = A.astype(f), B.astype(f)
+    acc = xp.zeros(batch + (1, n), dtype=f) if C is None else xp.broadcast_to(C, batch + (1, n)).astype(f)
+    r = 0
+    for width in (4, 2, 1):
+        while k - r >= width:
+            block = a[..., r:r + 1].swapaxes(-1, -2) * b[..., r:r + 1, :]
+            for i in range(1, width):
+                block = block + a[..., r + i:r + i + 1].swapaxes(-1, -2) * b[..., r + i:r + i + 1, :]
+            acc = block + acc
+            r += width
+            if width < 4:
+                break
+    return acc
+
+
 def gemv_qk(xp, q, keys):
     """q (..., H) . keys (..., T, H) -> (..., T): eight lanes of products, ((0+1)+(2+3))+((4+5)+(6+7)), tail."""
     if _compiled.enabled(xp) and q.dtype == keys.dtype == xp.float32:

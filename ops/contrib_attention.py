@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from ._mlas_products import gemv_qk, gemv_sv, sgemm
+from ._mlas_products import gemv_qk, gemv_sv, sgemm, sgemm_m1
 from .activation import mlas_tanh
 from .elementwise import fma32
 from .gemm import matmul
@@ -164,7 +164,8 @@ def GroupQueryAttention(xp, query, key=None, value=None, past_key=None, past_val
             hi = int(past_lens[i]) + j + 1
             lo = max(0, hi - local_window_size) if local_window_size > 0 else 0
             probs[i, :, j] = soft(xp, scores[i, :, j], lo, hi)
-    out = sgemm(xp, probs, vals.astype(xp.float32)).astype(query.dtype)
+    product = sgemm_m1 if s == 1 else sgemm  # MlasGemm's single-row kernel for a token step
+    out = product(xp, probs, vals.astype(xp.float32)).astype(query.dtype)
     out = out.transpose(0, 2, 1, 3).reshape(b, s, -1)
     if qk_output:
         qk = xp.where(probs > 0, raw, xp.float32(0)) if qk_output == 1 else probs  # ORT leaves masked scores 0
@@ -248,13 +249,19 @@ def MultiHeadAttention(xp, query, key=None, value=None, bias=None, key_padding_m
             m = xp.arange(total).reshape(1, total) < m.reshape(-1, 1)
         keep = (m > 0).reshape((b, 1, 1, total) if m.ndim == 2 else (b, 1, s, total))
         mask = xp.where(keep, f(0), fill)
-    if unidirectional:
+    if unidirectional and s > 1:  # ORT builds no causal mask for a single query row
         causal = xp.arange(total).reshape(1, total) > (xp.arange(s).reshape(s, 1) + past)
-        cm = xp.where(causal, fill, f(0))
-        mask = cm if mask is None else xp.where(causal, fill, mask)
-    scores = sgemm(xp, q, xp.swapaxes(k, -1, -2), alpha, mask)  # ORT fills the product's output with the mask
+        mask = xp.where(causal, fill, f(0)) if mask is None else xp.where(causal, fill, mask)
+    # ORT's GEMM output starts as the attention bias when there is one (the padding and causal mask are then
+    # added to the scaled product), else as the mask: alpha Q K^T is added to it (measured on ORT 1.32's scores).
     if attention_bias is not None:
-        scores = scores + attention_bias.astype(f)
-    probs = _mlas_softmax_rows(xp, scores.reshape(-1, total).astype(f), False).reshape(scores.shape)
-    out = sgemm(xp, probs, v.astype(f)).transpose(0, 2, 1, 3).reshape(b, s, -1).astype(query.dtype)
+        bias = xp.broadcast_to(attention_bias.astype(f, copy=False), (b, num_heads, s, total))
+        scores = sgemm(xp, q, xp.swapaxes(k, -1, -2), alpha, bias)
+        if mask is not None:
+            scores = scores + mask
+    else:
+        scores = sgemm(xp, q, xp.swapaxes(k, -1, -2), alpha, mask)
+    probs = _mlas_softmax_rows(xp, scores.reshape(-1, total).astype(f, copy=False), False).reshape(scores.shape)
+    product = sgemm_m1 if s == 1 else sgemm  # MlasGemm's single-row kernel for one query row
+    out = product(xp, probs, v.astype(f, copy=False)).transpose(0, 2, 1, 3).reshape(b, s, -1).astype(query.dtype)
     return (out, k, v)[:max(_n_outputs, 1)]

@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("numba")
 
 from ops import _compiled, elementwise  # noqa: E402
-from ops._mlas_products import gemv_qk, gemv_sv, sgemm  # noqa: E402
+from ops._mlas_products import gemv_qk, gemv_sv, sgemm, sgemm_m1  # noqa: E402
 from ops.softmax import _mlas_softmax_rows, mlas_sum_exp  # noqa: E402
 
 f32 = np.float32
@@ -65,6 +65,16 @@ def test_sgemm_on_strided_float16_and_special_values():
     b = values(rng, (2, 11, 140)).swapaxes(-1, -2)  # a transposed view, as Q K^T passes it
     assert_same_bytes(sgemm, np, a, b, f32(0.25))
     assert_same_bytes(sgemm, np, a.astype(np.float16), b.astype(np.float16))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_single_row_sgemm_matches_its_twin(seed):
+    rng = np.random.default_rng(400 + seed)
+    k, n = int(rng.choice([0, 1, 2, 3, 4, 5, 7, 33, 130])), int(rng.choice([1, 16, 33]))
+    batch_a, batch_b = [((), ()), ((2, 3), (2, 3)), ((1,), (4,))][seed % 3]
+    a, b = np.abs(values(rng, batch_a + (1, k))), values(rng, batch_b + (k, n))
+    c = values(rng, (1, n)) if seed % 2 else None
+    assert_same_bytes(sgemm_m1, np, a, b, c)
 
 
 @pytest.mark.parametrize("seed", range(20))
