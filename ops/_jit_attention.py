@@ -184,7 +184,9 @@ def softmax_rows(x, out, log):
         neg_max = _negative(top)
         row = out[i]
         for j in range(d):
-            row[j] = _exp(_add(x[i, j], neg_max))
+            row[j] = _add(x[i, j], neg_max)
+        for j in range(d):  # branch-free: vectorized
+            row[j] = _exp(row[j])
         s = _sum16(row)
         if log:
             ls = _logf(s)

@@ -142,10 +142,12 @@ def _exact_in_float32(xp, *arrays) -> bool:
 
 def _flat(xp, x, batch, tail):
     """x broadcast to batch + tail, as float32 with one flat batch axis (a view where the layout allows)."""
-    x = x.astype(xp.float32, copy=False)
-    if x.shape != batch + tail:
-        x = xp.broadcast_to(x, batch + tail)
-    return x.reshape((_size(batch),) + tail)
+    if x.dtype != xp.float32:
+        x = x.astype(xp.float32)
+    shape = batch + tail
+    if x.shape != shape:
+        x = xp.broadcast_to(x, shape)
+    return x if x.ndim == len(tail) + 1 else x.reshape((_size(batch),) + tail)
 
 
 def _size(batch) -> int:

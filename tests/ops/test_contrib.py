@@ -12,6 +12,8 @@ pytest.importorskip("onnxruntime")
 
 from tests.ops.harness import max_ulp_diff, run_kernel, run_ort  # noqa: E402
 
+# Every ORT comparison runs with the compiled loops and with their NumPy twins (tests/ops/conftest.py).
+pytestmark = pytest.mark.usefixtures("kernel_path")
 MS = "com.microsoft"
 RNG = np.random.default_rng(17)
 f32 = np.float32

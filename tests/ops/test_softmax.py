@@ -3,6 +3,9 @@ import pytest
 
 from tests.ops.harness import run_kernel, run_ort
 
+# Every ORT comparison runs with the compiled loops and with their NumPy twins (tests/ops/conftest.py).
+pytestmark = pytest.mark.usefixtures("kernel_path")
+
 rng = np.random.default_rng(0)
 
 
