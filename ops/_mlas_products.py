@@ -98,12 +98,7 @@ def sgemm_m1(xp, A, B, C=None):
 def gemv_qk(xp, q, keys):
     """q (..., H) . keys (..., T, H) -> (..., T): eight lanes of products, ((0+1)+(2+3))+((4+5)+(6+7)), tail."""
     if _compiled.enabled(xp) and q.dtype == keys.dtype == xp.float32:
-        batch = tuple(xp.broadcast_shapes(q.shape[:-1], keys.shape[:-2]))
-        t, h = keys.shape[-2:]
-        out = xp.empty(batch + (t,), dtype=xp.float32)
-        _compiled.loops("attention").gemv_qk(_flat(xp, q, batch, (h,)), _flat(xp, keys, batch, (t, h)),
-                                             out.reshape(_size(batch), t))
-        return out
+        return _gemv_compiled(xp, "gemv_qk", q, keys, keys.shape[-2])
     h = q.shape[-1]
     full = h // 8 * 8
     q = q[..., None, :]
@@ -120,12 +115,7 @@ def gemv_qk(xp, q, keys):
 def gemv_sv(xp, p, values):
     """p (..., T) @ values (..., T, H) -> (..., H): out += p[t] * values[t], t in order."""
     if _compiled.enabled(xp) and p.dtype == values.dtype == xp.float32:
-        batch = tuple(xp.broadcast_shapes(p.shape[:-1], values.shape[:-2]))
-        t, h = values.shape[-2:]
-        out = xp.empty(batch + (h,), dtype=xp.float32)
-        _compiled.loops("attention").gemv_sv(_flat(xp, p, batch, (t,)), _flat(xp, values, batch, (t, h)),
-                                             out.reshape(_size(batch), h))
-        return out
+        return _gemv_compiled(xp, "gemv_sv", p, values, values.shape[-1])
     if values.shape[-2] == 0:
         return xp.zeros(values.shape[:-2] + (values.shape[-1],), dtype=xp.float32)
     # A running float32 sum in t order is add.accumulate (sequential, unlike add.reduce); adding +0 last gives
@@ -155,6 +145,16 @@ def _size(batch) -> int:
     for d in batch:
         n *= d
     return n
+
+
+def _gemv_compiled(xp, name, vector, matrix, width):
+    """The compiled decode GEMV `name` of vector (..., a) and matrix (..., T, H), giving (..., width)."""
+    batch = tuple(xp.broadcast_shapes(vector.shape[:-1], matrix.shape[:-2]))
+    out = xp.empty(batch + (width,), dtype=xp.float32)
+    getattr(_compiled.loops("attention"), name)(_flat(xp, vector, batch, vector.shape[-1:]),
+                                                _flat(xp, matrix, batch, matrix.shape[-2:]),
+                                                out.reshape(_size(batch), width))
+    return out
 
 
 def _sgemm_compiled(xp, A, B, alpha, C, batch, shape):
