@@ -109,7 +109,8 @@ def test_softmax_rows_match_their_twin(seed, log):
 def test_sum_exp_rows_match_their_twin(seed):
     rng = np.random.default_rng(300 + seed)
     x = rows(rng, int(rng.choice([1, 4, 9])), int(rng.choice([1, 16, 31, 65])))
-    shifted = x - x.max(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore"):  # the -inf row
+        shifted = x - x.max(axis=1, keepdims=True)
     assert_same_bytes(mlas_sum_exp, np, shifted)
     assert_same_bytes(mlas_sum_exp, np, shifted[:0])  # no rows
 
