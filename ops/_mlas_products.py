@@ -149,7 +149,9 @@ def _size(batch) -> int:
 
 def _gemv_compiled(xp, name, vector, matrix, width):
     """The compiled decode GEMV `name` of vector (..., a) and matrix (..., T, H), giving (..., width)."""
-    batch = tuple(xp.broadcast_shapes(vector.shape[:-1], matrix.shape[:-2]))
+    batch = vector.shape[:-1]
+    if batch != matrix.shape[:-2]:
+        batch = tuple(xp.broadcast_shapes(batch, matrix.shape[:-2]))
     out = xp.empty(batch + (width,), dtype=xp.float32)
     getattr(_compiled.loops("attention"), name)(_flat(xp, vector, batch, vector.shape[-1:]),
                                                 _flat(xp, matrix, batch, matrix.shape[-2:]),

@@ -191,12 +191,13 @@ def _flash_gqa(xp, q, keys, vals, past_lens, alpha, window, bias=None):
             scores = sgemm(xp, q[i].astype(f), xp.swapaxes(k_i, -1, -2), alpha)
         if bias is not None:
             scores = scores + bias[i, :, :, :total]
-        limit = past + xp.arange(s).reshape(s, 1) + 1  # a query attends to positions [start, limit)
-        col = xp.arange(total).reshape(1, total)
-        masked = col >= limit
-        if window >= 0:
-            masked = masked | (col < limit - window)
-        scores = xp.where(masked, lowest, scores)
+        if s > 1 or 0 <= window < total:  # (a single query row sees every position but for its window)
+            limit = past + xp.arange(s).reshape(s, 1) + 1  # a query attends to positions [start, limit)
+            col = xp.arange(total).reshape(1, total)
+            masked = col >= limit
+            if window >= 0:
+                masked = masked | (col < limit - window)
+            scores = xp.where(masked, lowest, scores)
         rows = scores.reshape(-1, total)
         e, l = mlas_sum_exp(xp, rows - rows.max(axis=1, keepdims=True))
         e = e.reshape(scores.shape)
