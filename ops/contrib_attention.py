@@ -252,7 +252,8 @@ def MultiHeadAttention(xp, query, key=None, value=None, bias=None, key_padding_m
         mask = xp.where(keep, f(0), fill)
     if unidirectional and s > 1:  # ORT builds no causal mask for a single query row
         causal = xp.arange(total).reshape(1, total) > (xp.arange(s).reshape(s, 1) + past)
-        mask = xp.where(causal, fill, f(0)) if mask is None else xp.where(causal, fill, mask)
+        cm = xp.where(causal, fill, f(0))
+        mask = cm if mask is None else mask + cm  # ORT adds the two: a padded future position gets twice the fill
     # ORT's GEMM output starts as the attention bias when there is one (the padding and causal mask are then
     # added to the scaled product), else as the mask: alpha Q K^T is added to it (measured on ORT 1.32's scores).
     if attention_bias is not None:

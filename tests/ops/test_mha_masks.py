@@ -2,8 +2,10 @@
 300 trials pinned down: masks (B, T), (B, S, T) and (B,) lengths, fully masked rows, 1-4 heads, 1-10 query rows,
 1-12 keys, with and without the QKV bias and an attention bias).
 
-Two causes, both fixed: a single query row's P V product is MLAS's M=1 SGEMM kernel (blocks of 4, 2, 1 rows),
-and with an attention bias ORT starts the GEMM output from the bias and adds the mask after the product.
+Three causes, all fixed: a single query row's P V product is MLAS's M=1 SGEMM kernel (blocks of 4, 2, 1 rows);
+with an attention bias ORT starts the GEMM output from the bias and adds the mask after the product; and with
+past keys and a causal mask, a padded future position gets the fill twice (ORT adds the two masks). A second
+fuzz (150 trials: past of 1-11 positions, 1-5 query rows, causal or not, mask or not) pins the last.
 Each case runs compiled and, under `_compiled.disabled()`, as the NumPy twins.
 """
 import numpy as np
@@ -60,3 +62,27 @@ def test_multi_head_attention_with_padding_masks_is_bit_exact(seed, compiled):
         with _compiled.disabled():
             ours = run_kernel("MultiHeadAttention", inputs, 1, opset=1, domain=MS, num_heads=heads)[0]
     assert ours.tobytes() == ref.tobytes(), f"max |diff| {np.abs(ours - ref).max()}"
+
+
+def case_with_past(seed):
+    """The past-and-causal fuzz's trial `seed`: inputs, heads, unidirectional."""
+    rng = np.random.default_rng(1000 + seed)
+    heads, head, b = int(rng.integers(1, 5)), int(rng.choice([4, 8, 16, 32])), int(rng.integers(1, 3))
+    s, past = int(rng.integers(1, 6)), int(rng.integers(1, 12))
+    hidden = heads * head
+
+    def r(*shape):
+        return rng.standard_normal(shape).astype(np.float32)
+    q, k, v = r(b, s, hidden), r(b, s, hidden), r(b, s, hidden)
+    past_k, past_v = r(b, heads, past, head), r(b, heads, past, head)
+    mask = (rng.random((b, past + s)) > 0.3).astype(np.int32) if rng.random() < 0.7 else None
+    return [q, k, v, None, mask, None, past_k, past_v], heads, int(rng.random() < 0.7)
+
+
+@pytest.mark.parametrize("seed", [0, 3, 49])  # 49: a fully padded batch under a causal mask
+def test_multi_head_attention_with_past_and_causal_mask_is_bit_exact(seed):
+    inputs, heads, causal = case_with_past(seed)
+    ref = run_ort("MultiHeadAttention", inputs, 3, opset=1, domain=MS, num_heads=heads, unidirectional=causal)
+    ours = run_kernel("MultiHeadAttention", inputs, 3, opset=1, domain=MS, num_heads=heads, unidirectional=causal)
+    for o, r in zip(ours, ref):
+        assert o.tobytes() == r.tobytes(), f"max |diff| {np.abs(o - r).max()}"
