@@ -105,6 +105,13 @@ def exp_reduced_all(x, out):
 
 
 @njit(**JIT_OPTIONS)
+def tanhf_all(x, out):
+    """out[i] = tanhf(x[i]), 1-D float32: Numba's math.tanh of a float32 calls the C library's tanhf."""
+    for i in range(x.shape[0]):
+        out[i] = math.tanh(x[i])
+
+
+@njit(**JIT_OPTIONS)
 def _lane(e, lane):
     """Lane `lane` of MLAS's 16-wide accumulator over the row e: its elements e[lane + 16 c] in order, the
     masked tail as +0 (the twin's zero padding)."""

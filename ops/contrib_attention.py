@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 from ._mlas_products import gemv_qk, gemv_sv, sgemm, sgemm_m1
-from .activation import mlas_tanh
+from ._libm import tanhf
 from .elementwise import fma32
 from .gemm import matmul
 from .registry import register
@@ -104,7 +104,7 @@ def GroupQueryAttention(xp, query, key=None, value=None, past_key=None, past_val
                         total_sequence_length=None, cos_cache=None, sin_cache=None, position_ids=None,
                         attention_bias=None, head_sink=None, *, do_rotary=0, kv_num_heads, local_window_size=-1,
                         num_heads, qk_output=0, rotary_interleaved=0, scale=0.0, smooth_softmax=0, softcap=0.0):
-    """ORT contrib: bit for bit (prompt, token, rotary, local window, attention bias, smooth softmax, qk_output on a prompt); softcap, and a token step with qk_output or smooth softmax, within 1e-6 of the output's largest value; no head_sink"""
+    """ORT contrib: bit for bit (prompt, token, rotary, local window, attention bias, smooth softmax, qk_output and softcap on a prompt); a token step with softcap, qk_output or smooth softmax within 1e-6 of the output's largest value; no head_sink"""
     if head_sink is not None:
         raise ValueError("GroupQueryAttention: the head_sink input is not supported")
     b, s = query.shape[:2]
@@ -150,13 +150,13 @@ def GroupQueryAttention(xp, query, key=None, value=None, past_key=None, past_val
         out = _flash_gqa(xp, q, keys, vals, past_lens, alpha, local_window_size, bias)
         return out.transpose(0, 2, 1, 3).reshape(b, s, -1), present_k, present_v
     scores = sgemm(xp, q.astype(xp.float32), xp.swapaxes(keys.astype(xp.float32), -1, -2), alpha)
-    if bias is not None:
+    if softcap and softcap > 0:  # MlasComputeSoftcap: x / cap, std::tanh (the C library's tanhf), * cap
+        c = xp.float32(softcap)
+        scores = tanhf(xp, scores / c) * c
+    if bias is not None:  # after the softcap, as ORT adds it
         scores = scores.copy()
         scores[..., :bias.shape[-1]] += bias
     raw = scores
-    if softcap and softcap > 0:
-        c = xp.float32(softcap)
-        scores = mlas_tanh(xp, scores / c) * c
     probs = xp.zeros(scores.shape, dtype=xp.float32)
     soft = _smooth_window_softmax if smooth_softmax else _window_softmax
     for i in range(b):

@@ -18,8 +18,8 @@ MS = "com.microsoft"
 RNG = np.random.default_rng(17)
 f32 = np.float32
 # Worst |ours - ORT| / max|ORT| measured over these cases (ORT 1.32, NumPy's OpenBLAS): 4.0e-7 MatMulNBits (up to
-# 1.6e3 ulps, on outputs near zero), and for GroupQueryAttention with softcap or a token step's qk_output about
-# 3e-7. Asserted with a margin; see docs/llm.md.
+# 1.6e3 ulps, on outputs near zero), and for a GroupQueryAttention token step with softcap, qk_output or smooth
+# softmax about 1.2e-7. Asserted with a margin; see docs/llm.md.
 MAX_REL = 1e-6
 
 
@@ -224,12 +224,25 @@ def test_group_query_attention_softcap_and_plain_token_steps_are_close():
     past_k, past_v = r(b, kv_heads, 20, head), r(b, kv_heads, 20, head)
     prompt = [q, k, v, None, None, np.full((b,), s - 1, np.int32), np.array([s], np.int32)]
     token = [q[:, :1], k[:, :1], v[:, :1], past_k, past_v, np.array([s, s + 2], np.int32), np.array([s + 3], np.int32)]
-    for ins, n, a in ((prompt, 3, {"softcap": 2.0}), (token, 3, {"softcap": 2.0}), (token, 4, {"qk_output": 1}),
-                      (token, 3, {"smooth_softmax": 1})):
+    for ins, n, a in ((token, 3, {"softcap": 2.0}), (token, 4, {"qk_output": 1}), (token, 3, {"smooth_softmax": 1})):
         ours, ref = both("GroupQueryAttention", ins, n=n, num_heads=heads, kv_num_heads=kv_heads, **a)
         assert_close_to_ort(ours[0], ref[0])
         np.testing.assert_array_equal(ours[1], ref[1])
         np.testing.assert_array_equal(ours[2], ref[2])
+
+
+@pytest.mark.parametrize("window,with_bias", [(-1, False), (3, False), (-1, True)])
+def test_group_query_attention_softcap_prompt_bit_exact(window, with_bias):
+    # MlasComputeSoftcap: x / cap, the C library's tanhf, * cap; an attention bias is added after it.
+    b, s, heads, kv_heads, head = 2, 6, 4, 2, 32
+    q, k, v = _gqa_inputs(b, s, heads, kv_heads, head)
+    ins = [q, k, v, None, None, np.full((b,), s - 1, np.int32), np.array([s], np.int32)]
+    if with_bias:
+        ins += [None, None, None, r(1, heads, s, s)]
+    ours, ref = both("GroupQueryAttention", ins, n=3, num_heads=heads, kv_num_heads=kv_heads, softcap=2.0,
+                     local_window_size=window)
+    for o, rf in zip(ours, ref):
+        np.testing.assert_array_equal(o, rf)
 
 
 def test_group_query_attention_packed_qkv():

@@ -124,3 +124,11 @@ def test_softmax_of_a_strided_view_and_of_no_rows():
 def test_exp_over_its_whole_range_matches_its_twin():
     x = np.concatenate([np.linspace(-110, 90, 20001, dtype=f32), [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-42]])
     assert_same_bytes(elementwise.mlas_exp_reduced, np, np.maximum(x, f32(-103.9720840454)))
+
+
+def test_tanhf_matches_its_twin():
+    from ops._libm import tanhf
+
+    x = np.concatenate([np.random.default_rng(6).standard_normal(3000).astype(f32) * 4,
+                        np.array([0.0, -0.0, 1e-40, 9.0, -30.0, np.inf, -np.inf, np.nan], f32)])
+    assert_same_bytes(tanhf, np, x.reshape(-1, 8))
