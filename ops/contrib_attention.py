@@ -104,7 +104,7 @@ def GroupQueryAttention(xp, query, key=None, value=None, past_key=None, past_val
                         total_sequence_length=None, cos_cache=None, sin_cache=None, position_ids=None,
                         attention_bias=None, head_sink=None, *, do_rotary=0, kv_num_heads, local_window_size=-1,
                         num_heads, qk_output=0, rotary_interleaved=0, scale=0.0, smooth_softmax=0, softcap=0.0):
-    """ORT contrib: bit for bit (prompt, token, rotary, local window, attention bias, smooth softmax, qk_output and softcap on a prompt); a token step with softcap, qk_output or smooth softmax within 1e-6 of the output's largest value; no head_sink"""
+    """ORT contrib: bit for bit (prompt, token, rotary, local window, attention bias, smooth softmax, qk_output, softcap); no head_sink"""
     if head_sink is not None:
         raise ValueError("GroupQueryAttention: the head_sink input is not supported")
     b, s = query.shape[:2]
@@ -164,8 +164,14 @@ def GroupQueryAttention(xp, query, key=None, value=None, past_key=None, past_val
             hi = int(past_lens[i]) + j + 1
             lo = max(0, hi - local_window_size) if local_window_size > 0 else 0
             probs[i, :, j] = soft(xp, scores[i, :, j], lo, hi)
-    product = sgemm_m1 if s == 1 else sgemm  # MlasGemm's single-row kernel for a token step
-    out = product(xp, probs, vals.astype(xp.float32)).astype(query.dtype)
+    # probs V per sequence over its own length (MlasGemm's single-row kernel for a token step, whose blocks of
+    # 4, 2, 1 rows depend on that length)
+    product = sgemm_m1 if s == 1 else sgemm
+    out = xp.zeros(probs.shape[:3] + (vals.shape[3],), dtype=xp.float32)
+    for i in range(b):
+        length = int(past_lens[i]) + s
+        out[i] = product(xp, probs[i, :, :, :length], vals[i, :, :length].astype(xp.float32))
+    out = out.astype(query.dtype)
     out = out.transpose(0, 2, 1, 3).reshape(b, s, -1)
     if qk_output:
         qk = xp.where(probs > 0, raw, xp.float32(0)) if qk_output == 1 else probs  # ORT leaves masked scores 0
