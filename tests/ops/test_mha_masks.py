@@ -19,15 +19,21 @@ from tests.ops.harness import run_kernel, run_ort  # noqa: E402
 MS = "com.microsoft"
 
 
-def case(seed):
-    """The fuzz's trial `seed`: its inputs and head count."""
+def _draw(seed, rows_below, keys_below):
+    """A trial's generator, its float32 sampler and shapes: heads, head size, batch, query rows, keys (or past)."""
     rng = np.random.default_rng(seed)
     heads, head, b = int(rng.integers(1, 5)), int(rng.choice([4, 8, 16, 32])), int(rng.integers(1, 3))
-    s, kv = int(rng.integers(1, 11)), int(rng.integers(1, 13))
-    hidden = heads * head
+    s, kv = int(rng.integers(1, rows_below)), int(rng.integers(1, keys_below))
 
     def r(*shape):
         return rng.standard_normal(shape).astype(np.float32)
+    return rng, r, heads, head, b, s, kv
+
+
+def case(seed):
+    """The fuzz's trial `seed`: its inputs and head count."""
+    rng, r, heads, head, b, s, kv = _draw(seed, 11, 13)
+    hidden = heads * head
     q, k, v = r(b, s, hidden), r(b, kv, hidden), r(b, kv, hidden)
     kind = int(rng.integers(0, 3))
     if kind == 0:
@@ -66,13 +72,8 @@ def test_multi_head_attention_with_padding_masks_is_bit_exact(seed, compiled):
 
 def case_with_past(seed):
     """The past-and-causal fuzz's trial `seed`: inputs, heads, unidirectional."""
-    rng = np.random.default_rng(1000 + seed)
-    heads, head, b = int(rng.integers(1, 5)), int(rng.choice([4, 8, 16, 32])), int(rng.integers(1, 3))
-    s, past = int(rng.integers(1, 6)), int(rng.integers(1, 12))
+    rng, r, heads, head, b, s, past = _draw(1000 + seed, 6, 12)
     hidden = heads * head
-
-    def r(*shape):
-        return rng.standard_normal(shape).astype(np.float32)
     q, k, v = r(b, s, hidden), r(b, s, hidden), r(b, s, hidden)
     past_k, past_v = r(b, heads, past, head), r(b, heads, past, head)
     mask = (rng.random((b, past + s)) > 0.3).astype(np.int32) if rng.random() < 0.7 else None
