@@ -1,6 +1,6 @@
-"""Compiled twins (Numba) of the attention's MLAS-order sums: ops/_mlas_products.py's sgemm, gemv_qk and gemv_sv,
-and ops/softmax.py's MLAS softmax rows (mlas_sum_exp, _mlas_softmax_rows, with ops/elementwise.mlas_exp_reduced
-and glibc_logf inside).
+"""Compiled twins (Numba) of the attention's MLAS-order sums: ops/_mlas_products.py's sgemm, sgemm_m1, gemv_qk and
+gemv_sv, ops/softmax.py's MLAS softmax rows (mlas_sum_exp, _mlas_softmax_rows, with ops/elementwise.mlas_exp_reduced
+and glibc_logf inside), and ops/_libm.tanhf.
 
 Each loop computes exactly what its NumPy twin computes, operation for operation (tests hold them to identical
 bytes): float32 values, a fused multiply-add as float32(float64(a) * float64(b) + float64(c)) (the product of
@@ -18,6 +18,7 @@ from numba.extending import intrinsic
 from ._compiled import JIT_OPTIONS
 from ._mlas_constants import (_EXP_LOWER, _EXP_POLY, _LOG2_HIGH, _LOG2_LOW, _LOG2_RECIPROCAL, _LOGF_A, _LOGF_INVC,
                               _LOGF_LN2, _LOGF_LOGC, _ROUNDING_BIAS)
+
 
 def _f32(c) -> float:
     """c rounded to float32 (to nearest, as np.float32), held as a Python float: Numba freezes it as a float64."""
