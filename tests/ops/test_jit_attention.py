@@ -13,6 +13,9 @@ from ops import _compiled, elementwise  # noqa: E402
 from ops._mlas_products import gemv_qk, gemv_sv, sgemm, sgemm_m1  # noqa: E402
 from ops.softmax import _mlas_softmax_rows, mlas_sum_exp  # noqa: E402
 
+if not _compiled.enabled(np):
+    pytest.skip("the compiled loops are switched off (SIMULATOR_JIT=0)", allow_module_level=True)
+
 f32 = np.float32
 
 
