@@ -29,11 +29,13 @@ MS = "com.microsoft"
 # conformance/ort_node_diff.py, the ops whose nodes differ from ONNX Runtime, each re-run on the same inputs,
 # over every golden case (every other op there is bit-identical). SimplifiedLayerNormalization (ONNX Runtime
 # registers it in the ONNX domain) and com.microsoft: the contrib ops of LLM exports whose NumPy kernels
-# follow MLAS's sums only in the cases measured (ops/contrib_*.py; tests/test_ort_kernels_contrib.py).
+# follow MLAS's sums only in the cases measured (ops/contrib_*.py; tests/test_ort_kernels_contrib.py). Gelu,
+# BiasGelu, FastGelu and QuickGelu stay the project's: bit-identical to ONNX Runtime's on every size and scale
+# measured (440,000 elements, the same tests).
 ORT_OPS = {
     "": frozenset({"Conv", "ConvTranspose", "MatMul", "Gemm", "LayerNormalization", "SimplifiedLayerNormalization"}),
     MS: frozenset({"MultiHeadAttention", "GroupQueryAttention", "RotaryEmbedding", "SkipLayerNormalization",
-                   "SkipSimplifiedLayerNormalization", "MatMulNBits", "Gelu", "FastGelu", "BiasGelu", "QuickGelu"}),
+                   "SkipSimplifiedLayerNormalization", "MatMulNBits"}),
 }
 
 
@@ -85,8 +87,8 @@ class OrtNode:
 
     Every input is a graph input, weights included, as AIMET's quantizer outputs are in its session (a
     weight held as an initializer would be pre-packed, and a pre-packed product sums in another order for
-    a single row), except `embedded` ({input position: value}): the constants of an op of PREPACKED, held
-    as initializers so that ONNX Runtime pre-packs them as its own session does. The session is built at
+    a single row), except `embedded` ({input position: value}): constants held as initializers, for ONNX
+    Runtime to pre-pack as the session reproduced does (PREPACKED, below). The session is built at
     load for the given input types; a run with other types (a float16 feed) builds and caches one for
     those, once."""
 
@@ -179,23 +181,28 @@ def element_types(inputs, names) -> tuple:
     return tuple(onnx.helper.np_dtype_to_tensor_dtype(np.asarray(a).dtype) for a, n in zip(inputs, names) if n)
 
 
-# Ops whose constant inputs ONNX Runtime pre-packs at load in a way that changes the bits: their constant
-# inputs (those no encoding or feed replaces) stay initializers of the one-node session, as in ONNX Runtime's
-# own session and AIMET's (no quantizer sits on an already-quantized weight). MatMulNBits packs B with its
-# scales and zero points (measured, tests/test_ort_kernels_contrib.py: fed, 156 of 192 outputs differ at
-# accuracy_level 0 with blocks of 128, and every output at accuracy_level 4).
+# Which constants a one-node session holds as initializers, for ONNX Runtime to pre-pack as the session being
+# reproduced does (pre-packing changes the bits: a pre-packed MatMul of one row takes MLAS's other order).
+# - A quantized run reproduces AIMET's session, where every weight comes out of a quantizer node: fed, except
+#   for the ops of PREPACKED, whose weights are already quantized and carry no quantizer there. MatMulNBits
+#   packs B with its scales and zero points (measured, tests/test_ort_kernels_contrib.py: fed, 156 of 192
+#   outputs differ at accuracy_level 0 with blocks of 128, and every output at accuracy_level 4).
+# - A float run (no encodings) reproduces ONNX Runtime's own session on the model: every constant whose value
+#   is final is an initializer there (measured: the small decoder's token steps, MatMuls of one row, differ
+#   on 55-61 of 64 logits per step fed, none held).
 PREPACKED = frozenset({(MS, "MatMulNBits")})
 
 
 def ort_kernel(kernel: Kernel, node: onnx.NodeProto, opsets: dict[str, int], constants: dict, threads: int = 0,
-               fixed: frozenset = frozenset()):
+               fixed: frozenset = frozenset(), quantized: bool = True):
     """`kernel` with its function replaced by ONNX Runtime's, for a node of ORT_OPS (else None). Its session
     is built now, for the constants' types and the other inputs typed as its float weight (else float32);
-    `fixed` names the constants whose value is final (no encoding, no feed replaces it)."""
+    `fixed` names the constants whose value is final (no encoding, no feed replaces it), held in the session
+    as the rule above says for a `quantized` run or a float one."""
     if node.op_type not in ORT_OPS.get(kernel.domain, ()):
         return None
     embedded = {}
-    if (kernel.domain, node.op_type) in PREPACKED:
+    if not quantized or (kernel.domain, node.op_type) in PREPACKED:
         embedded = {i: constants[n] for i, n in enumerate(node.input) if n in fixed and n in constants}
     known = [constants[n].dtype for n in node.input if n in constants and constants[n].dtype.kind == "f"]
     guess = onnx.helper.np_dtype_to_tensor_dtype(known[0]) if known else onnx.TensorProto.FLOAT  # a weight's type

@@ -90,7 +90,8 @@ def plan_graph(graph: onnx.GraphProto, opsets: dict[str, int], wanted: dict, xp:
         except OpError as exc:
             raise project_error(exc) from None
         if kernels == "onnxruntime":
-            kernel = ort_kernels.ort_kernel(kernel, node, opsets, raw_initializers, ort_threads, fixed) or kernel
+            kernel = ort_kernels.ort_kernel(kernel, node, opsets, raw_initializers, ort_threads, fixed,
+                                               quantized=bool(wanted)) or kernel
         attrs = node_attributes(node)
         if kernel.takes_output_count:
             attrs["_n_outputs"] = len(node.output)
