@@ -135,8 +135,7 @@ class OrtNode:
         node.input.extend(self.input_names)
         node.output.extend(self.output_names)
         inputs = [onnx.helper.make_tensor_value_info(n, t, None) for (_, n), t in zip(self._fed, types)]
-        initializers = [onnx.numpy_helper.from_array(np.asarray(v), self.input_names[i])
-                        for i, v in self.embedded.items()]
+        initializers = [_external_tensor(self.input_names[i], v) for i, v in self.embedded.items()]
         graph = onnx.helper.make_graph([node], "node", inputs, [onnx.ValueInfoProto(name=n) for n in self._fetch],
                                        initializers)
         model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid(d, v)
@@ -146,9 +145,12 @@ class OrtNode:
                     for vi in onnx.shape_inference.infer_shapes(model).graph.output}
         for out in model.graph.output:  # com.microsoft ops are not inferred: their outputs take the first type
             out.type.tensor_type.elem_type = inferred.get(out.name) or types[0]
+        options, values = _session_options(ort, self.threads), []
+        if self.embedded:  # the constants' own memory, not a copy in the model's bytes
+            values = [ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(v)) for v in self.embedded.values()]
+            options.add_external_initializers([t.name for t in initializers], values)
         try:
-            sess = ort.InferenceSession(model.SerializeToString(), _session_options(ort, self.threads),
-                                        providers=["CPUExecutionProvider"])
+            sess = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # an opset or type ONNX Runtime does not implement
             kinds = ", ".join(onnx.TensorProto.DataType.Name(t).lower() for t in types)
             raise KernelError(f"kernels='onnxruntime': ONNX Runtime cannot run {self.label} on inputs of type "
@@ -156,8 +158,8 @@ class OrtNode:
                               f"kernels='numpy' runs it with the project's own kernel") from None
         # The binding's own run (what InferenceSession.run calls after checking its arguments again on every
         # call): the fetch list and an empty RunOptions built once.
-        binding, fetch, options = sess._sess, self._fetch, ort.RunOptions()
-        return lambda feed: binding.run(fetch, feed, options)
+        binding, fetch, run_options = sess._sess, self._fetch, ort.RunOptions()
+        return lambda feed, _held=values: binding.run(fetch, feed, run_options)  # (the session reads `values`)
 
     def __call__(self, xp, *inputs, **_attributes):  # attributes are the node's own, inside the session
         feed, types = {}, []
@@ -174,6 +176,14 @@ class OrtNode:
         for k, value in zip(self._slots, got):
             out[k] = value
         return tuple(out)
+
+
+def _external_tensor(name: str, value) -> onnx.TensorProto:
+    """An initializer whose data ONNX Runtime takes from an OrtValue (add_external_initializers)."""
+    t = onnx.TensorProto(name=name, data_type=onnx.helper.np_dtype_to_tensor_dtype(value.dtype), dims=value.shape,
+                         data_location=onnx.TensorProto.EXTERNAL)
+    t.external_data.add(key="location", value="<memory>")
+    return t
 
 
 def element_types(inputs, names) -> tuple:
