@@ -222,3 +222,80 @@ def test_every_contrib_op_of_the_table_is_tested():
               "MatMulNBits", "RotaryEmbedding", "GroupQueryAttention", "MultiHeadAttention", "Gelu", "BiasGelu",
               "FastGelu", "QuickGelu"}
     assert ORT_OPS[MS] | {"SimplifiedLayerNormalization"} <= tested
+
+
+def _ort_pipeline(folder):
+    """The parts as ONNX Runtime's own sessions (a user's: the default optimisation level) chained by the
+    project's Pipeline, as benchmarks/llm.py does."""
+    import glob  # noqa: PLC0415
+    from simulator.pipeline import Pipeline  # noqa: PLC0415
+    return Pipeline([_ort_session(f) for f in sorted(glob.glob(os.path.join(folder, "layer_*.onnx")))])
+
+
+def _decoder(layout, tmp_path_factory):
+    if layout == "shipped":
+        return os.path.join(ROOT, "examples", "small_decoder")
+    import importlib.util  # noqa: PLC0415
+    spec = importlib.util.spec_from_file_location("make_small_decoder",
+                                                  os.path.join(ROOT, "examples", "make_small_decoder.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.make(str(tmp_path_factory.mktemp("dec") / layout), layout)
+
+
+@pytest.mark.parametrize("layout", ["shipped", "growing", "gqa"])
+def test_small_decoder_generates_onnxruntimes_float_logits(layout, tmp_path_factory):
+    """Prompt and token steps (MultiHeadAttention or GroupQueryAttention with rotary, SimplifiedLayerNormalization,
+    FastGelu, MatMuls of one row): every step's logits ONNX Runtime's bytes, which NumPy mode's are not."""
+    from simulator.generation import Generator  # noqa: PLC0415
+    from simulator.pipeline import Pipeline  # noqa: PLC0415
+    folder = _decoder(layout, tmp_path_factory)
+    graphs = [os.path.join(folder, g) for g in ("prompt", "token")]
+    want = Generator(*map(_ort_pipeline, graphs)).generate([5, 17, 33, 2, 9], 8)
+    got = Generator(*(Pipeline.load(g, quantized=False, kernels="onnxruntime", ort_threads=THREADS)
+                      for g in graphs)).generate([5, 17, 33, 2, 9], 8)
+    ref = Generator(*(Pipeline.load(g, quantized=False) for g in graphs)).generate([5, 17, 33, 2, 9], 8)
+    assert got.tokens == want.tokens and len(got.logits) == len(want.logits) == 8
+    for step, (g, w) in enumerate(zip(got.logits, want.logits)):
+        assert g.tobytes() == w.tobytes(), f"step {step}: {np.count_nonzero(g != w)} of {w.size} logits differ"
+    assert any(r.tobytes() != w.tobytes() for r, w in zip(ref.logits, want.logits))  # what the mode is for
+    assert ref.tokens == want.tokens
+
+
+def test_small_decoder_generates_quantized_in_onnxruntime_mode():
+    """The quantized parts (AIMET's session: weights fed) generate the same tokens as NumPy mode."""
+    from simulator.generation import Generator  # noqa: PLC0415
+    from simulator.pipeline import Pipeline  # noqa: PLC0415
+    graphs = [os.path.join(ROOT, "examples", "small_decoder", g) for g in ("prompt", "token")]
+    got = Generator(*(Pipeline.load(g, kernels="onnxruntime", ort_threads=THREADS) for g in graphs)).generate([5, 17, 33], 6)
+    ref = Generator(*(Pipeline.load(g) for g in graphs)).generate([5, 17, 33], 6)
+    assert got.tokens == ref.tokens and len(got.logits) == 6
+    assert all(np.abs(g - r).max() <= 0.05 * np.abs(r).max() for g, r in zip(got.logits, ref.logits))
+
+
+def test_held_constants_are_only_those_no_feed_or_encoding_replaces(tmp_path):
+    """A float run holds a MatMul's weight in its session, but not one a feed may override (an initializer
+    that is also a graph input), and a quantized run feeds the weight's quantized value."""
+    rng = np.random.default_rng(3)
+    w, x, w2 = _f(rng, 8, 4), _f(rng, 1, 8), _f(rng, 8, 4)
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", FLOAT, [1, 8]),
+                               helper.make_tensor_value_info("w", FLOAT, [8, 4])],
+                              [helper.make_tensor_value_info("y", FLOAT, [1, 4])], [numpy_helper.from_array(w, "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    sess = InferenceSession(model.SerializeToString(), kernels="onnxruntime", ort_threads=THREADS)
+    assert sess.run(None, {"x": x, "w": w2})[0].tobytes() == _ort_session(model.SerializeToString()).run(
+        None, {"x": x, "w": w2})[0].tobytes()
+    assert sess.run(None, {"x": x})[0].tobytes() == _ort_session(model.SerializeToString()).run(None, {"x": x})[0].tobytes()
+    import json  # noqa: PLC0415
+    enc = tmp_path / "m.encodings"
+    enc.write_text(json.dumps({"version": "1.0.0", "activation_encodings": [], "param_encodings": [
+        {"name": "w", "dtype": "INT", "enc_type": "PER_TENSOR", "is_sym": True, "bw": 4, "scale": [0.25],
+         "offset": [-8]}]}))
+    path = tmp_path / "m.onnx"
+    path.write_bytes(model.SerializeToString())
+    quant = InferenceSession(str(path), str(enc), kernels="onnxruntime", ort_threads=THREADS)
+    wq = quant.run(["w"], {"x": x})[0]
+    assert not np.array_equal(wq, w)
+    np.testing.assert_allclose(quant.run(["y"], {"x": x})[0], x @ wq, rtol=1e-5, atol=1e-6)
