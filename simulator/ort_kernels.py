@@ -13,6 +13,7 @@ Measured choices (threads, fed weights, one-node sessions): docs/quantization.md
 from __future__ import annotations
 
 import threading
+import weakref
 
 import numpy as np
 import onnx
@@ -82,6 +83,10 @@ def _session_options(ort, threads: int):
     return so
 
 
+_SHARED: "weakref.WeakValueDictionary[tuple, object]" = weakref.WeakValueDictionary()  # OrtNode._shared
+_SHARED_LOCK = threading.Lock()
+
+
 class OrtNode:
     """One node as a one-node ONNX Runtime session; called like a kernel: fn(xp, *inputs) -> tuple.
 
@@ -122,18 +127,37 @@ class OrtNode:
         if run is None:
             with self._lock:
                 if types not in self._sessions:
-                    self._sessions[types] = self._build(types)
+                    self._sessions[types] = self._shared(types)
                 run = self._sessions[types]
         return run
 
-    def _build(self, dtypes: tuple):
-        ort = onnxruntime()
-        types = [onnx.helper.np_dtype_to_tensor_dtype(d) for d in dtypes]
+    def _shared(self, dtypes: tuple):
+        """One session for every node of the same op, attributes, opsets, threads and input types that holds no
+        constant (a session's shapes are free): an LLM's MatMuls of one kind share one, and the process keeps
+        one intra-op thread pool per distinct node rather than per node. Kept while a plan uses it."""
+        node = self._session_node()
+        if self.embedded:
+            return self._build(node, dtypes)
+        key = (node.SerializeToString(deterministic=True), tuple(sorted(self.opsets.items())), self.threads, dtypes)
+        with _SHARED_LOCK:
+            run = _SHARED.get(key)
+            if run is None:
+                run = _SHARED[key] = self._build(node, dtypes)
+        return run
+
+    def _session_node(self) -> onnx.NodeProto:
+        """The node as its session holds it: inputs and outputs renamed by position, no name of its own."""
         node = onnx.NodeProto()
         node.CopyFrom(self.node)
         del node.input[:], node.output[:]
         node.input.extend(self.input_names)
         node.output.extend(self.output_names)
+        node.name, node.doc_string = "", ""
+        return node
+
+    def _build(self, node: onnx.NodeProto, dtypes: tuple):
+        ort = onnxruntime()
+        types = [onnx.helper.np_dtype_to_tensor_dtype(d) for d in dtypes]
         inputs = [onnx.helper.make_tensor_value_info(n, t, None) for (_, n), t in zip(self._fed, types)]
         initializers = [_external_tensor(self.input_names[i], v) for i, v in self.embedded.items()]
         graph = onnx.helper.make_graph([node], "node", inputs, [onnx.ValueInfoProto(name=n) for n in self._fetch],
