@@ -129,26 +129,23 @@ class Generator:
     # -- one step ------------------------------------------------------------------------------
 
     def _io(self, model):
-        """(inputs, output names, {input name: cache output name}) of a model, read once."""
+        """((input, declared shape, NumPy type, cache output name or None) per input, output names) of a model,
+        read once."""
         io = self._models.get(id(model))
         if io is None:
-            inputs = model.get_inputs()
             outputs = {o.name for o in model.get_outputs()}
-            io = self._models[id(model)] = (inputs, outputs, {a.name: cache_output_name(a.name, outputs)
-                                                              for a in inputs})
+            inputs = [(a, _declared(a), _np_type(a), cache_output_name(a.name, outputs)) for a in model.get_inputs()]
+            io = self._models[id(model)] = (inputs, outputs)
         return io
 
     def _feed(self, model, ids: list[int], new_mask: list[int], state: dict) -> tuple[dict, list[str], dict]:
-        inputs, outputs, cache_outputs = self._io(model)
+        inputs, outputs = self._io(model)
         feed, caches = {}, {}
         s = len(ids)
         past = state["filled"]  # cache slots already written (padding included)
         valid = state["mask"] + new_mask
         mask_arg = None
-        for arg in inputs:
-            shape = _declared(arg)
-            dtype = _np_type(arg)
-            out = cache_outputs[arg.name]
+        for arg, shape, dtype, out in inputs:
             if out is not None:
                 cache = state["caches"].get(out)
                 if cache is None:  # no earlier step wrote it: an empty cache of the declared shape
@@ -165,14 +162,14 @@ class Generator:
                 pos = np.maximum(np.cumsum(valid) - 1, 0)[-s:]
                 feed[arg.name] = pos.reshape(1, s).astype(dtype)
             elif arg.name == "attention_mask":
-                mask_arg = arg
+                mask_arg = (arg, shape, dtype)
             elif arg.name == "seqlens_k":
                 feed[arg.name] = np.full([_fixed(d) or 1 for d in shape] or [1], past + s - 1, dtype=dtype)
             elif arg.name == "total_sequence_length":
                 feed[arg.name] = np.full([_fixed(d) or 1 for d in shape], past + s, dtype=dtype)
         if mask_arg is not None:
-            feed[mask_arg.name] = self._mask(mask_arg, model, state["mask"], new_mask, caches)
-        missing = [a.name for a in inputs if a.name not in feed]
+            feed[mask_arg[0].name] = self._mask(*mask_arg, model, state["mask"], new_mask, caches)
+        missing = [a.name for a, *_ in inputs if a.name not in feed]
         if missing and self.extra_feed is not None:
             extra = self.extra_feed({"position": past, "length": s, "ids": ids, "inputs": missing})
             feed.update({k: v for k, v in extra.items() if k in missing})
@@ -186,15 +183,14 @@ class Generator:
         return feed, [self.logits_name] + list(caches) + fresh, caches
 
     @staticmethod
-    def _mask(arg, model, past_mask: list[int], new_mask: list[int], caches: dict) -> np.ndarray:
+    def _mask(arg, shape: list, dtype, model, past_mask: list[int], new_mask: list[int], caches: dict) -> np.ndarray:
         """1 per attended position, in the order the graph lays them out: past then new entries (growing, or a
         cache of the maximum length with the new entries appended), or cache slots only (a cache the graph
         updates in place)."""
-        shape = _declared(arg)
         valid = past_mask + new_mask
         length = (_fixed(shape[-1]) if shape else None) or len(valid)
         s = len(new_mask)
-        m = np.zeros(length, dtype=_np_type(arg))
+        m = np.zeros(length, dtype=dtype)
         cache_lengths = {d for c in caches.values() for d in c.value.shape}
         if length > len(valid) and length - s in cache_lengths and length - s >= len(past_mask):
             m[:len(past_mask)] = past_mask  # slots of a fixed cache, then the step's own entries
