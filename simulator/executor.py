@@ -40,6 +40,9 @@ class Executor:
         bodies = {id(g): g for s in (*plan.steps, *plan.producer.values()) for g in s.subgraphs.values()}
         self._bodies = {key: Executor(g) for key, g in bodies.items()}
         self._array_type = unwrap(plan.xp).ndarray
+        # name -> the function quantizing a float value of it (quantization.quantize_function; per rank when the
+        # axis depends on it), for every tensor with an encoding
+        self._quantizers = {name: self._quantize_function(name) for name in plan.activation_encodings}
         self._bound = tuple(self._bind(step) for step in plan.steps)
 
     def _bind(self, step: Step) -> tuple:
@@ -51,16 +54,12 @@ class Executor:
         direct = self._on_host and not step.subgraphs and not host_inputs  # on the host, host_args are the values
         names = step.inputs
         getter = itemgetter(*names) if names else _no_inputs
-        quantizers = tuple(self._output_quantizer(n) for n in step.outputs)
+        quantizers = tuple(self._quantizers.get(n) if n else None for n in step.outputs)
         return (step, step.kernel.fn, getter, len(names) == 1, step.attrs, step.outputs, quantizers, step.free,
                 direct)
 
-    def _output_quantizer(self, name: str):
-        """The function that quantizes a float array produced as `name` (None: no encoding)."""
-        plan = self.plan
-        if not name or name not in plan.activation_encodings:
-            return None
-        q = plan.activation_quantizers.get(name)
+    def _quantize_function(self, name: str):
+        q = self.plan.activation_quantizers.get(name)
         if q is not None:
             return quantize_function(self.xp, q)
         return partial(self._quantize_per_rank, name)  # the axis depends on the value's rank
@@ -89,12 +88,13 @@ class Executor:
     def quantize(self, name: str, value):
         """`value` as tensor `name`'s consumers see it: fake-quantized by its encoding when it has one and is
         a float tensor, else unchanged."""
-        if name not in self.plan.activation_encodings:
+        q = self._quantizers.get(name)
+        if q is None:
             return value
         dtype = getattr(value, "dtype", None)
         if dtype is None or dtype.kind != "f":
             return value  # only float tensors carry a quantizer
-        return self.quantizer_for(name, value)(self.xp, value)
+        return q(value)
 
     def errstate(self):
         """The floating-point error state of a run (inf and NaN are values, not warnings)."""
