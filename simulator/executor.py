@@ -48,15 +48,17 @@ class Executor:
     def _bind(self, step: Step) -> tuple:
         """What run needs of a step, looked up once: (step, kernel function, getter of its inputs from the run's
         values (one value, or a tuple), whether it takes a single input, attributes, outputs, their
-        quantizers (None: no encoding), free list, whether the kernel is called directly). A step that moves
+        quantizers (None: no encoding), free list, whether the kernel is called directly, the name of its only
+        output when that has no encoding (stored as it comes, unless a run observes or keeps raw values)). A step that moves
         inputs to the host, runs a body, or runs on a device goes through call_step."""
         host_inputs = [i for i in step.kernel.host_inputs if i < len(step.inputs) and i not in step.host_args]
         direct = self._on_host and not step.subgraphs and not host_inputs  # on the host, host_args are the values
         names = step.inputs
         getter = itemgetter(*names) if names else _no_inputs
         quantizers = tuple(self._quantizers.get(n) if n else None for n in step.outputs)
+        only = step.outputs[0] if len(step.outputs) == 1 and step.outputs[0] and quantizers[0] is None else None
         return (step, step.kernel.fn, getter, len(names) == 1, step.attrs, step.outputs, quantizers, step.free,
-                direct)
+                direct, only)
 
     def _quantize_function(self, name: str):
         q = self.plan.activation_quantizers.get(name)
@@ -131,7 +133,8 @@ class Executor:
         plan = self.plan
         # Constants are read, never written or freed: a body's run layers its values over them (no copy).
         values = dict(plan.constants) if outer is None else ChainMap({}, plan.constants, outer)
-        raw = {n: self.raw_constant(n) for n in pre_quant if n in plan.constants}
+        raw = {n: self.raw_constant(n) for n in pre_quant if n in plan.constants} if pre_quant else {}
+        plain = observer is None and not pre_quant  # values are stored as they come, nothing else
         if observer is not None:
             for name in plan.folded:  # computed at load, seen by the observer as if produced now
                 observer(name, plan.constants[name], self.raw_constant(name))
@@ -139,27 +142,30 @@ class Executor:
         xp, array_type, call_step, quantize = self.xp, self._array_type, self.call_step, self.quantize
         with self.errstate():  # a graph input holding inf or NaN quantizes without warnings, like any value
             for name, value in feeds.items():
-                self._store(name, value, values, raw, pre_quant, observer)
+                if plain:
+                    values[name] = quantize(name, value)
+                else:
+                    self._store(name, value, values, raw, pre_quant, observer)
             for name in plan.graph_input_free:
                 if name not in keep:
                     values.pop(name, None)
-            for step, fn, getter, single, attrs, outputs, quantizers, free, direct in self._bound:
+            for step, fn, getter, single, attrs, outputs, quantizers, free, direct, only in self._bound:
                 if direct:
                     args = getter(values)
                     try:
                         result = fn(xp, args, **attrs) if single else fn(xp, *args, **attrs)
                     except Exception as exc:  # noqa: BLE001 - wrapped with the node's name
                         raise_kernel_error(step, [args] if single else list(args), exc)
-                    if not isinstance(result, tuple):
-                        result = (result,)
                 else:
                     result = call_step(step, [values[n] if n else None for n in step.inputs], values)
-                if observer is not None:
-                    for name, value in zip(outputs, result):
+                if only is not None and plain and not isinstance(result, tuple):
+                    values[only] = result
+                elif observer is not None:
+                    for name, value in zip(outputs, result if isinstance(result, tuple) else (result,)):
                         if name:
                             self._store(name, value, values, raw, pre_quant, observer)
                 else:  # _store's steps, inlined with the quantizers bound (this loop is a token step's overhead)
-                    for name, value, q in zip(outputs, result, quantizers):
+                    for name, value, q in zip(outputs, result if isinstance(result, tuple) else (result,), quantizers):
                         if not name:
                             continue
                         if name in pre_quant:
