@@ -72,6 +72,18 @@ def _np_type(arg):
     return onnx.helper.tensor_dtype_to_np_dtype(getattr(onnx.TensorProto, name.upper()))
 
 
+def _sequence_axis(cache, new: np.ndarray, old: np.ndarray, model) -> int:
+    """The one axis along which a cache output and its cache differ in size (DataError otherwise)."""
+    if new.ndim != old.ndim:
+        raise DataError(f"cache output {cache.output!r} of {_where(model)!r} has rank {new.ndim}, its input "
+                        f"{cache.name!r} rank {old.ndim}")
+    differ = [a for a in range(new.ndim) if new.shape[a] != old.shape[a]]
+    if len(differ) != 1:
+        raise DataError(f"cache output {cache.output!r} {list(new.shape)} and input {cache.name!r} "
+                        f"{list(old.shape)} differ in more than the sequence axis")
+    return differ[0]
+
+
 def _fixed(d) -> int | None:
     return d if isinstance(d, int) and d > 0 else None
 
@@ -82,6 +94,8 @@ class _Cache:
     name: str
     output: str
     value: np.ndarray
+    shapes: tuple = ()  # (output shape, cache shape) of the last update checked, and its sequence axis:
+    axis: int = -1      # the checks of _update are made once per pair of shapes
 
 
 @dataclass
@@ -143,7 +157,6 @@ class Generator:
         feed, caches = {}, {}
         s = len(ids)
         past = state["filled"]  # cache slots already written (padding included)
-        valid = state["mask"] + new_mask
         mask_arg = None
         for arg, shape, dtype, out in inputs:
             if out is not None:
@@ -158,8 +171,8 @@ class Generator:
                 caches[out] = cache
             elif arg.name == "input_ids":
                 feed[arg.name] = np.asarray([ids], dtype=dtype)
-            elif arg.name == "position_ids":
-                pos = np.maximum(np.cumsum(valid) - 1, 0)[-s:]
+            elif arg.name == "position_ids":  # the new entries' places among the valid ones
+                pos = np.maximum(np.cumsum(new_mask) + (sum(state["mask"]) - 1), 0)
                 feed[arg.name] = pos.reshape(1, s).astype(dtype)
             elif arg.name == "attention_mask":
                 mask_arg = (arg, shape, dtype)
@@ -225,14 +238,10 @@ class Generator:
         old = cache.value
         if new.shape == old.shape:
             return new  # the graph returned the whole cache (or a fixed-length one updated in place)
-        if new.ndim != old.ndim:
-            raise DataError(f"cache output {cache.output!r} of {_where(model)!r} has rank {new.ndim}, its input "
-                            f"{cache.name!r} rank {old.ndim}")
-        differ = [a for a in range(new.ndim) if new.shape[a] != old.shape[a]]
-        if len(differ) != 1:
-            raise DataError(f"cache output {cache.output!r} {list(new.shape)} and input {cache.name!r} "
-                            f"{list(old.shape)} differ in more than the sequence axis")
-        axis = differ[0]
+        if cache.shapes != (new.shape, old.shape):
+            cache.axis = _sequence_axis(cache, new, old, model)
+            cache.shapes = (new.shape, old.shape)
+        axis = cache.axis
         if new.shape[axis] == old.shape[axis] + s:  # growing: past + new
             return new
         if new.shape[axis] == s and old.shape[axis] < filled + s:
@@ -240,9 +249,7 @@ class Generator:
                             f"after {filled} (generate fewer tokens, or use a model with a longer cache)")
         if new.shape[axis] == s:  # fixed length: write the new entries in place
             updated = old.copy()
-            index = [slice(None)] * old.ndim
-            index[axis] = slice(filled, filled + s)
-            updated[tuple(index)] = new
+            updated[(slice(None),) * axis + (slice(filled, filled + s),)] = new
             return updated
         raise DataError(f"cache output {cache.output!r} {list(new.shape)} fits neither a growing cache (past + "
                         f"{s}) nor a fixed one of length {old.shape[axis]} at position {filled}")
