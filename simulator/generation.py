@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+from itertools import accumulate
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Optional
 
@@ -172,8 +173,8 @@ class Generator:
             elif arg.name == "input_ids":
                 feed[arg.name] = np.asarray([ids], dtype=dtype)
             elif arg.name == "position_ids":  # the new entries' places among the valid ones
-                pos = np.maximum(np.cumsum(new_mask) + (sum(state["mask"]) - 1), 0)
-                feed[arg.name] = pos.reshape(1, s).astype(dtype)
+                before = sum(state["mask"]) - 1
+                feed[arg.name] = np.array([[max(n + before, 0) for n in accumulate(new_mask)]], dtype=dtype)
             elif arg.name == "attention_mask":
                 mask_arg = (arg, shape, dtype)
             elif arg.name == "seqlens_k":
@@ -282,7 +283,7 @@ class Generator:
         # Padded positions fill cache slots but are masked out.
         logits = self._step(self.prompt_model, [self.pad_token] * pad + prompt, state, [0] * pad + [1] * len(prompt))
         for step in range(max_new_tokens):
-            predicted = int(np.argmax(logits))
+            predicted = int(logits.argmax())
             token = forced[step] if forced is not None and step < len(forced) else predicted
             result.logits.append(logits)
             result.predicted.append(predicted)
