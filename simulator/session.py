@@ -220,7 +220,7 @@ class InferenceSession:
         check_feed_names(input_feed, self._input_types, self._overridable_types)
         targets, keep, pre_quant = self._targets(output_names)
         feeds = self._prepare(input_feed)
-        fed = _ids(feeds.values()) | _ids(input_feed.values())
+        fed = _ids(feeds.values(), input_feed.values())
         threads = self._threads()
         if self._profiler is None and threads is None:
             values, raw = self._interp.run(feeds, keep, pre_quant)
@@ -378,13 +378,14 @@ def _blas_controller():
     return _BLAS[0]
 
 
-def _ids(values) -> set[int]:
+def _ids(*groups) -> set[int]:
     """ids of the values and of the elements of sequences (a result that is one of them must be copied)."""
     out = set()
-    for v in values:
-        out.add(id(v))
-        if isinstance(v, list):
-            out |= {id(e) for e in v}
+    for values in groups:
+        for v in values:
+            out.add(id(v))
+            if isinstance(v, list):
+                out.update(map(id, v))
     return out
 
 
