@@ -98,8 +98,8 @@ def _identity_chain(folder, nodes: int, quantized: bool):
 
     from simulator.session import InferenceSession  # noqa: PLC0415
 
-    graph = helper.make_graph([helper.make_node("Identity", [f"x{i}"], [f"x{i + 1}"], name=f"n{i}") for i in range(nodes)],
-                              "chain", [helper.make_tensor_value_info("x0", TensorProto.FLOAT, [1, 4])],
+    chain = [helper.make_node("Identity", [f"x{i}"], [f"x{i + 1}"], name=f"n{i}") for i in range(nodes)]
+    graph = helper.make_graph(chain, "chain", [helper.make_tensor_value_info("x0", TensorProto.FLOAT, [1, 4])],
                               [helper.make_tensor_value_info(f"x{nodes}", TensorProto.FLOAT, [1, 4])])
     path = os.path.join(folder, f"chain{nodes}.onnx")
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)

@@ -49,8 +49,8 @@ class Executor:
         """What run needs of a step, looked up once: (step, kernel function, getter of its inputs from the run's
         values (one value, or a tuple), whether it takes a single input, attributes, outputs, their
         quantizers (None: no encoding), free list, whether the kernel is called directly, the name of its only
-        output when that has no encoding (stored as it comes, unless a run observes or keeps raw values)). A step that moves
-        inputs to the host, runs a body, or runs on a device goes through call_step."""
+        output when that has no encoding (stored as it comes, unless a run observes or keeps raw values)).
+        A step that moves inputs to the host, runs a body, or runs on a device goes through call_step."""
         host_inputs = [i for i in step.kernel.host_inputs if i < len(step.inputs) and i not in step.host_args]
         direct = self._on_host and not step.subgraphs and not host_inputs  # on the host, host_args are the values
         names = step.inputs

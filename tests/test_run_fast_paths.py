@@ -108,7 +108,8 @@ def test_a_kernel_failure_in_a_bound_step_names_its_node():
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
                           [helper.make_tensor("k", TensorProto.FLOAT, [3], [1, 2, 3])])
     interp = Interpreter(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
-    with pytest.raises(KernelError, match=r"node 'add' \(Add\) failed on inputs \(x: float32\[1, 4\], k: float32\[3\]\)"):
+    message = r"node 'add' \(Add\) failed on inputs \(x: float32\[1, 4\], k: float32\[3\]\)"
+    with pytest.raises(KernelError, match=message):
         interp.run({"x": np.ones((1, 4), f32)}, {"y"})
 
 
