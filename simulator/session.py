@@ -144,6 +144,9 @@ class InferenceSession:
         initializers = {t.name for t in model.graph.initializer} | {s.values.name for s in model.graph.sparse_initializer}
         self._input_types = {vi.name: FeedSpec(vi.type) for vi in model.graph.input if vi.name not in initializers}
         self._overridable_types = {vi.name: FeedSpec(vi.type) for vi in model.graph.input if vi.name in initializers}
+        # whether a feed may be a list whose elements a result could be (else a feed's own id is all to check)
+        self._sequence_inputs = any(spec.holds_sequence for spec in (*self._input_types.values(),
+                                                                    *self._overridable_types.values()))
         self._inputs_meta = [node_arg(vi) for vi in model.graph.input if vi.name not in initializers]
         self._overridable_initializers = [node_arg(vi) for vi in model.graph.input if vi.name in initializers]
         self._outputs_meta = [node_arg(vi) for vi in output_value_infos(model)]
@@ -220,7 +223,8 @@ class InferenceSession:
         check_feed_names(input_feed, self._input_types, self._overridable_types)
         targets, keep, pre_quant = self._targets(output_names)
         feeds = self._prepare(input_feed)
-        fed = _ids(feeds.values(), input_feed.values())
+        fed = (_ids(feeds.values(), input_feed.values()) if self._sequence_inputs
+               else {*map(id, feeds.values()), *map(id, input_feed.values())})
         threads = self._threads()
         if self._profiler is None and threads is None:
             values, raw = self._interp.run(feeds, keep, pre_quant)
@@ -279,8 +283,9 @@ class InferenceSession:
             spec = self._input_types.get(name) or self._overridable_types[name]
             value = spec.convert(name, value)
             feeds[name] = value if on_host and type(value) is np.ndarray else to_device(xp, value)
-        for name in self._input_types:
-            feeds.setdefault(name, None)  # an omitted optional input
+        if not feeds.keys() >= self._input_types.keys():
+            for name in self._input_types:
+                feeds.setdefault(name, None)  # an omitted optional input
         return feeds
 
     def run_async(self, output_names, input_feed, callback, user_data, run_options=None) -> None:

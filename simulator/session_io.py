@@ -62,6 +62,11 @@ class FeedSpec:
                 if None not in self.dims and self.dtype is not None:
                     self.shape = tuple(self.dims)
 
+    @property
+    def holds_sequence(self) -> bool:
+        """Whether a feed of this input is a list of tensors (a sequence, or an optional one)."""
+        return self.kind == "sequence_type" or (self.inner is not None and self.inner.holds_sequence)
+
     def convert(self, name: str, value):
         """`value` as the interpreter takes it (array, list of arrays, None), checked as ONNX Runtime checks it."""
         if type(value) is np.ndarray and value.shape == self.shape and value.dtype == self.dtype:
@@ -140,10 +145,11 @@ def host_result(value, constants: set, feeds: set, returned: set):
     `feeds`: the ids of the session's constants and of the run's feeds."""
     if type(value) is np.ndarray:  # the common case, decided without the conversions below
         flags = value.flags
-        if (flags.c_contiguous and flags.owndata and id(value) not in constants and id(value) not in feeds
-                and id(value) not in returned):
-            returned.add(id(value))
-            return value
+        if (not flags.c_contiguous or not flags.owndata or id(value) in constants or id(value) in feeds
+                or id(value) in returned):
+            value = np.array(value, order="C", copy=True)
+        returned.add(id(value))
+        return value
     if value is None:
         return None
     if isinstance(value, (list, tuple)):
