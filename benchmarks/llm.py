@@ -139,7 +139,7 @@ def pipeline_step(args) -> dict:
         x = {"x0": np.ones((1, 4), np.float32)}
         for q, name in ((False, "float"), (True, "quantized")):
             long, short = _identity_chain(tmp, args.nodes, q), _identity_chain(tmp, 1, q)
-            calls = max(3, args.calls * 40 // args.nodes)
+            calls = max(20, args.calls * 40 // args.nodes)
             t_long = _fastest(lambda: long.run(None, x), calls)
             t_short = _fastest(lambda: short.run(None, x), args.calls)
             out["per_node_us"][name] = round((t_long - t_short) / (args.nodes - 1) * 1e6, 3)
