@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from functools import partial
 
 import numpy as np
 
@@ -179,6 +180,41 @@ y = (q + offset) * scale;
 """
 _CUPY_ROUNDING = {HALF_AWAY_FROM_ZERO: f"floorf(v + {float(JUST_BELOW_HALF)!r}f)",  # half up, as _round_grid
                   HALF_TO_EVEN: "rintf(v)"}
+
+
+def quantize_function(xp, quantizer: Quantizer):
+    """fake_quantize(xp, ·, quantizer) as a function of x alone, with what depends only on the quantizer
+    decided once: for a per-tensor integer grid on the host, a float32 tensor of at least one dimension and up
+    to two chunks runs the seven passes of _fake_quantize_into directly (the same ufuncs on the same operands:
+    the same bits); anything else goes through fake_quantize. A run quantizes many small activations, each
+    of which would otherwise pay more for fake_quantize's checks than for its arithmetic."""
+    enc = quantizer.encoding
+    if (enc.is_float or enc.bitwidth > 24 or unwrap(xp) is not np or quantizer.rounding == ONNXRUNTIME_QDQ
+            or quantizer.scale.ndim != 0):
+        return partial(fake_quantize, xp, quantizer=quantizer)
+    # Ufunc operands as 0-d float32 arrays: positional `out` and 0-d operands are the cheapest calls (np.clip's
+    # bounds as Python numbers cost three times as much); the values are those fake_quantize uses.
+    scale, offset = quantizer.scale, quantizer.offset
+    zero, qmax, below_half = (np.array(v, np.float32) for v in (0, quantizer.qmax, JUST_BELOW_HALF))
+    half_up = quantizer.rounding != HALF_TO_EVEN
+    divide, subtract, add, multiply, floor, rint = np.divide, np.subtract, np.add, np.multiply, np.floor, np.rint
+    clip, float32, limit = _clip, np.dtype(np.float32), 2 * _CHUNK
+
+    def quantize(x):
+        if x.dtype is not float32 or not x.ndim or x.size > limit:
+            return fake_quantize(xp, x, quantizer)
+        v = divide(x, scale)
+        subtract(v, offset, v)
+        if half_up:  # _round_grid's two rules
+            add(v, below_half, v)
+            floor(v, v)
+        else:
+            rint(v, v)
+        clip(v, zero, qmax, v)
+        add(v, offset, v)
+        multiply(v, scale, v)
+        return v
+    return quantize
 
 
 def _cuda_kernel(xp, rounding: str):
