@@ -3,10 +3,10 @@ the ONNX domain), com.microsoft SkipSimplifiedLayerNormalization and SkipLayerNo
 
 Measured against ORT 1.32's CPU kernels:
 - SimplifiedLayerNormalization, rows of 16 or more: x*x summed in eight float32 lanes with fused
-  multiply-adds, the lanes reduced pairwise (4+4, 2+2, 1+1), inv = 1 / sqrt(sum / n + eps),
-  Y = x * inv * scale: bit for bit when n is a multiple of 8 (every LLM's hidden size); ORT's tail for
-  other sizes is not reproduced (fused scalar steps here; within 4 ulps, measured). Shorter rows: a
-  left-to-right sum and Y = x / sqrt(...) * scale, bit for bit.
+  multiply-adds, the lanes reduced pairwise (4+4, 2+2, 1+1); of the tail after the last full eight, a
+  four-wide step (products rounded, added one by one) when four remain, then fused scalar steps;
+  inv = 1 / sqrt(sum / n + eps), Y = x * inv * scale. Shorter rows: a left-to-right sum and
+  Y = x / sqrt(...) * scale. Bit for bit for every row length (measured: 1..79, 301, 1000, 4095).
 - SkipSimplifiedLayerNormalization: v = (input + skip) + bias, a left-to-right float32 sum of v*v,
   Y = v / sqrt(sum / n + eps) * gamma: bit for bit.
 - SkipLayerNormalization: Welford's running mean and sum of squared deviations in float32
@@ -24,7 +24,7 @@ MS = "com.microsoft"
 
 def _lane_sum_squares(xp, x):
     """Sum of x*x over the last axis as ORT's vectorised RMS loop: 8 fused lanes, a pairwise reduction,
-    then a fused scalar tail. A float32 product is exact in float64, so each fused step is one float64 add
+    then the tail: four plain steps (when four remain) and fused scalar steps. A float32 product is exact in float64, so each fused step is one float64 add
     rounded to float32 (fma32's emulation)."""
     n = x.shape[-1]
     full = n // 8 * 8
@@ -40,14 +40,19 @@ def _lane_sum_squares(xp, x):
     acc = acc[..., :4] + acc[..., 4:]
     acc = acc[..., :2] + acc[..., 2:]
     total = acc[..., 0] + acc[..., 1]
-    for j in range(full, n):
+    j = full
+    if n - full >= 4:  # a four-wide step: products rounded to float32, added to the total one by one
+        for j in range(full, full + 4):
+            total = total + sq[..., j].astype(xp.float32)
+        j = full + 4
+    for j in range(j, n):  # then fused scalar steps
         total = (sq[..., j] + total).astype(xp.float32)
     return total
 
 
 @register("SimplifiedLayerNormalization", 1)
 def SimplifiedLayerNormalization(xp, X, scale, *, axis=-1, epsilon=1e-5, stash_type=1):
-    """ORT's RMSNorm (ONNX domain in ORT): bit for bit when the row length is under 16 or a multiple of 8, else within 4 ulps (measured)."""
+    """ORT's RMSNorm (ONNX domain in ORT): bit for bit with ORT 1.32 for every row length (measured)."""
     axis = axis % X.ndim
     x = X.reshape(X.shape[:axis] + (-1,)).astype(xp.float32, copy=False)
     f = xp.float32
