@@ -98,12 +98,16 @@ def test_rotary_embedding_bit_exact(head, interleaved, rotary_dim):
     np.testing.assert_array_equal(ours, ref)
 
 
-def test_rotary_embedding_interleaved_tail_is_close():
-    # Interleaved with a rotary dimension that is not a multiple of 16: ORT's scalar tail rounds differently.
-    x, pos = r(1, 4, 24), np.arange(4, dtype=np.int64).reshape(1, 4)
-    angles = RNG.uniform(0, 6, (8, 6)).astype(f32)
-    (ours,), (ref,) = both("RotaryEmbedding", [x, pos, np.cos(angles), np.sin(angles)], interleaved=1, num_heads=2)
-    assert np.max(np.abs(ours - ref)) <= 1e-6
+def test_rotary_embedding_every_rotary_dim_bit_exact():
+    # Every tail after MLAS's 16-element blocks (its first pair fused, the rest plain), partial rotary dims too.
+    for head in range(2, 50, 2):
+        for interleaved in (0, 1):
+            for rotary_dim in sorted({0, (head // 4) * 2}):
+                x, pos = r(2, 3, 2 * head), RNG.integers(0, 10, (2, 3)).astype(np.int64)
+                angles = RNG.uniform(0, 6, (10, (rotary_dim or head) // 2)).astype(f32)
+                attrs = dict(interleaved=interleaved, num_heads=2, rotary_embedding_dim=rotary_dim)
+                (ours,), (ref,) = both("RotaryEmbedding", [x, pos, np.cos(angles), np.sin(angles)], **attrs)
+                assert ours.tobytes() == ref.tobytes(), (head, interleaved, rotary_dim)
 
 
 def _nbits_inputs(K, N, bits, block_size, with_zp):
