@@ -15,6 +15,7 @@ Measured against ORT 1.32's CPU kernels:
 """
 from __future__ import annotations
 
+from . import _compiled
 from .normalization import _seq_sum
 from .registry import register
 from .xp import is_numpy
@@ -58,7 +59,11 @@ def SimplifiedLayerNormalization(xp, X, scale, *, axis=-1, epsilon=1e-5, stash_t
     f = xp.float32
     n = x.shape[-1]
     s = scale.reshape(-1).astype(f, copy=False)
-    if n < 16:
+    if x.size and s.shape[0] == n and _compiled.enabled(xp):
+        x = xp.ascontiguousarray(x.reshape(-1, n))
+        Y, inv = xp.empty(x.shape, dtype=f), xp.empty(x.shape[0], dtype=f)
+        _compiled.loops("norm").simplified_layer_norm(x, xp.ascontiguousarray(s), f(epsilon), Y, inv)
+    elif n < 16:
         rms = xp.sqrt(_seq_sum(xp, x * x) / f(n) + f(epsilon))
         inv, Y = f(1) / rms, x / rms[..., None] * s
     else:
@@ -73,17 +78,34 @@ def _skip_sum(xp, input, skip, bias):
     return v if bias is None else v + bias
 
 
+def _rows_compiled(xp, v, *per_feature):
+    """v as C-contiguous float32 rows and each per-feature vector flat, when the compiled loops can take them."""
+    n = v.shape[-1]
+    if v.dtype != xp.float32 or not v.size or not _compiled.enabled(xp):
+        return None
+    flat = [xp.ascontiguousarray(p.reshape(-1), dtype=xp.float32) for p in per_feature]
+    if any(p.shape[0] != n for p in flat):
+        return None  # the NumPy path broadcasts (or names the mismatch)
+    return (xp.ascontiguousarray(v.reshape(-1, n)), *flat)
+
+
 @register("SkipSimplifiedLayerNormalization", 1, domain=MS)
 def SkipSimplifiedLayerNormalization(xp, input, skip, gamma, bias=None, *, epsilon=1e-12):
     """ORT contrib: bit for bit with ORT 1.32 (all four outputs; the mean is 0, as ORT returns it)."""
     cdt = xp.float32 if input.dtype.itemsize < 4 else input.dtype
     v = _skip_sum(xp, input.astype(cdt), skip.astype(cdt), None if bias is None else bias.astype(cdt))
     t = v.dtype.type
-    n = t(v.shape[-1])
-    rms = xp.sqrt(_seq_sum(xp, v * v) / n + t(epsilon))
-    Y = v / rms[..., None] * gamma.astype(cdt)
-    mean = xp.zeros(rms.shape + (1,), dtype=xp.float32)  # a simplified norm has no mean (ORT returns zeros)
-    return (Y.astype(input.dtype), mean, (t(1) / rms)[..., None].astype(xp.float32), v.astype(input.dtype))
+    rows = _rows_compiled(xp, v, gamma)
+    if rows is not None:
+        Y, inv = xp.empty(v.shape, dtype=cdt), xp.empty(v.shape[:-1] + (1,), dtype=cdt)
+        _compiled.loops("norm").skip_simplified_layer_norm(*rows, t(epsilon), Y.reshape(rows[0].shape),
+                                                           inv.reshape(-1))
+    else:
+        rms = xp.sqrt(_seq_sum(xp, v * v) / t(v.shape[-1]) + t(epsilon))
+        Y = v / rms[..., None] * gamma.astype(cdt)
+        inv = (t(1) / rms)[..., None]
+    mean = xp.zeros(v.shape[:-1] + (1,), dtype=xp.float32)  # a simplified norm has no mean (ORT returns zeros)
+    return (Y.astype(input.dtype), mean, inv.astype(xp.float32), v.astype(input.dtype))
 
 
 @register("SkipLayerNormalization", 1, domain=MS)
@@ -92,6 +114,14 @@ def SkipLayerNormalization(xp, input, skip, gamma, beta=None, bias=None, *, epsi
     cdt = xp.float32 if input.dtype.itemsize < 4 else input.dtype
     v = _skip_sum(xp, input.astype(cdt), skip.astype(cdt), None if bias is None else bias.astype(cdt))
     t = v.dtype.type
+    rows = _rows_compiled(xp, v, gamma, gamma if beta is None else beta)
+    if rows is not None:
+        stats = v.shape[:-1] + (1,)
+        Y, mean, inv = xp.empty(v.shape, dtype=cdt), xp.empty(stats, dtype=cdt), xp.empty(stats, dtype=cdt)
+        x, g, b = rows
+        _compiled.loops("norm").skip_layer_norm(x, g, b, beta is not None, t(epsilon), Y.reshape(x.shape),
+                                                mean.reshape(-1), inv.reshape(-1))
+        return Y.astype(input.dtype), mean, inv, v.astype(input.dtype)
     mean = xp.zeros(v.shape[:-1], dtype=cdt)
     m2 = xp.zeros(v.shape[:-1], dtype=cdt)
     for h in range(v.shape[-1]):  # Welford, element by element as ORT's loop

@@ -1,0 +1,111 @@
+"""Compiled twins of ops.contrib_norm's row reductions (Numba; see ops._compiled).
+
+Each loop computes, row by row, exactly what its NumPy twin in contrib_norm computes over the whole array:
+float32 products and adds in the same order, a fused multiply-add as the exact float64 product plus the float64
+accumulator rounded once to float32. The callers pass C-contiguous float32 arrays, outputs included.
+"""
+from __future__ import annotations
+
+import math
+
+import numba
+from numba import float32, float64
+
+from ._compiled import JIT_OPTIONS
+
+
+@numba.njit(**JIT_OPTIONS)
+def _fused_lane(x, lane, full):
+    # One of the eight float32 accumulators: x*x added with fused multiply-adds, every eighth element.
+    acc = float32(0)
+    for j in range(lane, full, 8):
+        v = float64(x[j])
+        acc = float32(v * v + float64(acc))
+    return acc
+
+
+@numba.njit(**JIT_OPTIONS)
+def _lane_sum_squares(x):
+    """contrib_norm._lane_sum_squares for one row (16 elements or more)."""
+    n = x.shape[0]
+    full = n // 8 * 8
+    # The lanes reduced pairwise: (l + l+4), then (0 + 2) and (1 + 3), then the two halves.
+    s0 = _fused_lane(x, 0, full) + _fused_lane(x, 4, full)
+    s1 = _fused_lane(x, 1, full) + _fused_lane(x, 5, full)
+    s2 = _fused_lane(x, 2, full) + _fused_lane(x, 6, full)
+    s3 = _fused_lane(x, 3, full) + _fused_lane(x, 7, full)
+    total = (s0 + s2) + (s1 + s3)
+    j = full
+    if n - full >= 4:  # the four-wide step: products rounded to float32, added one by one
+        for j in range(full, full + 4):
+            total = total + x[j] * x[j]
+        j = full + 4
+    for j in range(j, n):  # fused scalar steps
+        v = float64(x[j])
+        total = float32(v * v + float64(total))
+    return total
+
+
+@numba.njit(inline="always", **JIT_OPTIONS)
+def _sqrt(v):  # float32 sqrt: rounding the float64 root of a float32 is the correctly rounded float32 root
+    return float32(math.sqrt(float64(v)))
+
+
+@numba.njit(**JIT_OPTIONS)
+def _seq_sum_squares(x):
+    # Left to right in float32, from the first square (normalization._seq_sum of x*x).
+    total = x[0] * x[0]
+    for j in range(1, x.shape[0]):
+        total = total + x[j] * x[j]
+    return total
+
+
+@numba.njit(**JIT_OPTIONS)
+def simplified_layer_norm(x, scale, epsilon, y, inv):
+    """x, y (rows, n), scale (n,), inv (rows,); epsilon a float32. As contrib_norm.SimplifiedLayerNormalization."""
+    rows, n = x.shape
+    nf, eps, one = float32(n), float32(epsilon), float32(1)
+    for r in range(rows):
+        row, out = x[r], y[r]
+        if n < 16:
+            rms = _sqrt(_seq_sum_squares(row) / nf + eps)
+            inv[r] = one / rms
+            for j in range(n):
+                out[j] = row[j] / rms * scale[j]
+        else:
+            k = one / _sqrt(_lane_sum_squares(row) / nf + eps)
+            inv[r] = k
+            for j in range(n):
+                out[j] = row[j] * k * scale[j]
+
+
+@numba.njit(**JIT_OPTIONS)
+def skip_simplified_layer_norm(v, gamma, epsilon, y, inv):
+    """v = input + skip (+ bias), y (rows, n), inv (rows,). As contrib_norm.SkipSimplifiedLayerNormalization."""
+    rows, n = v.shape
+    nf, eps, one = float32(n), float32(epsilon), float32(1)
+    for r in range(rows):
+        row, out = v[r], y[r]
+        rms = _sqrt(_seq_sum_squares(row) / nf + eps)
+        inv[r] = one / rms
+        for j in range(n):
+            out[j] = row[j] / rms * gamma[j]
+
+
+@numba.njit(**JIT_OPTIONS)
+def skip_layer_norm(v, gamma, beta, has_beta, epsilon, y, mean, inv):
+    """Welford per row, as contrib_norm.SkipLayerNormalization; beta ignored unless has_beta."""
+    rows, n = v.shape
+    nf, eps, one = float32(n), float32(epsilon), float32(1)
+    for r in range(rows):
+        row, out = v[r], y[r]
+        mu, m2 = float32(0), float32(0)
+        for h in range(n):
+            d = row[h] - mu
+            mu = mu + d / float32(h + 1)
+            m2 = m2 + d * (row[h] - mu)
+        std = _sqrt(m2 / nf + eps)
+        mean[r], inv[r] = mu, one / std
+        for j in range(n):
+            t = (row[j] - mu) / std * gamma[j]
+            out[j] = t + beta[j] if has_beta else t
