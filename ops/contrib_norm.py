@@ -59,18 +59,19 @@ def SimplifiedLayerNormalization(xp, X, scale, *, axis=-1, epsilon=1e-5, stash_t
     f = xp.float32
     n = x.shape[-1]
     s = scale.reshape(-1).astype(f, copy=False)
+    stats_shape, stats_dtype = X.shape[:axis] + (1,) * (X.ndim - axis), X.dtype if X.dtype.itemsize < 4 else f
     if x.size and s.shape[0] == n and _compiled.enabled(xp):
-        x = xp.ascontiguousarray(x.reshape(-1, n))
-        Y, inv = xp.empty(x.shape, dtype=f), xp.empty(x.shape[0], dtype=f)
-        _compiled.loops("norm").simplified_layer_norm(x, xp.ascontiguousarray(s), f(epsilon), Y, inv)
-    elif n < 16:
+        Y, inv = xp.empty(X.shape, dtype=f), xp.empty(stats_shape, dtype=f)
+        _compiled.loops("norm").simplified_layer_norm(xp.ascontiguousarray(x.reshape(-1, n)), xp.ascontiguousarray(s),
+                                                      f(epsilon), Y.reshape(-1, n), inv.reshape(-1))
+        return Y.astype(X.dtype, copy=False), inv.astype(stats_dtype, copy=False)
+    if n < 16:
         rms = xp.sqrt(_seq_sum(xp, x * x) / f(n) + f(epsilon))
         inv, Y = f(1) / rms, x / rms[..., None] * s
     else:
         inv = f(1) / xp.sqrt(_lane_sum_squares(xp, x) / f(n) + f(epsilon))
         Y = x * inv[..., None] * s
-    stats = inv.reshape(X.shape[:axis] + (1,) * (X.ndim - axis))
-    return Y.astype(X.dtype, copy=False).reshape(X.shape), stats.astype(X.dtype if X.dtype.itemsize < 4 else f)
+    return Y.astype(X.dtype, copy=False).reshape(X.shape), inv.reshape(stats_shape).astype(stats_dtype)
 
 
 def _skip_sum(xp, input, skip, bias):
