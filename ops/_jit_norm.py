@@ -14,14 +14,10 @@ from numba import float32, float64
 from ._compiled import JIT_OPTIONS
 
 
-@numba.njit(**JIT_OPTIONS)
-def _fused_lane(x, lane, full):
-    # One of the eight float32 accumulators: x*x added with fused multiply-adds, every eighth element.
-    acc = float32(0)
-    for j in range(lane, full, 8):
-        v = float64(x[j])
-        acc = float32(v * v + float64(acc))
-    return acc
+@numba.njit(inline="always", **JIT_OPTIONS)
+def _fma_square(v, acc):
+    w = float64(v)
+    return float32(w * w + float64(acc))
 
 
 @numba.njit(**JIT_OPTIONS)
@@ -29,11 +25,15 @@ def _lane_sum_squares(x):
     """contrib_norm._lane_sum_squares for one row (16 elements or more)."""
     n = x.shape[0]
     full = n // 8 * 8
+    # Eight float32 accumulators, x*x added with fused multiply-adds, lane j taking every eighth element.
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = float32(0)
+    for i in range(0, full, 8):
+        a0, a1 = _fma_square(x[i], a0), _fma_square(x[i + 1], a1)
+        a2, a3 = _fma_square(x[i + 2], a2), _fma_square(x[i + 3], a3)
+        a4, a5 = _fma_square(x[i + 4], a4), _fma_square(x[i + 5], a5)
+        a6, a7 = _fma_square(x[i + 6], a6), _fma_square(x[i + 7], a7)
     # The lanes reduced pairwise: (l + l+4), then (0 + 2) and (1 + 3), then the two halves.
-    s0 = _fused_lane(x, 0, full) + _fused_lane(x, 4, full)
-    s1 = _fused_lane(x, 1, full) + _fused_lane(x, 5, full)
-    s2 = _fused_lane(x, 2, full) + _fused_lane(x, 6, full)
-    s3 = _fused_lane(x, 3, full) + _fused_lane(x, 7, full)
+    s0, s1, s2, s3 = a0 + a4, a1 + a5, a2 + a6, a3 + a7
     total = (s0 + s2) + (s1 + s3)
     j = full
     if n - full >= 4:  # the four-wide step: products rounded to float32, added one by one
@@ -41,8 +41,7 @@ def _lane_sum_squares(x):
             total = total + x[j] * x[j]
         j = full + 4
     for j in range(j, n):  # fused scalar steps
-        v = float64(x[j])
-        total = float32(v * v + float64(total))
+        total = _fma_square(x[j], total)
     return total
 
 
