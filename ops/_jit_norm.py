@@ -59,20 +59,26 @@ def _seq_sum_squares(x):
     return total
 
 
+@numba.njit(inline="always", **JIT_OPTIONS)
+def _divide_by_rms(row, scale, nf, eps, out):
+    """out = row / rms * scale with rms = sqrt(left-to-right sum of squares / n + eps); returns 1 / rms."""
+    rms = _sqrt(_seq_sum_squares(row) / nf + eps)
+    for j in range(row.shape[0]):
+        out[j] = row[j] / rms * scale[j]
+    return float32(1) / rms
+
+
 @numba.njit(**JIT_OPTIONS)
 def simplified_layer_norm(x, scale, epsilon, y, inv):
     """x, y (rows, n), scale (n,), inv (rows,); epsilon a float32. As contrib_norm.SimplifiedLayerNormalization."""
     rows, n = x.shape
-    nf, eps, one = float32(n), float32(epsilon), float32(1)
+    nf, eps = float32(n), float32(epsilon)
     for r in range(rows):
         row, out = x[r], y[r]
         if n < 16:
-            rms = _sqrt(_seq_sum_squares(row) / nf + eps)
-            inv[r] = one / rms
-            for j in range(n):
-                out[j] = row[j] / rms * scale[j]
+            inv[r] = _divide_by_rms(row, scale, nf, eps, out)
         else:
-            k = one / _sqrt(_lane_sum_squares(row) / nf + eps)
+            k = float32(1) / _sqrt(_lane_sum_squares(row) / nf + eps)
             inv[r] = k
             for j in range(n):
                 out[j] = row[j] * k * scale[j]
@@ -81,14 +87,9 @@ def simplified_layer_norm(x, scale, epsilon, y, inv):
 @numba.njit(**JIT_OPTIONS)
 def skip_simplified_layer_norm(v, gamma, epsilon, y, inv):
     """v = input + skip (+ bias), y (rows, n), inv (rows,). As contrib_norm.SkipSimplifiedLayerNormalization."""
-    rows, n = v.shape
-    nf, eps, one = float32(n), float32(epsilon), float32(1)
-    for r in range(rows):
-        row, out = v[r], y[r]
-        rms = _sqrt(_seq_sum_squares(row) / nf + eps)
-        inv[r] = one / rms
-        for j in range(n):
-            out[j] = row[j] / rms * gamma[j]
+    nf, eps = float32(v.shape[1]), float32(epsilon)
+    for r in range(v.shape[0]):
+        inv[r] = _divide_by_rms(v[r], gamma, nf, eps, y[r])
 
 
 @numba.njit(**JIT_OPTIONS)
