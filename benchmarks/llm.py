@@ -1,12 +1,13 @@
 """LLM benchmarks: a split decoder's token step, and large weights' load time and peak memory, against ONNX Runtime.
 
-    python benchmarks/llm.py token-step [--layout fixed|growing|gqa] [--tokens 20] [--rounds 5]
+    python benchmarks/llm.py token-step [--layout fixed|growing|gqa] [--tokens 20] [--rounds 5] [--kernels onnxruntime]
     python benchmarks/llm.py memory [--layers 8] [--size 2048]
 
 token-step: examples/make_small_decoder.py's decoder (4 parts), generated through the same driver with the
 simulator (float, quantized) and with ONNX Runtime sessions as the parts (one thread, optimisations off);
 each engine's time per token is its fastest --tokens-token run less its fastest prompt-only run, over --rounds
-interleaved rounds (half a second of rest between engines).
+interleaved rounds (half a second of rest between engines). --kernels onnxruntime runs the simulator's engines
+with kernels="onnxruntime" on one ONNX Runtime thread, as the ONNX Runtime engine.
 memory: a stack of --layers MatMul layers of --size x --size float32 weights in external data; each engine
 loads and runs it once in a fresh process, which reports its load time and peak resident memory (VmHWM)
 as a multiple of the weight bytes; quantized = 8-bit per-channel weights, 16-bit activations.
@@ -50,8 +51,9 @@ def token_step(args) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = make_small_decoder.make(os.path.join(tmp, "dec"), args.layout)
-        sim = {q: Generator(Pipeline.load(os.path.join(folder, "prompt"), quantized=q),
-                            Pipeline.load(os.path.join(folder, "token"), quantized=q)) for q in (False, True)}
+        opts = dict(kernels="onnxruntime", ort_threads=1) if args.kernels == "onnxruntime" else {}
+        sim = {q: Generator(Pipeline.load(os.path.join(folder, "prompt"), quantized=q, **opts),
+                            Pipeline.load(os.path.join(folder, "token"), quantized=q, **opts)) for q in (False, True)}
         engines = {"onnxruntime": Generator(_ort_pipeline(os.path.join(folder, "prompt")),
                                             _ort_pipeline(os.path.join(folder, "token"))),
                    "float": sim[False], "quantized": sim[True]}
@@ -72,7 +74,7 @@ def token_step(args) -> dict:
                 full_best[name] = min(full_best[name], time.perf_counter() - start)
         best = {k: (full_best[k] - prompt_best[k]) / args.tokens for k in engines}
     ort_s = best["onnxruntime"]
-    return {"layout": args.layout, "ms_per_token": {k: round(v * 1000, 3) for k, v in best.items()},
+    return {"layout": args.layout, "kernels": args.kernels, "ms_per_token": {k: round(v * 1000, 3) for k, v in best.items()},
             "ratio_to_onnxruntime": {k: round(v / ort_s, 2) for k, v in best.items() if k != "onnxruntime"}}
 
 
@@ -153,6 +155,7 @@ def main(argv=None) -> int:
     t.add_argument("--layout", choices=("fixed", "growing", "gqa"), default="fixed")
     t.add_argument("--tokens", type=int, default=20)
     t.add_argument("--rounds", type=int, default=5)
+    t.add_argument("--kernels", choices=("numpy", "onnxruntime"), default="numpy")
     m = sub.add_parser("memory")
     m.add_argument("--layers", type=int, default=8)
     m.add_argument("--size", type=int, default=2048)
