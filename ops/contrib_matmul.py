@@ -13,6 +13,7 @@ each of its threads takes, so its bits depend on its thread count.
 """
 from __future__ import annotations
 
+from . import _compiled
 from .gemm import matmul
 from .registry import register
 
@@ -65,6 +66,10 @@ def _m1_transposed_b(xp, a, W):
     ((l0+l2)+(l4+l6)) + ((l1+l3)+(l5+l7)), a last single row ((l0+l1)+(l2+l3)) + ((l4+l5)+(l6+l7))."""
     f = xp.float32
     n, k = W.shape
+    if _compiled.enabled(xp):
+        y = xp.empty(n, dtype=f)
+        _compiled.loops("matmul").m1_transposed_b(xp.ascontiguousarray(a, dtype=f), xp.ascontiguousarray(W, dtype=f), y)
+        return y
     padded = -(-k // 8) * 8
     products = xp.zeros((n, padded), dtype=f)
     xp.multiply(W, a, out=products[:, :k])
