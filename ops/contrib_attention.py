@@ -1,8 +1,8 @@
 """ONNX Runtime's com.microsoft attention for LLMs: RotaryEmbedding, GroupQueryAttention, MultiHeadAttention.
 
 RotaryEmbedding reproduces MLAS's rotary kernel (MlasRotaryEmbedOneRow): real = fma(x1, cos, -(x2 * sin)),
-imag = fma(x1, sin, x2 * cos); bit for bit non-interleaved, and interleaved when the rotary dimension is a
-multiple of 16 (ORT's scalar tail for other sizes is not reproduced). The attentions follow ORT 1.32's CPU
+imag = fma(x1, sin, x2 * cos), except interleaved pairs after the 16-element blocks' first remaining pair
+(ORT's scalar tail: plain products and adds, measured); bit for bit. The attentions follow ORT 1.32's CPU
 paths, measured bit for bit: its flash attention where ORT takes it (GroupQueryAttention without qk_output,
 softcap or smooth softmax; MultiHeadAttention without masks, bias, past or present outputs): e = exp(scores -
 rowmax) over one KV block, then (e V) * (1 / l) (GroupQueryAttention) or (e V) / l (MultiHeadAttention);
@@ -33,6 +33,11 @@ def _rotate(xp, x, cos, sin, interleaved):
     if x.dtype == xp.float32:
         real = fma32(xp, x1, cos, -(x2 * sin))
         imag = fma32(xp, x1, sin, x2 * cos)
+        plain = x.shape[-1] // 16 * 8 + 1  # interleaved: after 16-element blocks, one fused pair, then plain ones
+        if interleaved and plain < x1.shape[-1]:
+            a, b, c, s = x1[..., plain:], x2[..., plain:], cos[..., plain:], sin[..., plain:]
+            real[..., plain:] = a * c - b * s
+            imag[..., plain:] = a * s + b * c
     else:
         real = x1 * cos - x2 * sin
         imag = x1 * sin + x2 * cos
@@ -56,7 +61,7 @@ def _rope_bsnh(xp, x, positions, cos_cache, sin_cache, interleaved, rotary_dim):
 @register("RotaryEmbedding", 1, domain=MS)
 def RotaryEmbedding(xp, input, position_ids, cos_cache, sin_cache, *, interleaved=0, is_packed_batching=0,
                     num_heads=0, rotary_embedding_dim=0, scale=1.0):
-    """ORT contrib: bit for bit non-interleaved, and interleaved when the rotary dimension is a multiple of 16 (else within 1e-6)."""
+    """ORT contrib: bit for bit with ORT 1.32 (interleaved or not, any rotary dimension)."""
     if is_packed_batching:
         raise ValueError("RotaryEmbedding: is_packed_batching=1 is not supported")
     four_d = input.ndim == 4  # (B, N, S, H); else (B, S, N * H)
