@@ -7,6 +7,8 @@ from simulator.quantization import (HALF_AWAY_FROM_ZERO, HALF_TO_EVEN, Encoding,
                                     quantize_function)
 
 pytest.importorskip("numba")
+if not _compiled.enabled(np):
+    pytest.skip("compiled loops are switched off (SIMULATOR_JIT=0)", allow_module_level=True)
 # x / scale overflows to inf for the largest values on purpose (a run enters errstate the same way)
 pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 
