@@ -1,6 +1,6 @@
 """Compiled twins (Numba) of the attention's MLAS-order sums: ops/_mlas_products.py's sgemm, sgemm_m1, gemv_qk and
 gemv_sv, ops/softmax.py's MLAS softmax rows (mlas_sum_exp, _mlas_softmax_rows, with ops/elementwise.mlas_exp_reduced
-and glibc_logf inside), and ops/_libm.tanhf.
+and glibc_logf inside), and ops/_libm's tanhf and expf.
 
 Each loop computes exactly what its NumPy twin computes, operation for operation (tests hold them to identical
 bytes): float32 values, a fused multiply-add as float32(float64(a) * float64(b) + float64(c)) (the product of
@@ -16,8 +16,8 @@ from numba import float32, float64, int32, int64, njit, types
 from numba.extending import intrinsic
 
 from ._compiled import JIT_OPTIONS
-from ._mlas_constants import (_EXP_LOWER, _EXP_POLY, _LOG2_HIGH, _LOG2_LOW, _LOG2_RECIPROCAL, _LOGF_A, _LOGF_INVC,
-                              _LOGF_LN2, _LOGF_LOGC, _ROUNDING_BIAS)
+from ._mlas_constants import (EXP_LOWER, EXP_POLY, LOG2_HIGH, LOG2_LOW, LOG2_RECIPROCAL, LOGF_A, LOGF_INVC, LOGF_LN2,
+                              LOGF_LOGC, ROUNDING_BIAS)
 
 
 def _f32(c) -> float:
@@ -25,13 +25,13 @@ def _f32(c) -> float:
     return struct.unpack("f", struct.pack("f", c))[0]
 
 
-_LOWER32 = _f32(_EXP_LOWER)
-_BIAS32 = _f32(_ROUNDING_BIAS)
-_L2R32, _L2H32, _L2L32 = _f32(_LOG2_RECIPROCAL), _f32(_LOG2_HIGH), _f32(_LOG2_LOW)
-_P0, _P1, _P2, _P3, _P4, _P5 = (_f32(c) for c in _EXP_POLY)
-_INVC = tuple(float.fromhex(h) for h in _LOGF_INVC)
-_LOGC = tuple(float.fromhex(h) for h in _LOGF_LOGC)
-_A0, _A1, _A2 = _LOGF_A
+_LOWER32 = _f32(EXP_LOWER)
+_BIAS32 = _f32(ROUNDING_BIAS)
+_L2R32, _L2H32, _L2L32 = _f32(LOG2_RECIPROCAL), _f32(LOG2_HIGH), _f32(LOG2_LOW)
+_P0, _P1, _P2, _P3, _P4, _P5 = (_f32(c) for c in EXP_POLY)
+_INVC = tuple(float.fromhex(h) for h in LOGF_INVC)
+_LOGC = tuple(float.fromhex(h) for h in LOGF_LOGC)
+_A0, _A1, _A2 = LOGF_A
 
 
 @intrinsic
@@ -113,6 +113,13 @@ def tanhf_all(x, out):
 
 
 @njit(**JIT_OPTIONS)
+def expf_all(x, out):
+    """out[i] = expf(x[i]), 1-D float32: Numba's math.exp of a float32 calls the C library's expf."""
+    for i in range(x.shape[0]):
+        out[i] = math.exp(x[i])
+
+
+@njit(**JIT_OPTIONS)
 def _lane(e, lane):
     """Lane `lane` of MLAS's 16-wide accumulator over the row e: its elements e[lane + 16 c] in order, the
     masked tail as +0 (the twin's zero padding)."""
@@ -160,7 +167,7 @@ def _logf(x):
     k = float64(tmp >> 23)
     z = float64(_bitcast(int32(ix - (tmp & -0x800000)), float32))
     r = z * _INVC[i] - 1.0
-    y0 = _LOGC[i] + k * _LOGF_LN2
+    y0 = _LOGC[i] + k * LOGF_LN2
     r2 = r * r
     y = _A1 * r + _A2
     y = _A0 * r2 + y

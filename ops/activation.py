@@ -8,23 +8,12 @@ from __future__ import annotations
 
 import math
 
-from .elementwise import fma32, horner32, mlas_erf
+from . import _compiled
+from ._mlas_constants import (GELU_FAST_C, GELU_SQRT1_2, GELU_SQRT_2_OVER_PI, LOGISTIC_ALPHA, LOGISTIC_BETA,
+                              LOGISTIC_RANGE, TANH_ALPHA, TANH_BETA, TANH_RANGE)
+from .elementwise import compiled_map, fma32, horner32, mlas_erf
 from .registry import register
 from .xp import is_numpy
-
-# MlasLogisticConstants (logistic.cpp).
-_LOGISTIC_RANGE = 18.0
-_LOGISTIC_ALPHA = (4.37031012579801e-11, 1.15627324459942e-07, 6.08574864600143e-05, 8.51377133304701e-03,
-                   2.48287947061529e-01)
-_LOGISTIC_BETA = (6.10247389755681e-13, 5.76102136993427e-09, 6.29106785017040e-06, 1.70198817374094e-03,
-                  1.16817656904453e-01, 9.93151921023180e-01)
-
-# MlasTanhConstants (tanh.cpp).
-_TANH_RANGE = 9.0
-_TANH_ALPHA = (-2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11, 5.12229709037114e-08,
-               1.48572235717979e-05, 6.37261928875436e-04, 4.89352455891786e-03)
-_TANH_BETA = (1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03, 4.89352518554385e-03)
-
 
 def _odd_rational(xp, x, bound, alpha, beta):
     # Clamp, then p(x^2) * x / q(x^2) with Horner steps as fused multiply-adds.
@@ -37,13 +26,17 @@ def _odd_rational(xp, x, bound, alpha, beta):
 
 
 def mlas_logistic(xp, x):
+    if _compiled.enabled(xp):
+        return compiled_map(xp, "logistic", x)
     # The FMA3 kernel only clamps the lower end of the result.
-    return xp.maximum(_odd_rational(xp, x, _LOGISTIC_RANGE, _LOGISTIC_ALPHA, _LOGISTIC_BETA) + xp.float32(0.5),
+    return xp.maximum(_odd_rational(xp, x, LOGISTIC_RANGE, LOGISTIC_ALPHA, LOGISTIC_BETA) + xp.float32(0.5),
                       xp.float32(0))
 
 
 def mlas_tanh(xp, x):
-    return _odd_rational(xp, x, _TANH_RANGE, _TANH_ALPHA, _TANH_BETA)
+    if _compiled.enabled(xp):
+        return compiled_map(xp, "tanh", x)
+    return _odd_rational(xp, x, TANH_RANGE, TANH_ALPHA, TANH_BETA)
 
 
 def _f32(x):
@@ -136,12 +129,14 @@ def HardSwish(xp, X):
 @register("Gelu", 20)
 def Gelu(xp, X, *, approximate="none"):
     t = X.dtype.type
+    if _f32(X) and approximate in ("tanh", "none") and _compiled.enabled(xp):
+        return compiled_map(xp, "fast_gelu" if approximate == "tanh" else "erf_gelu", X)
     if approximate == "tanh":
         # ORT: tanh(x * (C*x*x + B)) with C = 0.044715 * sqrt(2/pi), B = sqrt(2/pi).
-        inner = X * ((t(0.035677408136300125) * X) * X + t(0.7978845608028654))
+        inner = X * ((t(GELU_FAST_C) * X) * X + t(GELU_SQRT_2_OVER_PI))
         s = mlas_tanh(xp, inner) if _f32(X) else xp.tanh(inner)
     elif approximate == "none":
-        inner = X * t(0.70710678118654752440)
+        inner = X * t(GELU_SQRT1_2)
         if _f32(X):
             s = mlas_erf(xp, inner)
         else:

@@ -6,14 +6,13 @@ compute in their own type with NumPy's transcendentals.
 """
 from __future__ import annotations
 
+from . import _compiled
+from ._mlas_constants import GELU_FAST_C, GELU_SQRT1_2, GELU_SQRT_2_OVER_PI
 from .activation import mlas_logistic, mlas_tanh
-from .elementwise import Erf, mlas_erf
+from .elementwise import Erf, compiled_map, mlas_erf
 from .registry import register
 
 MS = "com.microsoft"
-_SQRT1_2 = 0.70710678118654752440
-_SQRT_2_OVER_PI = 0.7978845608028654
-_FAST_C = 0.035677408136300125  # 0.044715 * sqrt(2/pi)
 
 
 def _f32(x):
@@ -22,8 +21,10 @@ def _f32(x):
 
 def _erf_gelu(xp, x):
     # 0.5 * x * (erf(x / sqrt(2)) + 1), the erf on x * M_SQRT1_2.
+    if _f32(x) and _compiled.enabled(xp):
+        return compiled_map(xp, "erf_gelu", x)
     t = x.dtype.type
-    inner = x * t(_SQRT1_2)
+    inner = x * t(GELU_SQRT1_2)
     e = mlas_erf(xp, inner) if _f32(x) else Erf(xp, inner)
     return (t(0.5) * x) * (e + t(1))
 
@@ -45,8 +46,10 @@ def FastGelu(xp, X, bias=None):
     """ORT contrib: bit for bit with ORT 1.32 (float32)."""
     # ORT: 0.5 * x * (1 + tanh(x * (C * x * x + sqrt(2/pi)))), bias added to x first.
     x = X if bias is None else X + bias
+    if _f32(x) and _compiled.enabled(xp):
+        return compiled_map(xp, "fast_gelu", x)
     t = x.dtype.type
-    inner = x * ((t(_FAST_C) * x) * x + t(_SQRT_2_OVER_PI))
+    inner = x * ((t(GELU_FAST_C) * x) * x + t(GELU_SQRT_2_OVER_PI))
     th = mlas_tanh(xp, inner) if _f32(x) else xp.tanh(inner)
     return (t(0.5) * x) * (th + t(1))
 
@@ -56,6 +59,8 @@ def QuickGelu(xp, X, *, alpha=1.702):
     """ORT contrib: bit for bit with ORT 1.32 (float32)."""
     # x * sigmoid(alpha * x)
     t = X.dtype.type
+    if _f32(X) and _compiled.enabled(xp):
+        return compiled_map(xp, "quick_gelu", X, t(alpha))
     z = X * t(alpha)
     if _f32(X):
         return X * mlas_logistic(xp, z)

@@ -1,8 +1,8 @@
 """ONNX Runtime's com.microsoft attention for LLMs: RotaryEmbedding, GroupQueryAttention, MultiHeadAttention.
 
 RotaryEmbedding reproduces MLAS's rotary kernel (MlasRotaryEmbedOneRow): real = fma(x1, cos, -(x2 * sin)),
-imag = fma(x1, sin, x2 * cos); bit for bit non-interleaved, and interleaved when the rotary dimension is a
-multiple of 16 (ORT's scalar tail for other sizes is not reproduced). The attentions follow ORT 1.32's CPU
+imag = fma(x1, sin, x2 * cos), except interleaved pairs after the 16-element blocks' first remaining pair
+(ORT's scalar tail: plain products and adds, measured); bit for bit. The attentions follow ORT 1.32's CPU
 paths, measured bit for bit: its flash attention where ORT takes it (GroupQueryAttention without qk_output,
 softcap or smooth softmax; MultiHeadAttention without masks, bias, past or present outputs): e = exp(scores -
 rowmax) over one KV block, then (e V) * (1 / l) (GroupQueryAttention) or (e V) / l (MultiHeadAttention);
@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 from ._mlas_products import gemv_qk, gemv_sv, sgemm, sgemm_m1
-from ._libm import tanhf
+from ._libm import expf, tanhf
 from .elementwise import fma32
 from .gemm import matmul
 from .registry import register
@@ -33,6 +33,11 @@ def _rotate(xp, x, cos, sin, interleaved):
     if x.dtype == xp.float32:
         real = fma32(xp, x1, cos, -(x2 * sin))
         imag = fma32(xp, x1, sin, x2 * cos)
+        plain = x.shape[-1] // 16 * 8 + 1  # interleaved: after 16-element blocks, one fused pair, then plain ones
+        if interleaved and plain < x1.shape[-1]:
+            a, b, c, s = x1[..., plain:], x2[..., plain:], cos[..., plain:], sin[..., plain:]
+            real[..., plain:] = a * c - b * s
+            imag[..., plain:] = a * s + b * c
     else:
         real = x1 * cos - x2 * sin
         imag = x1 * sin + x2 * cos
@@ -56,7 +61,7 @@ def _rope_bsnh(xp, x, positions, cos_cache, sin_cache, interleaved, rotary_dim):
 @register("RotaryEmbedding", 1, domain=MS)
 def RotaryEmbedding(xp, input, position_ids, cos_cache, sin_cache, *, interleaved=0, is_packed_batching=0,
                     num_heads=0, rotary_embedding_dim=0, scale=1.0):
-    """ORT contrib: bit for bit non-interleaved, and interleaved when the rotary dimension is a multiple of 16 (else within 1e-6)."""
+    """ORT contrib: bit for bit with ORT 1.32 (interleaved or not, any rotary dimension)."""
     if is_packed_batching:
         raise ValueError("RotaryEmbedding: is_packed_batching=1 is not supported")
     four_d = input.ndim == 4  # (B, N, S, H); else (B, S, N * H)
@@ -83,13 +88,13 @@ def _window_softmax(xp, scores, lo, hi):
 
 def _smooth_window_softmax(xp, scores, lo, hi):
     """Softmax with an extra zero logit in the denominator (smooth_softmax=1), as MLAS's: m = max(rowmax, 0),
-    e = exp(x - m) (MLAS), e * (1 / (sum(e) + exp(-m))) with libm's exp for the extra term."""
+    e = exp(x - m) (MLAS), e * (1 / (sum(e) + exp(-m))) with the C library's expf for the extra term."""
     f = xp.float32
     out = xp.zeros(scores.shape, dtype=f)
     x = scores[..., lo:hi].astype(f).reshape(-1, hi - lo)
     m = xp.maximum(x.max(axis=1, keepdims=True), f(0))
     e, total = mlas_sum_exp(xp, x - m)
-    total = total + xp.exp((-m).astype(xp.float64)).astype(f)  # std::exp: libm's expf (correctly rounded)
+    total = total + expf(xp, -m)  # std::exp: the C library's expf
     out[..., lo:hi] = (e * (f(1) / total)).reshape(scores[..., lo:hi].shape)
     return out
 
@@ -258,8 +263,10 @@ def MultiHeadAttention(xp, query, key=None, value=None, bias=None, key_padding_m
         mask = xp.where(keep, f(0), fill)
     if unidirectional and s > 1:  # ORT builds no causal mask for a single query row
         causal = xp.arange(total).reshape(1, total) > (xp.arange(s).reshape(s, 1) + past)
-        cm = xp.where(causal, fill, f(0))
-        mask = cm if mask is None else mask + cm  # ORT adds the two: a padded future position gets twice the fill
+        # ORT's causal mask is the lowest float, added to the padding mask: a row whose allowed keys are all
+        # padded still attends to those only (a causal prompt with left padding)
+        cm = xp.where(causal, f(xp.finfo(f).min), f(0))
+        mask = cm if mask is None else mask + cm
     # ORT's GEMM output starts as the attention bias when there is one (the padding and causal mask are then
     # added to the scaled product), else as the mask: alpha Q K^T is added to it (measured on ORT 1.32's scores).
     if attention_bias is not None:

@@ -5,11 +5,15 @@ B is uint8 of shape (N, blocks, block_size * bits / 8), low bits first; scales (
 zero points packed the same way as B (uint8, one row of ceil(blocks * bits / 8) bytes per n) or of the
 scales' type; without them the zero point is 2^(bits - 1). W[n, k] = (q - zero_point) * scale, which is
 DequantizeLinear with block_size along K: the integer subtraction is exact and the product rounds once.
-The product uses NumPy's BLAS, so it differs from ORT's MLAS kernel by a few ulps (measured in
-tests/ops/test_contrib.py).
+
+The product, float32 (measured against ORT 1.32's CPU kernel): one row of A (a decoder's token step) is
+multiplied as MLAS's single-row transposed-B kernel (MlasSgemmKernelM1TransposeBAvx) does, bit for bit;
+more rows use NumPy's BLAS, a few ulps from ORT, whose MlasSgemm cuts K into blocks sized by the columns
+each of its threads takes, so its bits depend on its thread count.
 """
 from __future__ import annotations
 
+from . import _compiled
 from .gemm import matmul
 from .registry import register
 
@@ -55,12 +59,44 @@ def dequantize_weight(xp, B, scales, zero_points, g_idx, K, N, bits, block_size,
     return (centred * scale[:, :, None]).reshape(N, -1)[:, :K]
 
 
+def _m1_transposed_b(xp, a, W):
+    """a (K,) @ W (N, K)^T as MLAS's M1 transposed-B kernel (AVX, no fused multiply-add): per row of W eight
+    lanes, lane j summing the rounded products of k = j, j + 8, ... in order (K padded with zeros to a multiple
+    of 8); then the lanes folded: rows in fours ((l0+l1)+l2)+l3 + ((l4+l5)+l6)+l7, a remaining pair
+    ((l0+l2)+(l4+l6)) + ((l1+l3)+(l5+l7)), a last single row ((l0+l1)+(l2+l3)) + ((l4+l5)+(l6+l7))."""
+    f = xp.float32
+    n, k = W.shape
+    if _compiled.enabled(xp):
+        y = xp.empty(n, dtype=f)
+        _compiled.loops("matmul").m1_transposed_b(xp.ascontiguousarray(a, dtype=f), xp.ascontiguousarray(W, dtype=f), y)
+        return y
+    padded = -(-k // 8) * 8
+    products = xp.zeros((n, padded), dtype=f)
+    xp.multiply(W, a, out=products[:, :k])
+    products[:, :8] += f(0)  # the lanes start at +0.0: a -0.0 product becomes +0.0
+    lanes = xp.cumsum(products.reshape(n, padded // 8, 8), axis=1, dtype=f)[:, -1]  # sequential per lane
+    y = xp.empty(n, dtype=f)
+    fours = n // 4 * 4
+    g = lanes[:fours]
+    y[:fours] = (((g[:, 0] + g[:, 1]) + g[:, 2]) + g[:, 3]) + (((g[:, 4] + g[:, 5]) + g[:, 6]) + g[:, 7])
+    if n - fours >= 2:
+        g = lanes[fours:fours + 2]
+        y[fours:fours + 2] = ((g[:, 0] + g[:, 2]) + (g[:, 4] + g[:, 6])) + ((g[:, 1] + g[:, 3]) + (g[:, 5] + g[:, 7]))
+    if (n - fours) % 2:
+        g = lanes[n - 1:]
+        y[n - 1:] = ((g[:, 0] + g[:, 1]) + (g[:, 2] + g[:, 3])) + ((g[:, 4] + g[:, 5]) + (g[:, 6] + g[:, 7]))
+    return y
+
+
 @register("MatMulNBits", 1, domain=MS)
 def MatMulNBits(xp, A, B, scales, zero_points=None, g_idx=None, bias=None, *, K, N, bits=4, block_size,
                 accuracy_level=0):
-    """ORT contrib: equals DequantizeLinear (blocked along K) + MatMul bit for bit; within 1e-6 of ORT's output's largest value (MLAS GEMM order; measured 4.0e-7, up to 1.6e3 ulps near zero)."""
+    """ORT contrib: its weight equals DequantizeLinear's (blocked along K); float32 with one row of A (a token step) bit for bit with ORT 1.32; more rows: MatMul with that weight, within 1e-6 of ORT's output's largest value (measured 4.0e-7; ORT's order there depends on its thread count)."""
     if A.shape[-1] != K:
         raise ValueError(f"MatMulNBits: A's last dimension is {A.shape[-1]}, the node's K is {K}")
     W = dequantize_weight(xp, B, scales, zero_points, g_idx, K, N, bits, block_size, A.dtype)
-    Y = matmul(xp, A, W.T)
+    if A.dtype == xp.float32 and A.size == K and g_idx is None:  # (ORT's g_idx path is another kernel)
+        Y = _m1_transposed_b(xp, A.reshape(K), W).reshape(A.shape[:-1] + (N,))
+    else:
+        Y = matmul(xp, A, W.T)
     return Y if bias is None else Y + bias.astype(A.dtype, copy=False)

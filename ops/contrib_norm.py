@@ -3,10 +3,10 @@ the ONNX domain), com.microsoft SkipSimplifiedLayerNormalization and SkipLayerNo
 
 Measured against ORT 1.32's CPU kernels:
 - SimplifiedLayerNormalization, rows of 16 or more: x*x summed in eight float32 lanes with fused
-  multiply-adds, the lanes reduced pairwise (4+4, 2+2, 1+1), inv = 1 / sqrt(sum / n + eps),
-  Y = x * inv * scale: bit for bit when n is a multiple of 8 (every LLM's hidden size); ORT's tail for
-  other sizes is not reproduced (fused scalar steps here; within 4 ulps, measured). Shorter rows: a
-  left-to-right sum and Y = x / sqrt(...) * scale, bit for bit.
+  multiply-adds, the lanes reduced pairwise (4+4, 2+2, 1+1); of the tail after the last full eight, a
+  four-wide step (products rounded, added one by one) when four remain, then fused scalar steps;
+  inv = 1 / sqrt(sum / n + eps), Y = x * inv * scale. Shorter rows: a left-to-right sum and
+  Y = x / sqrt(...) * scale. Bit for bit for every row length (measured: 1..79, 301, 1000, 4095).
 - SkipSimplifiedLayerNormalization: v = (input + skip) + bias, a left-to-right float32 sum of v*v,
   Y = v / sqrt(sum / n + eps) * gamma: bit for bit.
 - SkipLayerNormalization: Welford's running mean and sum of squared deviations in float32
@@ -15,6 +15,7 @@ Measured against ORT 1.32's CPU kernels:
 """
 from __future__ import annotations
 
+from . import _compiled
 from .normalization import _seq_sum
 from .registry import register
 from .xp import is_numpy
@@ -24,7 +25,7 @@ MS = "com.microsoft"
 
 def _lane_sum_squares(xp, x):
     """Sum of x*x over the last axis as ORT's vectorised RMS loop: 8 fused lanes, a pairwise reduction,
-    then a fused scalar tail. A float32 product is exact in float64, so each fused step is one float64 add
+    then the tail: four plain steps (when four remain) and fused scalar steps. A float32 product is exact in float64, so each fused step is one float64 add
     rounded to float32 (fma32's emulation)."""
     n = x.shape[-1]
     full = n // 8 * 8
@@ -40,32 +41,53 @@ def _lane_sum_squares(xp, x):
     acc = acc[..., :4] + acc[..., 4:]
     acc = acc[..., :2] + acc[..., 2:]
     total = acc[..., 0] + acc[..., 1]
-    for j in range(full, n):
+    j = full
+    if n - full >= 4:  # a four-wide step: products rounded to float32, added to the total one by one
+        for j in range(full, full + 4):
+            total = total + sq[..., j].astype(xp.float32)
+        j = full + 4
+    for j in range(j, n):  # then fused scalar steps
         total = (sq[..., j] + total).astype(xp.float32)
     return total
 
 
 @register("SimplifiedLayerNormalization", 1)
 def SimplifiedLayerNormalization(xp, X, scale, *, axis=-1, epsilon=1e-5, stash_type=1):
-    """ORT's RMSNorm (ONNX domain in ORT): bit for bit when the row length is under 16 or a multiple of 8, else within 4 ulps (measured)."""
+    """ORT's RMSNorm (ONNX domain in ORT): bit for bit with ORT 1.32 for every row length (measured)."""
     axis = axis % X.ndim
     x = X.reshape(X.shape[:axis] + (-1,)).astype(xp.float32, copy=False)
     f = xp.float32
     n = x.shape[-1]
     s = scale.reshape(-1).astype(f, copy=False)
+    stats_shape, stats_dtype = X.shape[:axis] + (1,) * (X.ndim - axis), X.dtype if X.dtype.itemsize < 4 else f
+    if x.size and s.shape[0] == n and _compiled.enabled(xp):
+        Y, inv = xp.empty(X.shape, dtype=f), xp.empty(stats_shape, dtype=f)
+        _compiled.loops("norm").simplified_layer_norm(xp.ascontiguousarray(x.reshape(-1, n)), xp.ascontiguousarray(s),
+                                                      f(epsilon), Y.reshape(-1, n), inv.reshape(-1))
+        return Y.astype(X.dtype, copy=False), inv.astype(stats_dtype, copy=False)
     if n < 16:
         rms = xp.sqrt(_seq_sum(xp, x * x) / f(n) + f(epsilon))
         inv, Y = f(1) / rms, x / rms[..., None] * s
     else:
         inv = f(1) / xp.sqrt(_lane_sum_squares(xp, x) / f(n) + f(epsilon))
         Y = x * inv[..., None] * s
-    stats = inv.reshape(X.shape[:axis] + (1,) * (X.ndim - axis))
-    return Y.astype(X.dtype, copy=False).reshape(X.shape), stats.astype(X.dtype if X.dtype.itemsize < 4 else f)
+    return Y.astype(X.dtype, copy=False).reshape(X.shape), inv.reshape(stats_shape).astype(stats_dtype)
 
 
 def _skip_sum(xp, input, skip, bias):
     v = input + skip  # skip broadcasts over the batch as ORT's offset % skip_size does
     return v if bias is None else v + bias
+
+
+def _rows_compiled(xp, v, *per_feature):
+    """v as C-contiguous float32 rows and each per-feature vector flat, when the compiled loops can take them."""
+    n = v.shape[-1]
+    if v.dtype != xp.float32 or not v.size or not _compiled.enabled(xp):
+        return None
+    flat = [xp.ascontiguousarray(p.reshape(-1), dtype=xp.float32) for p in per_feature]
+    if any(p.shape[0] != n for p in flat):
+        return None  # the NumPy path broadcasts (or names the mismatch)
+    return (xp.ascontiguousarray(v.reshape(-1, n)), *flat)
 
 
 @register("SkipSimplifiedLayerNormalization", 1, domain=MS)
@@ -74,11 +96,17 @@ def SkipSimplifiedLayerNormalization(xp, input, skip, gamma, bias=None, *, epsil
     cdt = xp.float32 if input.dtype.itemsize < 4 else input.dtype
     v = _skip_sum(xp, input.astype(cdt), skip.astype(cdt), None if bias is None else bias.astype(cdt))
     t = v.dtype.type
-    n = t(v.shape[-1])
-    rms = xp.sqrt(_seq_sum(xp, v * v) / n + t(epsilon))
-    Y = v / rms[..., None] * gamma.astype(cdt)
-    mean = xp.zeros(rms.shape + (1,), dtype=xp.float32)  # a simplified norm has no mean (ORT returns zeros)
-    return (Y.astype(input.dtype), mean, (t(1) / rms)[..., None].astype(xp.float32), v.astype(input.dtype))
+    rows = _rows_compiled(xp, v, gamma)
+    if rows is not None:
+        Y, inv = xp.empty(v.shape, dtype=cdt), xp.empty(v.shape[:-1] + (1,), dtype=cdt)
+        _compiled.loops("norm").skip_simplified_layer_norm(*rows, t(epsilon), Y.reshape(rows[0].shape),
+                                                           inv.reshape(-1))
+    else:
+        rms = xp.sqrt(_seq_sum(xp, v * v) / t(v.shape[-1]) + t(epsilon))
+        Y = v / rms[..., None] * gamma.astype(cdt)
+        inv = (t(1) / rms)[..., None]
+    mean = xp.zeros(v.shape[:-1] + (1,), dtype=xp.float32)  # a simplified norm has no mean (ORT returns zeros)
+    return (Y.astype(input.dtype), mean, inv.astype(xp.float32), v.astype(input.dtype))
 
 
 @register("SkipLayerNormalization", 1, domain=MS)
@@ -87,6 +115,14 @@ def SkipLayerNormalization(xp, input, skip, gamma, beta=None, bias=None, *, epsi
     cdt = xp.float32 if input.dtype.itemsize < 4 else input.dtype
     v = _skip_sum(xp, input.astype(cdt), skip.astype(cdt), None if bias is None else bias.astype(cdt))
     t = v.dtype.type
+    rows = _rows_compiled(xp, v, gamma, gamma if beta is None else beta)
+    if rows is not None:
+        stats = v.shape[:-1] + (1,)
+        Y, mean, inv = xp.empty(v.shape, dtype=cdt), xp.empty(stats, dtype=cdt), xp.empty(stats, dtype=cdt)
+        x, g, b = rows
+        _compiled.loops("norm").skip_layer_norm(x, g, b, beta is not None, t(epsilon), Y.reshape(x.shape),
+                                                mean.reshape(-1), inv.reshape(-1))
+        return Y.astype(input.dtype), mean, inv, v.astype(input.dtype)
     mean = xp.zeros(v.shape[:-1], dtype=cdt)
     m2 = xp.zeros(v.shape[:-1], dtype=cdt)
     for h in range(v.shape[-1]):  # Welford, element by element as ORT's loop

@@ -2,6 +2,7 @@
 the body on its formal inputs, reading outer-scope values of the current run; only the taken branch runs."""
 from __future__ import annotations
 
+import contextvars
 import os
 
 from .errors import LimitError, ParameterError
@@ -9,8 +10,11 @@ from .registry import register
 
 # The most iterations one Loop node may run (a trip count above it is refused before the first iteration,
 # a cond-only "while" loop stops with an error when it reaches it). Change it with the environment variable.
+# Loops nested in a Loop's body share the outermost one's budget: 1000 x 1000 nested iterations are a
+# million, not a thousand twice.
 MAX_LOOP_ITERATIONS = 100_000
 LOOP_LIMIT_VARIABLE = "SIMULATOR_MAX_LOOP_ITERATIONS"
+_nested_iterations = contextvars.ContextVar("nested_loop_iterations", default=None)  # [count] of the outermost
 
 
 def max_loop_iterations() -> int:
@@ -47,11 +51,26 @@ def Loop(xp, M=None, cond=None, *v_initial, body):
     if trip is not None and trip > limit and keep_going:
         raise LimitError(f"trip count M = {trip} is over the limit of {limit} Loop iterations; if the model really "
                          f"loops that often, raise the limit with the environment variable {LOOP_LIMIT_VARIABLE}")
+    outer = _nested_iterations.get()
+    token = _nested_iterations.set([0]) if outer is None else None
+    try:
+        return _run_loop(xp, trip, cond, keep_going, v_initial, body, limit, _nested_iterations.get())
+    finally:
+        if token is not None:
+            _nested_iterations.reset(token)
+
+
+def _run_loop(xp, trip, cond, keep_going, v_initial, body, limit, spent):
     carried = list(v_initial)
     n_carried = len(carried)
     scans: list[list] | None = None
     i = 0
     while (trip is None or i < trip) and keep_going:
+        spent[0] += 1
+        if spent[0] > limit:
+            raise LimitError(f"nested Loops have run {limit} iterations in all, the limit of Loop iterations (an "
+                             f"inner Loop's iterations count toward its outer Loop's); raise it with the environment "
+                             f"variable {LOOP_LIMIT_VARIABLE} if the model really loops that often")
         out = body(xp.asarray(i, dtype=xp.int64), xp.asarray(keep_going, dtype=xp.bool_), *carried)
         if cond is not None:  # without a cond input the body's cond output is ignored (a for loop)
             keep_going = bool(out[0].reshape(-1)[0])

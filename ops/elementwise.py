@@ -8,7 +8,8 @@ then float32); that double rounding differs from a true fma with probability ~2^
 from __future__ import annotations
 
 from . import _compiled
-from ._mlas_constants import _EXP_LOWER, _EXP_POLY, _LOG2_HIGH, _LOG2_LOW, _LOG2_RECIPROCAL, _ROUNDING_BIAS
+from ._mlas_constants import (ERF_BIG, ERF_EXP_C, ERF_EXP_LOWER, ERF_EXP_POLY, ERF_SMALL, ERF_SPLIT, ERF_UPPER,
+                              EXP_LOWER, EXP_POLY, LOG2_HIGH, LOG2_LOW, LOG2_RECIPROCAL, ROUNDING_BIAS)
 from .registry import register
 from .xp import errstate, is_numpy
 
@@ -36,6 +37,14 @@ def horner32(xp, p, x, coeffs):
     return p
 
 
+def compiled_map(xp, loop, x, *args):
+    """The ops._jit_activation loop `loop` over float32 x (any shape), into a new array: out = loop(x, *args)."""
+    x = xp.asarray(x, dtype=xp.float32, order="C")
+    out = xp.empty(x.shape, dtype=xp.float32)
+    getattr(_compiled.loops("activation"), loop)(x.reshape(-1), *args, out.reshape(-1))
+    return out
+
+
 def mlas_exp_reduced(xp, x):
     """exp(x) for already range-clamped float32 x, as MlasComputeExpF32KernelAvx512F / SumExp (vscalefps)."""
     f = xp.float32
@@ -43,11 +52,11 @@ def mlas_exp_reduced(xp, x):
         out = xp.empty(x.shape, dtype=f)
         _compiled.loops("attention").exp_reduced_all(x.reshape(-1), out.reshape(-1))
         return out
-    biased = fma32(xp, x, f(_LOG2_RECIPROCAL), f(_ROUNDING_BIAS))
-    m = biased - f(_ROUNDING_BIAS)
-    r = fma32(xp, m, f(_LOG2_HIGH), x)
-    r = fma32(xp, m, f(_LOG2_LOW), r)
-    p = horner32(xp, xp.full(x.shape, _EXP_POLY[0], dtype=f), r, [f(c) for c in (*_EXP_POLY[1:], _EXP_POLY[5])])
+    biased = fma32(xp, x, f(LOG2_RECIPROCAL), f(ROUNDING_BIAS))
+    m = biased - f(ROUNDING_BIAS)
+    r = fma32(xp, m, f(LOG2_HIGH), x)
+    r = fma32(xp, m, f(LOG2_LOW), r)
+    p = horner32(xp, xp.full(x.shape, EXP_POLY[0], dtype=f), r, [f(c) for c in (*EXP_POLY[1:], EXP_POLY[5])])
     # vscalefps: p * 2^m with a single rounding (ldexp); m is bounded so the int cast is safe.
     m = xp.where(xp.isnan(m), f(0), xp.clip(m, f(-300), f(300)))
     with errstate(xp, over="ignore"):  # overflow to inf is the intended result for large inputs
@@ -56,44 +65,36 @@ def mlas_exp_reduced(xp, x):
 
 def mlas_exp(xp, x):
     # No upper clamp in the AVX512F kernel: large inputs overflow to inf through vscalefps.
-    return mlas_exp_reduced(xp, xp.maximum(x, xp.float32(_EXP_LOWER)))
-
-
-# MlasErfConstants (erf.cpp) and the ErfKernelFma3 evaluation.
-_ERF_UPPER = 3.925
-_ERF_SPLIT = 0.921875
-_ERF_SMALL = (-5.99104969e-4, 4.99339588e-3, -2.67667342e-2, 1.12818025e-1, -3.76124859e-1, 1.28379151e-1)
-_ERF_BIG = (1.72948930e-5, -3.83208680e-4, 3.88393435e-3, -2.42545605e-2, 1.06777847e-1, 6.34846687e-1, 1.28717512e-1)
-_ERF_EXP_LOWER = -88.3762626647949
-_ERF_EXP_C = 1.25829120e+7
-_ERF_EXP_POLY = (1.38319808e-3, 8.37550033e-3, 4.16689515e-2, 1.66664466e-1, 4.99999851e-1, 1.0, 1.0)
+    return mlas_exp_reduced(xp, xp.maximum(x, xp.float32(EXP_LOWER)))
 
 
 def mlas_erf(xp, x):
     f = xp.float32
-    x = xp.ascontiguousarray(x, dtype=f)
+    if _compiled.enabled(xp):
+        return compiled_map(xp, "erf", x)
+    x = xp.asarray(x, dtype=f, order="C")  # (ascontiguousarray would make a 0-d x 1-d)
     sign = x.view(xp.uint32) & xp.uint32(0x80000000)
     a = xp.abs(x)
     # vminps(a, upper) returns the second operand for NaN: erf(NaN) comes out as +-erf(upper).
-    a = xp.where(xp.isnan(a), f(_ERF_UPPER), xp.minimum(a, f(_ERF_UPPER)))
+    a = xp.where(xp.isnan(a), f(ERF_UPPER), xp.minimum(a, f(ERF_UPPER)))
     s = a * a
-    p = xp.full(x.shape, _ERF_SMALL[0], dtype=f)
-    for c in _ERF_SMALL[1:]:
+    p = xp.full(x.shape, ERF_SMALL[0], dtype=f)
+    for c in ERF_SMALL[1:]:
         p = fma32(xp, p, s, f(c))
     small = fma32(xp, p, a, a)
-    big = a > f(_ERF_SPLIT)
+    big = a > f(ERF_SPLIT)
     ab = xp.where(big, a, f(0))
-    p = xp.full(x.shape, _ERF_BIG[0], dtype=f)
-    for c in _ERF_BIG[1:]:
+    p = xp.full(x.shape, ERF_BIG[0], dtype=f)
+    for c in ERF_BIG[1:]:
         p = fma32(xp, p, ab, f(c))
     r = -fma32(xp, p, ab, ab)
-    r = xp.maximum(r, f(_ERF_EXP_LOWER))
-    c = f(_ERF_EXP_C)
-    vr = fma32(xp, r, f(_LOG2_RECIPROCAL), c) - c
-    vf = fma32(xp, vr, f(_LOG2_HIGH), r)
-    vf = fma32(xp, vr, f(_LOG2_LOW), vf)
-    y = xp.full(x.shape, _ERF_EXP_POLY[0], dtype=f)
-    for k in _ERF_EXP_POLY[1:]:
+    r = xp.maximum(r, f(ERF_EXP_LOWER))
+    c = f(ERF_EXP_C)
+    vr = fma32(xp, r, f(LOG2_RECIPROCAL), c) - c
+    vf = fma32(xp, vr, f(LOG2_HIGH), r)
+    vf = fma32(xp, vr, f(LOG2_LOW), vf)
+    y = xp.full(x.shape, ERF_EXP_POLY[0], dtype=f)
+    for k in ERF_EXP_POLY[1:]:
         y = fma32(xp, y, vf, f(k))
     # 2^int(vr) built by bit manipulation, as the kernel does.
     pow2 = ((vr.astype(xp.int32) + xp.int32(127)) << 23).view(f)

@@ -10,7 +10,7 @@ then x * (1 / sum) or (x - max) - logf(sum).
 from __future__ import annotations
 
 from . import _compiled
-from ._mlas_constants import _LOGF_A, _LOGF_INVC, _LOGF_LN2, _LOGF_LOGC
+from ._mlas_constants import LOGF_A, LOGF_INVC, LOGF_LN2, LOGF_LOGC
 from .elementwise import mlas_exp
 from .registry import register
 
@@ -23,14 +23,14 @@ def glibc_logf(xp, x):
     i = ((tmp >> 19) % 16).astype(xp.int64)
     k = (tmp.view(xp.int32) >> 23).astype(xp.float64)
     iz = ix - (tmp & xp.uint32(0xFF800000))
-    invc = xp.asarray([float.fromhex(h) for h in _LOGF_INVC], dtype=xp.float64)[i]
-    logc = xp.asarray([float.fromhex(h) for h in _LOGF_LOGC], dtype=xp.float64)[i]
+    invc = xp.asarray([float.fromhex(h) for h in LOGF_INVC], dtype=xp.float64)[i]
+    logc = xp.asarray([float.fromhex(h) for h in LOGF_LOGC], dtype=xp.float64)[i]
     z = iz.view(xp.float32).astype(xp.float64)
     r = z * invc - 1.0
-    y0 = logc + k * _LOGF_LN2
+    y0 = logc + k * LOGF_LN2
     r2 = r * r
-    y = _LOGF_A[1] * r + _LOGF_A[2]
-    y = _LOGF_A[0] * r2 + y
+    y = LOGF_A[1] * r + LOGF_A[2]
+    y = LOGF_A[0] * r2 + y
     y = y * r2 + (y0 + r)
     ok = (x > 0) & xp.isfinite(x) & (ix >= xp.uint32(0x00800000))
     return xp.where(ok, y, xp.log(x.astype(xp.float64))).astype(xp.float32)

@@ -11,6 +11,7 @@ from types import ModuleType
 
 import numpy
 
+from ops._compiled import enabled as compiled_enabled  # noqa: F401 - re-exported: compiled loops on or off
 from ops.xp import errstate, is_numpy  # noqa: F401 - re-exported: the simulator asks here
 
 from .errors import DeviceError

@@ -3,22 +3,25 @@ produced when it has an encoding, and values are freed after their last use unle
 
 An Executor holds nothing of a run: `run` is safe to call from several threads. Its only state is the cache
 of activation quantizers bound per tensor and rank (a per-channel encoding's axis depends on the value's
-rank) and one executor per If/Loop/Scan body.
+rank), one executor per If/Loop/Scan body, and each step's call bound once (_bind: the kernel, a getter of
+its inputs, its attributes, its outputs' quantizers, its free list), so that a run's loop does per node
+little more than the kernel call: a token step of a small decoder is dozens of nodes on tiny tensors.
 """
 from __future__ import annotations
 
 from collections import ChainMap
 from functools import partial
+from operator import itemgetter
 from typing import Callable, Optional
 
 from ops.errors import OpError
 
 from . import errors
-from .backend import errstate, host_module, is_numpy, on_host, to_device, to_host
+from .backend import errstate, host_module, is_numpy, on_host, to_device, to_host, unwrap
 from .encodings import describe_names
 from .errors import KernelError, LimitError, ModelError, SimulatorError
 from .plan import Plan, Step
-from .quantization import Quantizer
+from .quantization import Quantizer, quantize_function
 
 # observer(name, value after its encoding, value before it), for each graph input and node output.
 Observer = Callable[[str, object, object], None]
@@ -36,6 +39,35 @@ class Executor:
         # an executor per mention would double the work at every level).
         bodies = {id(g): g for s in (*plan.steps, *plan.producer.values()) for g in s.subgraphs.values()}
         self._bodies = {key: Executor(g) for key, g in bodies.items()}
+        self._array_type = unwrap(plan.xp).ndarray
+        # name -> the function quantizing a float value of it (quantization.quantize_function; per rank when the
+        # axis depends on it), for every tensor with an encoding
+        self._quantizers = {name: self._quantize_function(name) for name in plan.activation_encodings}
+        self._bound = tuple(self._bind(step) for step in plan.steps)
+
+    def _bind(self, step: Step) -> tuple:
+        """What run needs of a step, looked up once: (step, kernel function, getter of its inputs from the run's
+        values (one value, or a tuple), whether it takes a single input, attributes, outputs, their
+        quantizers (None: no encoding), free list, whether the kernel is called directly, the name of its only
+        output when that has no encoding (stored as it comes, unless a run observes or keeps raw values)).
+        A step that moves inputs to the host, runs a body, or runs on a device goes through call_step."""
+        host_inputs = [i for i in step.kernel.host_inputs if i < len(step.inputs) and i not in step.host_args]
+        direct = self._on_host and not step.subgraphs and not host_inputs  # on the host, host_args are the values
+        names = step.inputs
+        getter = itemgetter(*names) if names else _no_inputs
+        quantizers = tuple(self._quantizers.get(n) if n else None for n in step.outputs)
+        only = step.outputs[0] if len(step.outputs) == 1 and step.outputs[0] and quantizers[0] is None else None
+        return (step, step.kernel.fn, getter, len(names) == 1, step.attrs, step.outputs, quantizers, step.free,
+                direct, only)
+
+    def _quantize_function(self, name: str):
+        q = self.plan.activation_quantizers.get(name)
+        if q is not None:
+            return quantize_function(self.xp, q)
+        return partial(self._quantize_per_rank, name)  # the axis depends on the value's rank
+
+    def _quantize_per_rank(self, name: str, value):
+        return self.quantizer_for(name, value)(self.xp, value)
 
     # -- quantizers -----------------------------------------------------------------------------
 
@@ -58,12 +90,13 @@ class Executor:
     def quantize(self, name: str, value):
         """`value` as tensor `name`'s consumers see it: fake-quantized by its encoding when it has one and is
         a float tensor, else unchanged."""
-        if name not in self.plan.activation_encodings:
+        q = self._quantizers.get(name)
+        if q is None:
             return value
         dtype = getattr(value, "dtype", None)
         if dtype is None or dtype.kind != "f":
             return value  # only float tensors carry a quantizer
-        return self.quantizer_for(name, value)(self.xp, value)
+        return q(value)
 
     def errstate(self):
         """The floating-point error state of a run (inf and NaN are values, not warnings)."""
@@ -100,33 +133,52 @@ class Executor:
         plan = self.plan
         # Constants are read, never written or freed: a body's run layers its values over them (no copy).
         values = dict(plan.constants) if outer is None else ChainMap({}, plan.constants, outer)
-        raw = {n: self.raw_constant(n) for n in pre_quant if n in plan.constants}
+        raw = {n: self.raw_constant(n) for n in pre_quant if n in plan.constants} if pre_quant else {}
+        plain = observer is None and not pre_quant  # values are stored as they come, nothing else
         if observer is not None:
             for name in plan.folded:  # computed at load, seen by the observer as if produced now
                 observer(name, plan.constants[name], self.raw_constant(name))
-        encoded, call_step, quantize = plan.activation_encodings, self.call_step, self.quantize
+        values[""] = None  # an omitted input, read through the steps' getters like any value
+        xp, array_type, call_step, quantize = self.xp, self._array_type, self.call_step, self.quantize
         with self.errstate():  # a graph input holding inf or NaN quantizes without warnings, like any value
             for name, value in feeds.items():
-                self._store(name, value, values, raw, pre_quant, observer)
+                if plain:
+                    values[name] = quantize(name, value)
+                else:
+                    self._store(name, value, values, raw, pre_quant, observer)
             for name in plan.graph_input_free:
                 if name not in keep:
                     values.pop(name, None)
-            for step in plan.steps:
-                result = call_step(step, [values[n] if n else None for n in step.inputs], values)
-                for name, value in zip(step.outputs, result):
-                    if not name:
-                        continue
-                    if observer is not None:
-                        self._store(name, value, values, raw, pre_quant, observer)
-                        continue
-                    if name in pre_quant:  # _store's steps, inlined: this loop is a token step's overhead
-                        raw[name] = value
-                    values[name] = quantize(name, value) if name in encoded else value
-                for name in step.free:
+            for step, fn, getter, single, attrs, outputs, quantizers, free, direct, only in self._bound:
+                if direct:
+                    args = getter(values)
+                    try:
+                        result = fn(xp, args, **attrs) if single else fn(xp, *args, **attrs)
+                    except Exception as exc:  # noqa: BLE001 - wrapped with the node's name
+                        raise_kernel_error(step, [args] if single else list(args), exc)
+                else:
+                    result = call_step(step, [values[n] if n else None for n in step.inputs], values)
+                if only is not None and plain and not isinstance(result, tuple):
+                    values[only] = result
+                elif observer is not None:
+                    for name, value in zip(outputs, result if isinstance(result, tuple) else (result,)):
+                        if name:
+                            self._store(name, value, values, raw, pre_quant, observer)
+                else:  # _store's steps, inlined with the quantizers bound (this loop is a token step's overhead)
+                    for name, value, q in zip(outputs, result if isinstance(result, tuple) else (result,), quantizers):
+                        if not name:
+                            continue
+                        if name in pre_quant:
+                            raw[name] = value
+                        if q is not None:  # a float array: its bound function; anything else: the general rule
+                            value = (q(value) if type(value) is array_type and value.dtype.kind == "f"
+                                     else quantize(name, value))
+                        values[name] = value
+                for name in free:
                     if name not in keep:
                         values.pop(name, None)
-        missing = [n for n in keep if n not in values]
-        if missing:
+        if not values.keys() >= keep:  # a set comparison in C (this runs after every run)
+            missing = [n for n in keep if n not in values]
             raise ModelError(f"tensor(s) {describe_names(missing)} were not produced (an optional output the node "
                              f"did not compute?)")
         return {n: values[n] for n in keep}, raw
@@ -204,17 +256,28 @@ class Executor:
             result = step.kernel.fn(xp, *args, **attrs)
             if xp is not self.xp:
                 result = tuple(to_device(self.xp, r) for r in (result if isinstance(result, tuple) else (result,)))
-        except SimulatorError:  # a body's error (a LimitError there already names its node)
-            raise
-        except OpError as exc:
-            error = project_error(exc)
-            if isinstance(error, LimitError):
-                error = LimitError(f"{step.label}: {exc}")
-            raise error from None
-        except Exception as exc:
-            shapes = ", ".join(f"{n or '<omitted>'}: {_describe(a)}" for n, a in zip(step.inputs, args))
-            raise KernelError(f"{step.label} failed on inputs ({shapes}): {type(exc).__name__}: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - wrapped with the node's name
+            raise_kernel_error(step, args, exc)
         return result if isinstance(result, tuple) else (result,)
+
+
+def raise_kernel_error(step: Step, args: list, exc: Exception):
+    """Raise a kernel's failure on `args` as the project's error naming the step's node (inside the except
+    clause that caught `exc`): a SimulatorError as it is (a body's: a LimitError there already names its
+    node), an ops.errors error as the simulator.errors class of its name, anything else as a KernelError."""
+    if isinstance(exc, SimulatorError):
+        raise  # noqa: PLE0704 - the exception being handled, as it is
+    if isinstance(exc, OpError):
+        error = project_error(exc)
+        if isinstance(error, LimitError):
+            error = LimitError(f"{step.label}: {exc}")
+        raise error from None
+    shapes = ", ".join(f"{n or '<omitted>'}: {_describe(a)}" for n, a in zip(step.inputs, args))
+    raise KernelError(f"{step.label} failed on inputs ({shapes}): {type(exc).__name__}: {exc}") from exc
+
+
+def _no_inputs(values) -> tuple:
+    return ()
 
 
 def project_error(exc: OpError) -> SimulatorError:
@@ -235,4 +298,4 @@ def _describe(a) -> str:
     return f"{getattr(a, 'dtype', type(a).__name__)}{list(shape) if shape is not None else ''}"
 
 
-__all__ = ["Executor", "Observer", "project_error", "step_needs_host"]
+__all__ = ["Executor", "Observer", "project_error", "raise_kernel_error", "step_needs_host"]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+from itertools import accumulate
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Optional
 
@@ -72,6 +73,18 @@ def _np_type(arg):
     return onnx.helper.tensor_dtype_to_np_dtype(getattr(onnx.TensorProto, name.upper()))
 
 
+def _sequence_axis(cache, new: np.ndarray, old: np.ndarray, model) -> int:
+    """The one axis along which a cache output and its cache differ in size (DataError otherwise)."""
+    if new.ndim != old.ndim:
+        raise DataError(f"cache output {cache.output!r} of {_where(model)!r} has rank {new.ndim}, its input "
+                        f"{cache.name!r} rank {old.ndim}")
+    differ = [a for a in range(new.ndim) if new.shape[a] != old.shape[a]]
+    if len(differ) != 1:
+        raise DataError(f"cache output {cache.output!r} {list(new.shape)} and input {cache.name!r} "
+                        f"{list(old.shape)} differ in more than the sequence axis")
+    return differ[0]
+
+
 def _fixed(d) -> int | None:
     return d if isinstance(d, int) and d > 0 else None
 
@@ -82,6 +95,8 @@ class _Cache:
     name: str
     output: str
     value: np.ndarray
+    shapes: tuple = ()  # (output shape, cache shape) of the last update checked, and its sequence axis:
+    axis: int = -1      # the checks of _update are made once per pair of shapes
 
 
 @dataclass
@@ -129,26 +144,22 @@ class Generator:
     # -- one step ------------------------------------------------------------------------------
 
     def _io(self, model):
-        """(inputs, output names, {input name: cache output name}) of a model, read once."""
+        """((input, declared shape, NumPy type, cache output name or None) per input, output names) of a model,
+        read once."""
         io = self._models.get(id(model))
         if io is None:
-            inputs = model.get_inputs()
             outputs = {o.name for o in model.get_outputs()}
-            io = self._models[id(model)] = (inputs, outputs, {a.name: cache_output_name(a.name, outputs)
-                                                              for a in inputs})
+            inputs = [(a, _declared(a), _np_type(a), cache_output_name(a.name, outputs)) for a in model.get_inputs()]
+            io = self._models[id(model)] = (inputs, outputs)
         return io
 
     def _feed(self, model, ids: list[int], new_mask: list[int], state: dict) -> tuple[dict, list[str], dict]:
-        inputs, outputs, cache_outputs = self._io(model)
+        inputs, outputs = self._io(model)
         feed, caches = {}, {}
         s = len(ids)
         past = state["filled"]  # cache slots already written (padding included)
-        valid = state["mask"] + new_mask
         mask_arg = None
-        for arg in inputs:
-            shape = _declared(arg)
-            dtype = _np_type(arg)
-            out = cache_outputs[arg.name]
+        for arg, shape, dtype, out in inputs:
             if out is not None:
                 cache = state["caches"].get(out)
                 if cache is None:  # no earlier step wrote it: an empty cache of the declared shape
@@ -161,18 +172,18 @@ class Generator:
                 caches[out] = cache
             elif arg.name == "input_ids":
                 feed[arg.name] = np.asarray([ids], dtype=dtype)
-            elif arg.name == "position_ids":
-                pos = np.maximum(np.cumsum(valid) - 1, 0)[-s:]
-                feed[arg.name] = pos.reshape(1, s).astype(dtype)
+            elif arg.name == "position_ids":  # the new entries' places among the valid ones
+                before = sum(state["mask"]) - 1
+                feed[arg.name] = np.array([[max(n + before, 0) for n in accumulate(new_mask)]], dtype=dtype)
             elif arg.name == "attention_mask":
-                mask_arg = arg
+                mask_arg = (arg, shape, dtype)
             elif arg.name == "seqlens_k":
                 feed[arg.name] = np.full([_fixed(d) or 1 for d in shape] or [1], past + s - 1, dtype=dtype)
             elif arg.name == "total_sequence_length":
                 feed[arg.name] = np.full([_fixed(d) or 1 for d in shape], past + s, dtype=dtype)
         if mask_arg is not None:
-            feed[mask_arg.name] = self._mask(mask_arg, model, state["mask"], new_mask, caches)
-        missing = [a.name for a in inputs if a.name not in feed]
+            feed[mask_arg[0].name] = self._mask(*mask_arg, model, state["mask"], new_mask, caches)
+        missing = [a.name for a, *_ in inputs if a.name not in feed]
         if missing and self.extra_feed is not None:
             extra = self.extra_feed({"position": past, "length": s, "ids": ids, "inputs": missing})
             feed.update({k: v for k, v in extra.items() if k in missing})
@@ -186,15 +197,14 @@ class Generator:
         return feed, [self.logits_name] + list(caches) + fresh, caches
 
     @staticmethod
-    def _mask(arg, model, past_mask: list[int], new_mask: list[int], caches: dict) -> np.ndarray:
+    def _mask(arg, shape: list, dtype, model, past_mask: list[int], new_mask: list[int], caches: dict) -> np.ndarray:
         """1 per attended position, in the order the graph lays them out: past then new entries (growing, or a
         cache of the maximum length with the new entries appended), or cache slots only (a cache the graph
         updates in place)."""
-        shape = _declared(arg)
         valid = past_mask + new_mask
         length = (_fixed(shape[-1]) if shape else None) or len(valid)
         s = len(new_mask)
-        m = np.zeros(length, dtype=_np_type(arg))
+        m = np.zeros(length, dtype=dtype)
         cache_lengths = {d for c in caches.values() for d in c.value.shape}
         if length > len(valid) and length - s in cache_lengths and length - s >= len(past_mask):
             m[:len(past_mask)] = past_mask  # slots of a fixed cache, then the step's own entries
@@ -229,14 +239,10 @@ class Generator:
         old = cache.value
         if new.shape == old.shape:
             return new  # the graph returned the whole cache (or a fixed-length one updated in place)
-        if new.ndim != old.ndim:
-            raise DataError(f"cache output {cache.output!r} of {_where(model)!r} has rank {new.ndim}, its input "
-                            f"{cache.name!r} rank {old.ndim}")
-        differ = [a for a in range(new.ndim) if new.shape[a] != old.shape[a]]
-        if len(differ) != 1:
-            raise DataError(f"cache output {cache.output!r} {list(new.shape)} and input {cache.name!r} "
-                            f"{list(old.shape)} differ in more than the sequence axis")
-        axis = differ[0]
+        if cache.shapes != (new.shape, old.shape):
+            cache.axis = _sequence_axis(cache, new, old, model)
+            cache.shapes = (new.shape, old.shape)
+        axis = cache.axis
         if new.shape[axis] == old.shape[axis] + s:  # growing: past + new
             return new
         if new.shape[axis] == s and old.shape[axis] < filled + s:
@@ -244,9 +250,7 @@ class Generator:
                             f"after {filled} (generate fewer tokens, or use a model with a longer cache)")
         if new.shape[axis] == s:  # fixed length: write the new entries in place
             updated = old.copy()
-            index = [slice(None)] * old.ndim
-            index[axis] = slice(filled, filled + s)
-            updated[tuple(index)] = new
+            updated[(slice(None),) * axis + (slice(filled, filled + s),)] = new
             return updated
         raise DataError(f"cache output {cache.output!r} {list(new.shape)} fits neither a growing cache (past + "
                         f"{s}) nor a fixed one of length {old.shape[axis]} at position {filled}")
@@ -279,7 +283,7 @@ class Generator:
         # Padded positions fill cache slots but are masked out.
         logits = self._step(self.prompt_model, [self.pad_token] * pad + prompt, state, [0] * pad + [1] * len(prompt))
         for step in range(max_new_tokens):
-            predicted = int(np.argmax(logits))
+            predicted = int(logits.argmax())
             token = forced[step] if forced is not None and step < len(forced) else predicted
             result.logits.append(logits)
             result.predicted.append(predicted)

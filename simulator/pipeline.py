@@ -150,6 +150,8 @@ class Pipeline:
         self._outputs = [arg for part in self.parts for arg in part.get_outputs() if arg.name not in consumed]
         self._output_part = {arg.name: i for i, part in enumerate(self.parts) for arg in part.get_outputs()}
         self._part_outputs = [[arg.name for arg in part.get_outputs()] for part in self.parts]
+        self._input_names = {a.name for a in inputs}
+        self._routes: dict = {}  # output names -> _route's answer
 
     # -- ONNX Runtime's interface ---------------------------------------------------------------
 
@@ -166,32 +168,50 @@ class Pipeline:
             output_names = [o.name for o in self._outputs]
         elif isinstance(output_names, str):
             output_names = [output_names]
-        owner = [self.part_of(n) for n in output_names]
-        last = max(owner)
-        known = {a.name for a in self._inputs}
+        route = self._route(output_names)
+        known = self._input_names
         unknown = [n for n in input_feed if n not in known]
         if unknown:
             raise ParameterError(f"unknown input name(s) {describe_names(unknown)}; pipeline inputs: "
                                  f"{describe_names(known)}")
         env = dict(input_feed)
         results: dict[str, np.ndarray] = {}
-        for i in range(last + 1):
+        for i, sources, asked, wanted, extra, returned in route:
             part = self.parts[i]
-            feed = {}
-            for name, source in self._sources[i].items():
-                if source not in env:
-                    raise ParameterError(f"missing input {name!r} of pipeline part {i} "
-                                         f"({getattr(part, 'model_path', '')!r})")
-                feed[name] = env[source]
-            wanted = self._part_outputs[i]
-            extra = [n for n, p in zip(output_names, owner) if p == i and n not in wanted]
+            try:
+                feed = {name: env[source] for name, source in sources}
+            except KeyError:
+                name = next(name for name, source in sources if source not in env)
+                raise ParameterError(f"missing input {name!r} of pipeline part {i} "
+                                     f"({getattr(part, 'model_path', '')!r})") from None
             if self.record is not None:
                 self.record.append((i, feed))
-            values = part.run(wanted + extra, feed)
-            env.update(zip(wanted, values[:len(wanted)]))
+            values = part.run(asked, feed)
+            env.update(zip(wanted, values))  # the part's outputs, then the extra names asked of it
             results.update(zip(extra, values[len(wanted):]))
-            results.update((n, v) for n, v in zip(wanted, values[:len(wanted)]) if n in output_names)
+            results.update((wanted[k], values[k]) for k in returned)
         return [results[n] for n in output_names]
+
+    def _route(self, output_names) -> tuple:
+        """Per part run for `output_names`: (index, (input, environment name) pairs, the names to ask it for, its
+        outputs, the extra names asked, the indices of its outputs that are asked of the pipeline); remembered
+        per list of names (a generation loop asks for the same names every step)."""
+        key = tuple(output_names)
+        route = self._routes.get(key)
+        if route is None:
+            owner = [self.part_of(n) for n in output_names]
+            asked = set(output_names)
+            route = []
+            for i in range(max(owner) + 1):
+                wanted = self._part_outputs[i]
+                extra = [n for n, p in zip(output_names, owner) if p == i and n not in wanted]
+                route.append((i, tuple(self._sources[i].items()), wanted + extra, wanted, extra,
+                              [k for k, n in enumerate(wanted) if n in asked]))
+            route = tuple(route)
+            if len(self._routes) >= 256:  # a bound on what callers asking for ever new lists can make us hold
+                self._routes.clear()
+            self._routes[key] = route
+        return route
 
     # -- beyond ONNX Runtime --------------------------------------------------------------------
 

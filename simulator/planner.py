@@ -76,6 +76,8 @@ def plan_graph(graph: onnx.GraphProto, opsets: dict[str, int], wanted: dict, xp:
     node_order = tuple(topological_order(graph, available))
     body_options = dict(source=source, rounding=rounding, kernels=kernels, ort_threads=ort_threads,
                         encodings_path=encodings_path)
+    # The constants whose values are final (no encoding, no feed replaces them): ONNX Runtime may pre-pack them.
+    fixed = frozenset(raw_initializers).difference(wanted, (i.name for i in overridable))
 
     steps: list[Step] = []
     for node in node_order:
@@ -88,7 +90,8 @@ def plan_graph(graph: onnx.GraphProto, opsets: dict[str, int], wanted: dict, xp:
         except OpError as exc:
             raise project_error(exc) from None
         if kernels == "onnxruntime":
-            kernel = ort_kernels.ort_kernel(kernel, node, opsets, raw_initializers, ort_threads) or kernel
+            kernel = ort_kernels.ort_kernel(kernel, node, opsets, raw_initializers, ort_threads, fixed,
+                                               quantized=bool(wanted)) or kernel
         attrs = node_attributes(node)
         if kernel.takes_output_count:
             attrs["_n_outputs"] = len(node.output)

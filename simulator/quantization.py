@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from functools import partial
 
 import numpy as np
 
-from .backend import elementwise_kernel, unwrap
+from .backend import compiled_enabled, elementwise_kernel, unwrap
 
 HALF_AWAY_FROM_ZERO = "half_away_from_zero"
 HALF_TO_EVEN = "half_to_even"
@@ -131,6 +132,8 @@ def fake_quantize(xp, x, quantizer: Quantizer):
     xp = unwrap(xp)  # quantization is exact elementwise math: no accumulation wrapper needed
     if xp is not np and quantizer.rounding != ONNXRUNTIME_QDQ:
         return _cuda_kernel(xp, quantizer.rounding)(x, scale, offset, np.float32(quantizer.qmax))
+    if scale.ndim == 0 and quantizer.rounding != ONNXRUNTIME_QDQ and compiled_enabled(xp):
+        return _compiled_grid(quantizer)(x)
     if xp is np and scale.ndim == 0 and x.size > 2 * _CHUNK and x.flags.c_contiguous:
         # A large tensor a chunk at a time: the passes below then run in cache, not in memory.
         out = np.empty_like(x)
@@ -179,6 +182,59 @@ y = (q + offset) * scale;
 """
 _CUPY_ROUNDING = {HALF_AWAY_FROM_ZERO: f"floorf(v + {float(JUST_BELOW_HALF)!r}f)",  # half up, as _round_grid
                   HALF_TO_EVEN: "rintf(v)"}
+
+
+def _compiled_grid(quantizer: Quantizer):
+    """The grid pass as one compiled loop over float32 x (simulator/_jit_quantization.py: the same operations)."""
+    from ._jit_quantization import grid_pass  # noqa: PLC0415 - Numba: imported when first enabled
+
+    args = (np.float32(quantizer.scale), np.float32(quantizer.offset), np.float32(quantizer.qmax), JUST_BELOW_HALF,
+            quantizer.rounding != HALF_TO_EVEN)
+
+    def quantize(x):
+        x = np.ascontiguousarray(x)
+        out = np.empty_like(x)
+        grid_pass(x.reshape(-1), out.reshape(-1), *args)
+        return out
+    return quantize
+
+
+def quantize_function(xp, quantizer: Quantizer):
+    """fake_quantize(xp, ·, quantizer) as a function of x alone, with what depends only on the quantizer
+    decided once: for a per-tensor integer grid on the host, a float32 tensor of at least one dimension and up
+    to two chunks runs the seven passes of _fake_quantize_into directly (the same ufuncs on the same operands:
+    the same bits); anything else goes through fake_quantize. A run quantizes many small activations, each
+    of which would otherwise pay more for fake_quantize's checks than for its arithmetic."""
+    enc = quantizer.encoding
+    if (enc.is_float or enc.bitwidth > 24 or unwrap(xp) is not np or quantizer.rounding == ONNXRUNTIME_QDQ
+            or quantizer.scale.ndim != 0):
+        return partial(fake_quantize, xp, quantizer=quantizer)
+    if compiled_enabled(xp):
+        compiled, float32 = _compiled_grid(quantizer), np.dtype(np.float32)
+        return lambda x: compiled(x) if x.dtype is float32 and x.ndim else fake_quantize(xp, x, quantizer)
+    # Ufunc operands as 0-d float32 arrays: positional `out` and 0-d operands are the cheapest calls (np.clip's
+    # bounds as Python numbers cost three times as much); the values are those fake_quantize uses.
+    scale, offset = quantizer.scale, quantizer.offset
+    zero, qmax, below_half = (np.array(v, np.float32) for v in (0, quantizer.qmax, JUST_BELOW_HALF))
+    half_up = quantizer.rounding != HALF_TO_EVEN
+    divide, subtract, add, multiply, floor, rint = np.divide, np.subtract, np.add, np.multiply, np.floor, np.rint
+    clip, float32, limit = _clip, np.dtype(np.float32), 2 * _CHUNK
+
+    def quantize(x):
+        if x.dtype is not float32 or not x.ndim or x.size > limit:
+            return fake_quantize(xp, x, quantizer)
+        v = divide(x, scale)
+        subtract(v, offset, v)
+        if half_up:  # _round_grid's two rules
+            add(v, below_half, v)
+            floor(v, v)
+        else:
+            rint(v, v)
+        clip(v, zero, qmax, v)
+        add(v, offset, v)
+        multiply(v, scale, v)
+        return v
+    return quantize
 
 
 def _cuda_kernel(xp, rounding: str):

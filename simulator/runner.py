@@ -23,6 +23,7 @@ import hashlib
 import importlib
 import json
 import os
+import sys
 import threading
 import uuid
 import dataclasses
@@ -254,9 +255,33 @@ def run(task: Task, names: list, merge: Callable, options: Options = Options(),
     return report
 
 
+def _check_main_guard() -> None:
+    """Spawned workers re-import the script that started the run; a script whose code is not under
+    `if __name__ == "__main__":` would start the run again in each worker, and each would die bootstrapping."""
+    import ast  # noqa: PLC0415
+
+    from .safe_io import read_bytes  # noqa: PLC0415 - safe_io imports numpy, which this module's top may not
+
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    if not path or not str(path).endswith(".py") or not os.path.isfile(path):
+        return  # python -c, an interactive session, a notebook: nothing is re-imported
+    try:
+        tree = ast.parse(read_bytes(path, "script", ParameterError, max_bytes=16 << 20))
+    except (ParameterError, SyntaxError, ValueError):
+        return
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare) and isinstance(node.left, ast.Name) and node.left.id == "__name__" and \
+                any(isinstance(c, ast.Constant) and c.value == "__main__" for c in node.comparators):
+            return
+    raise ParameterError(f"workers > 1 starts worker processes that re-import the script {path!r}, which would run "
+                         f"its top-level code again in each worker: put that code under "
+                         f"`if __name__ == \"__main__\":`, or use workers=1")
+
+
 def _run_on_pool(task, shards, todo, finished, options, report):
     import multiprocessing as mp  # noqa: PLC0415
 
+    _check_main_guard()
     ctx = mp.get_context("spawn")
     workers = options.workers
     report.workers = workers

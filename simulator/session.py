@@ -139,9 +139,14 @@ class InferenceSession:
         self._providers = [name]
         self._provider_options = {name: {str(k): str(v) for k, v in options.items()}}
         self._known = set(self._interp.value_names)
+        self._resolved: dict = {}  # output names -> _targets' answer (names resolve against this plan)
+        self._on_host = is_numpy(self.xp)  # host feeds need no move
         initializers = {t.name for t in model.graph.initializer} | {s.values.name for s in model.graph.sparse_initializer}
         self._input_types = {vi.name: FeedSpec(vi.type) for vi in model.graph.input if vi.name not in initializers}
         self._overridable_types = {vi.name: FeedSpec(vi.type) for vi in model.graph.input if vi.name in initializers}
+        # whether a feed may be a list whose elements a result could be (else a feed's own id is all to check)
+        self._sequence_inputs = any(spec.holds_sequence for spec in (*self._input_types.values(),
+                                                                    *self._overridable_types.values()))
         self._inputs_meta = [node_arg(vi) for vi in model.graph.input if vi.name not in initializers]
         self._overridable_initializers = [node_arg(vi) for vi in model.graph.input if vi.name in initializers]
         self._outputs_meta = [node_arg(vi) for vi in output_value_infos(model)]
@@ -216,11 +221,10 @@ class InferenceSession:
 
     def _run(self, output_names, input_feed, run_options) -> list:
         check_feed_names(input_feed, self._input_types, self._overridable_types)
-        targets = self._targets(output_names)
-        keep = {name for name, pre in targets if not pre}
-        pre_quant = {name for name, pre in targets if pre}
+        targets, keep, pre_quant = self._targets(output_names)
         feeds = self._prepare(input_feed)
-        fed = _ids(feeds.values()) | _ids(input_feed.values())
+        fed = (_ids(feeds.values(), input_feed.values()) if self._sequence_inputs
+               else {*map(id, feeds.values()), *map(id, input_feed.values())})
         threads = self._threads()
         if self._profiler is None and threads is None:
             values, raw = self._interp.run(feeds, keep, pre_quant)
@@ -248,22 +252,40 @@ class InferenceSession:
             return None
         return _blas_controller().limit(limits=n, user_api="blas")
 
-    def _targets(self, output_names) -> list[tuple[str, bool]]:
+    def _targets(self, output_names) -> tuple[list[tuple[str, bool]], frozenset, frozenset]:
+        """(the requested names resolved, as (graph name, pre-quantization?), the names to keep, the names to keep
+        before their encoding); remembered per list of names (a generation loop asks for the same each step)."""
+        try:
+            key = tuple(output_names) if isinstance(output_names, (list, tuple)) else output_names
+            found = self._resolved.get(key)
+        except TypeError:  # an unhashable name: refused below
+            key, found = _UNHASHABLE, None
+        if found is not None:
+            return found
         if not output_names:
             output_names = [o.name for o in self._outputs_meta]
         elif isinstance(output_names, str):  # the project's shorthand for [name]
             output_names = [output_names]
         elif not isinstance(output_names, (list, tuple)):
             raise ArgumentTypeError(f"output_names must be a list of names or None, got {type(output_names).__name__}")
-        return [self.resolve_name(n) for n in output_names]
+        targets = [self.resolve_name(n) for n in output_names]
+        found = (targets, frozenset(n for n, pre in targets if not pre), frozenset(n for n, pre in targets if pre))
+        if key is not _UNHASHABLE:
+            if len(self._resolved) >= 256:  # a bound on what callers asking for ever new lists can make us hold
+                self._resolved.clear()
+            self._resolved[key] = found
+        return found
 
     def _prepare(self, input_feed) -> dict:
         feeds = {}
+        xp, on_host = self.xp, self._on_host
         for name, value in input_feed.items():
             spec = self._input_types.get(name) or self._overridable_types[name]
-            feeds[name] = to_device(self.xp, spec.convert(name, value))
-        for name in self._input_types:
-            feeds.setdefault(name, None)  # an omitted optional input
+            value = spec.convert(name, value)
+            feeds[name] = value if on_host and type(value) is np.ndarray else to_device(xp, value)
+        if not feeds.keys() >= self._input_types.keys():
+            for name in self._input_types:
+                feeds.setdefault(name, None)  # an omitted optional input
         return feeds
 
     def run_async(self, output_names, input_feed, callback, user_data, run_options=None) -> None:
@@ -349,6 +371,7 @@ class InferenceSession:
         return base, pre
 
 
+_UNHASHABLE = object()  # _targets' key for names it cannot remember
 _BLAS = []  # threadpoolctl's controller, made once: finding the BLAS libraries takes 0.1 ms
 
 
@@ -360,13 +383,14 @@ def _blas_controller():
     return _BLAS[0]
 
 
-def _ids(values) -> set[int]:
+def _ids(*groups) -> set[int]:
     """ids of the values and of the elements of sequences (a result that is one of them must be copied)."""
     out = set()
-    for v in values:
-        out.add(id(v))
-        if isinstance(v, list):
-            out |= {id(e) for e in v}
+    for values in groups:
+        for v in values:
+            out.add(id(v))
+            if isinstance(v, list):
+                out.update(map(id, v))
     return out
 
 

@@ -47,6 +47,7 @@ class FeedSpec:
         self.type_str = type_string(tp)
         self.inner = None  # the optional's or sequence's element type
         self.dtype = self.dims = None
+        self.shape = None  # a tensor's shape when every dimension is fixed: a feed of it and its dtype is fine
         self.is_string = False
         if self.kind == "optional_type":
             self.inner = FeedSpec(tp.optional_type.elem_type)
@@ -58,9 +59,18 @@ class FeedSpec:
             self.dtype = _np_dtype(tt.elem_type) if tt.elem_type else None
             if tt.HasField("shape"):
                 self.dims = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
+                if None not in self.dims and self.dtype is not None:
+                    self.shape = tuple(self.dims)
+
+    @property
+    def holds_sequence(self) -> bool:
+        """Whether a feed of this input is a list of tensors (a sequence, or an optional one)."""
+        return self.kind == "sequence_type" or (self.inner is not None and self.inner.holds_sequence)
 
     def convert(self, name: str, value):
         """`value` as the interpreter takes it (array, list of arrays, None), checked as ONNX Runtime checks it."""
+        if type(value) is np.ndarray and value.shape == self.shape and value.dtype == self.dtype:
+            return value  # already what the input declares (the checks below would pass it unchanged)
         if self.kind == "optional_type":
             return None if value is None else self.inner.convert(name, value)
         if self.kind == "tensor_type":
@@ -115,6 +125,8 @@ class FeedSpec:
 
 def check_feed_names(input_feed, inputs: dict, overridable: dict) -> None:
     """ONNX Runtime's order of refusals: not a mapping, missing required inputs, unknown names ({name: FeedSpec})."""
+    if type(input_feed) is dict and input_feed.keys() == inputs.keys():
+        return  # every input and nothing else: nothing to refuse
     if not hasattr(input_feed, "keys") or not hasattr(input_feed, "items"):
         raise ArgumentTypeError(f"input_feed must be a dict of input name -> value, got {type(input_feed).__name__}")
     missing = [n for n, spec in inputs.items() if n not in input_feed and spec.kind != "optional_type"]
@@ -131,6 +143,13 @@ def host_result(value, constants: set, feeds: set, returned: set):
     """A result as ONNX Runtime returns it: a fresh C-contiguous NumPy array (copied when it is a view, a constant
     or feed of the session, or already returned), a list for a sequence, None for an empty optional. `constants`,
     `feeds`: the ids of the session's constants and of the run's feeds."""
+    if type(value) is np.ndarray:  # the common case, decided without the conversions below
+        flags = value.flags
+        if (not flags.c_contiguous or not flags.owndata or id(value) in constants or id(value) in feeds
+                or id(value) in returned):
+            value = np.array(value, order="C", copy=True)
+        returned.add(id(value))
+        return value
     if value is None:
         return None
     if isinstance(value, (list, tuple)):

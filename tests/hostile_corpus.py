@@ -656,6 +656,24 @@ def while_loop_unbounded(t):
         loop_trip_count(t, None)
 
 
+def nested_loops_over_the_limit(t):
+    """An outer Loop of 400 iterations whose body runs an inner Loop of 400: 160,000 in all."""
+    inner = _loop_model(400).graph.node[0]
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["oc_in"], ["oc_out"]),
+         helper.make_node("Loop", ["M", "cond", "ov_in"], ["ov_out"], "inner", body=inner.attribute[0].g)],
+        "outer_body", [helper.make_tensor_value_info("oi", TensorProto.INT64, []),
+                       helper.make_tensor_value_info("oc_in", TensorProto.BOOL, []),
+                       helper.make_tensor_value_info("ov_in", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("oc_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("ov_out", TensorProto.FLOAT, [1])])
+    inits = [numpy_helper.from_array(np.array(True), "cond"), numpy_helper.from_array(np.array(400, np.int64), "M")]
+    model = _model([helper.make_node("Loop", ["M", "cond", "x"], ["y"], "outer", body=body)], inits,
+                   inputs=(("x", TensorProto.FLOAT, [1]),))
+    with env(SIMULATOR_MAX_LOOP_ITERATIONS=20_000):
+        session(save(t, model)).run(None, {"x": np.zeros(1, np.float32)})
+
+
 def loop_trip_count_negative(t):
     (out,) = loop_trip_count(t, -5)
     np.testing.assert_array_equal(out, np.zeros(1, np.float32))
@@ -944,6 +962,8 @@ CASES = [
          r"SIMULATOR_MAX_JSON_BYTES\)"),
     Case("while-loop-that-never-ends", False, while_loop_unbounded, "KernelError",
          r"node 'loop' \(Loop\): the loop is still running after 20000 iterations .*SIMULATOR_MAX_LOOP_ITERATIONS"),
+    Case("nested-loops-over-the-limit-in-all", False, nested_loops_over_the_limit, "KernelError",
+         r"node 'inner' \(Loop\): nested Loops have run 20000 iterations in all.*SIMULATOR_MAX_LOOP_ITERATIONS"),
     Case("loop-negative-trip-count", False, loop_trip_count_negative, None),
     Case("initializer-2^40-dims-no-data", False, initializer_huge_dims, "ModelError", r"initializer 'w'"),
     Case("pb-negative-dims", False, pb_negative_dims, "DataError", r"input_0\.pb'.*negative"),

@@ -253,6 +253,24 @@ def test_bin_dumps_read_in_the_model_dtype_and_names_map_by_file_or_suffix(tmp_p
     assert rc == 0 and len(d["layers"]) == 10 and not d.get("unmatched_files")
 
 
+def test_a_verify_that_could_read_no_dump_file_is_not_a_pass(tmp_path):
+    require_golden()
+    model, enc, data_path = _cnn()
+    dumps = _dump(tmp_path / "bin", model, enc, data_path, ext=".bin")
+    files = sorted(os.path.join(dumps, s, f) for s in os.listdir(dumps) for f in os.listdir(os.path.join(dumps, s)))
+    for path in files:
+        if not path.endswith("output.bin"):
+            open(path, "wb").write(b"\0" * 7)  # truncated: refused with a note
+    rc, d = _verify(dumps, tmp_path)
+    assert rc == 0 and d["passed"] and d["verdict"] == "pass"
+    assert "9 matched tensors were not compared" in d["diagnosis"] and "holds 7 bytes" in d["diagnosis"]
+    for path in files:
+        open(path, "wb").write(b"\0" * 7)
+    rc, d = _verify(dumps, tmp_path)
+    assert rc == 1 and not d["passed"] and d["verdict"] == "unchecked"
+    assert d["diagnosis"].startswith("no layer was compared: none of the 10 matched tensors")
+
+
 def test_read_bin_checks_sizes_and_refuses_what_is_not_a_file(tmp_path):
     x = np.arange(24, dtype=np.int64)
     x.tofile(tmp_path / "a.bin")

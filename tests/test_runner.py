@@ -334,3 +334,27 @@ def test_a_broken_executor_is_named(case):
             Simulator.compare_model_by_inference(_checker(case), executor=pool)
     finally:
         pool.shutdown(wait=False)
+
+
+# -- a script that spawns workers without a __main__ guard -------------------------------------------
+
+@pytest.mark.parametrize("guarded", [False, True])
+def test_a_script_without_a_main_guard_is_told_so_before_workers_start(case, tmp_path, guarded):
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    body = (f"from simulator.api import Simulator\nfrom simulator.schema.base import InferenceCheckerParameters\n"
+            f"from simulator.errors import SimulatorError\n"
+            f"p = InferenceCheckerParameters(input_model_path_0={case['model']!r}, input_model_path_1={case['model']!r},"
+            f" input_encodings_path_1={case['enc']!r}, input_data_path={case['data']!r}, workers=2, shard_size=32)\n")
+    call = "try:\n    print('passed', Simulator.compare_model_by_inference(p).passed)\nexcept SimulatorError as e:\n    print(e)\n"
+    script = tmp_path / "user_script.py"
+    script.write_text(body + ("if __name__ == '__main__':\n" + "".join("    " + line + "\n" for line in
+                                                                       call.splitlines()) if guarded else call))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, str(script)], cwd=root, capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, PYTHONPATH=root))
+    if guarded:
+        assert out.stdout.strip() in ("passed True", "passed False"), out.stderr[-2000:]  # the run completed
+    else:
+        assert "re-import the script" in out.stdout and "if __name__ == \"__main__\":" in out.stdout, out.stdout

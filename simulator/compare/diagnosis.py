@@ -1,5 +1,6 @@
 """The verdict of a layer-wise result and its diagnosis in words: pass, an isolated failure (the error arises
-at that layer), a cascade (every layer agrees in isolation: rounding flips propagating), or inconclusive."""
+at that layer), a cascade (every layer agrees in isolation: rounding flips propagating), inconclusive, or
+unchecked (nothing could be compared: never a pass)."""
 from __future__ import annotations
 
 from .. import report as _report
@@ -12,10 +13,20 @@ def diagnose(result) -> tuple[str, str]:
     first = result.first_failure
     first_iso = result.first_isolated_failure
     fmt = lambda v: _report.fmt(v, result.metric_info.unit)  # noqa: E731
+    uncompared = [r for r in result.layers if not r.compared]
+    if uncompared and len(uncompared) == len(result.layers):
+        return "unchecked", (f"no layer was compared: none of the {len(uncompared)} matched tensors could be read "
+                             f"or aligned ({uncompared[0].key!r}: {uncompared[0].note})")
     if first is None and first_iso is None:
-        return "pass", (f"every compared layer passes ({m} threshold {result.threshold:g}), cumulative and "
-                        f"isolated" if any(r.isolated_compared for r in result.layers) else
-                        f"every compared layer passes ({m} threshold {result.threshold:g})")
+        text = (f"every compared layer passes ({m} threshold {result.threshold:g}), cumulative and isolated"
+                if any(r.isolated_compared for r in result.layers) else
+                f"every compared layer passes ({m} threshold {result.threshold:g})")
+        if uncompared:
+            text += (f"; {len(uncompared)} matched tensors were not compared ({uncompared[0].key!r}: "
+                     f"{uncompared[0].note}; also {describe_names([r.key for r in uncompared[1:]], 3)})"
+                     if len(uncompared) > 1 else
+                     f"; 1 matched tensor was not compared ({uncompared[0].key!r}: {uncompared[0].note})")
+        return "pass", text
     if first_iso is not None:
         rec = result.layer(first_iso)
         more = [r.key for r in result.layers if r.isolated_passed is False][1:]

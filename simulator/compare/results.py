@@ -234,7 +234,9 @@ class LayerwiseCheckResult(_CheckResult):
 
     @property
     def passed(self) -> bool:
-        return super().passed and self.first_isolated_failure is None
+        # A check that compared nothing (every matched dump file refused) is not a pass.
+        return (super().passed and self.first_isolated_failure is None
+                and getattr(self, "verdict", None) != "unchecked")
 
     def to_dict(self) -> dict:
         layers = [r.to_dict() for r in self.layers]

@@ -1,9 +1,9 @@
 """ONNX Runtime's com.microsoft contrib ops against ORT's own CPU kernels.
 
 Element-wise ops, norms, RotaryEmbedding, GroupQueryAttention and MultiHeadAttention are bit for bit in the
-cases below (the attentions multiply in MLAS's order, ops/_mlas_products.py). MatMulNBits multiplies with
-NumPy's BLAS where ORT uses MLAS: its error is stated as the measured worst case relative to the output's
-largest magnitude (MAX_REL) and asserted.
+cases below (the attentions multiply in MLAS's order, ops/_mlas_products.py), and so is MatMulNBits with one row
+of A (MLAS's single-row kernel). MatMulNBits with more rows multiplies with NumPy's BLAS where ORT uses MLAS: its
+error is stated as the measured worst case relative to the output's largest magnitude (MAX_REL) and asserted.
 """
 import numpy as np
 import pytest
@@ -55,12 +55,12 @@ def test_simplified_layer_norm_bit_exact(hidden):
     np.testing.assert_array_equal(ours[1], ref[1])
 
 
-@pytest.mark.parametrize("hidden", [17, 61, 301])
-def test_simplified_layer_norm_odd_sizes_within_4_ulps(hidden):
-    # ORT's tail after the last full 8-lane vector is not reproduced: measured at most 4 ulps.
-    x, scale = r(50, hidden, scale=2) + f32(0.5), r(hidden)
-    ours, ref = both("SimplifiedLayerNormalization", [x, scale], n=2, domain="", epsilon=1e-6)
-    assert max_ulp_diff(ours[0], ref[0]) <= 4 and max_ulp_diff(ours[1], ref[1]) <= 2
+def test_simplified_layer_norm_every_row_length_bit_exact():
+    # Every tail after the last full eight lanes (0..7 left, with and without the four-wide step), short rows too.
+    for hidden in list(range(1, 71)) + [301]:
+        x, scale = r(50, hidden, scale=2) + f32(0.5), r(hidden)
+        ours, ref = both("SimplifiedLayerNormalization", [x, scale], n=2, domain="", epsilon=1e-6)
+        assert ours[0].tobytes() == ref[0].tobytes() and ours[1].tobytes() == ref[1].tobytes(), hidden
 
 
 @pytest.mark.parametrize("hidden", [16, 301, 1024])
@@ -99,12 +99,16 @@ def test_rotary_embedding_bit_exact(head, interleaved, rotary_dim):
     np.testing.assert_array_equal(ours, ref)
 
 
-def test_rotary_embedding_interleaved_tail_is_close():
-    # Interleaved with a rotary dimension that is not a multiple of 16: ORT's scalar tail rounds differently.
-    x, pos = r(1, 4, 24), np.arange(4, dtype=np.int64).reshape(1, 4)
-    angles = RNG.uniform(0, 6, (8, 6)).astype(f32)
-    (ours,), (ref,) = both("RotaryEmbedding", [x, pos, np.cos(angles), np.sin(angles)], interleaved=1, num_heads=2)
-    assert np.max(np.abs(ours - ref)) <= 1e-6
+def test_rotary_embedding_every_rotary_dim_bit_exact():
+    # Every tail after MLAS's 16-element blocks (its first pair fused, the rest plain), partial rotary dims too.
+    for head in range(2, 50, 2):
+        for interleaved in (0, 1):
+            for rotary_dim in sorted({0, (head // 4) * 2}):
+                x, pos = r(2, 3, 2 * head), RNG.integers(0, 10, (2, 3)).astype(np.int64)
+                angles = RNG.uniform(0, 6, (10, (rotary_dim or head) // 2)).astype(f32)
+                attrs = dict(interleaved=interleaved, num_heads=2, rotary_embedding_dim=rotary_dim)
+                (ours,), (ref,) = both("RotaryEmbedding", [x, pos, np.cos(angles), np.sin(angles)], **attrs)
+                assert ours.tobytes() == ref.tobytes(), (head, interleaved, rotary_dim)
 
 
 def _nbits_inputs(K, N, bits, block_size, with_zp):
@@ -143,6 +147,17 @@ def test_matmul_nbits_against_ort_and_dequantize_linear(K, N, bits, block_size, 
     np.testing.assert_array_equal(dequantize_weight(np, B, scales, zp, None, K, N, bits, block_size, f32), W[:, :K])
     (expect,) = run_kernel("MatMul", [A, W[:, :K].T], opset=13)
     np.testing.assert_array_equal(ours, expect)
+
+
+def test_matmul_nbits_one_row_bit_exact():
+    # A token step (one row of A): MLAS's single-row kernel, every lane tail (K % 8) and row remainder (N % 4).
+    for K in list(range(1, 41)) + [100, 257, 1024]:
+        for N in (1, 2, 3, 4, 5, 6, 7, 33):
+            bits, block_size = int(RNG.choice([2, 4, 8])), int(RNG.choice([16, 32, 64]))
+            B, scales, zp = _nbits_inputs(K, N, bits, block_size, RNG.random() < 0.5)
+            ins = [r(1, 1, K), B, scales, zp, None, r(N) if RNG.random() < 0.5 else None]
+            (ours,), (ref,) = both("MatMulNBits", ins, K=K, N=N, bits=bits, block_size=block_size)
+            assert ours.tobytes() == ref.tobytes(), (K, N, bits, block_size)
 
 
 def test_matmul_nbits_bias_and_g_idx():

@@ -3,8 +3,9 @@
 1-12 keys, with and without the QKV bias and an attention bias).
 
 Three causes, all fixed: a single query row's P V product is MLAS's M=1 SGEMM kernel (blocks of 4, 2, 1 rows);
-with an attention bias ORT starts the GEMM output from the bias and adds the mask after the product; and with
-past keys and a causal mask, a padded future position gets the fill twice (ORT adds the two masks). A second
+with an attention bias ORT starts the GEMM output from the bias and adds the mask after the product; and ORT's
+causal mask is the lowest float added to the padding mask, so that a row whose allowed keys are all padded
+attends to those alone (a causal prompt with left padding; a fully padded batch under a causal mask). A second
 fuzz (150 trials: past of 1-11 positions, 1-5 query rows, causal or not, mask or not) pins the last.
 Each case runs compiled and, under `_compiled.disabled()`, as the NumPy twins.
 """
@@ -87,3 +88,16 @@ def test_multi_head_attention_with_past_and_causal_mask_is_bit_exact(seed):
     ours = run_kernel("MultiHeadAttention", inputs, 3, opset=1, domain=MS, num_heads=heads, unidirectional=causal)
     for o, r in zip(ours, ref):
         assert o.tobytes() == r.tobytes(), f"max |diff| {np.abs(o - r).max()}"
+
+
+@pytest.mark.parametrize("heads,head,s", [(2, 16, 5), (1, 8, 7), (4, 32, 6)])
+def test_causal_prompt_with_left_padding_is_bit_exact(heads, head, s):
+    rng = np.random.default_rng(s)
+    q, k, v = (rng.standard_normal((2, s, heads * head)).astype(np.float32) for _ in range(3))
+    mask = np.ones((2, s), np.int32)
+    mask[0, :2] = 0
+    mask[1, :3] = 0  # the first rows see only padded keys
+    inputs = [q, k, v, None, mask]
+    ref = run_ort("MultiHeadAttention", inputs, 1, opset=1, domain=MS, num_heads=heads, unidirectional=1)[0]
+    ours = run_kernel("MultiHeadAttention", inputs, 1, opset=1, domain=MS, num_heads=heads, unidirectional=1)[0]
+    assert ours.tobytes() == ref.tobytes(), f"max |diff| {np.abs(ours - ref).max()}"
