@@ -13,11 +13,13 @@ import argparse
 import json
 import os
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from llm import _fastest  # noqa: E402
 
 from ops import _compiled  # noqa: E402
 from ops import contrib_attention as attention  # noqa: E402
@@ -47,13 +49,8 @@ def cases():
 
 
 def fastest(fn, calls):
-    fn()
-    best = float("inf")
-    for _ in range(calls):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+    fn()  # warm-up (the first call compiles or loads the loops)
+    return _fastest(fn, calls)
 
 
 def main(argv=None):
