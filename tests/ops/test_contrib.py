@@ -258,6 +258,19 @@ def test_group_query_attention_softcap_prompt_bit_exact(window, with_bias):
         np.testing.assert_array_equal(o, rf)
 
 
+@pytest.mark.parametrize("mode", [1, 2])
+def test_group_query_attention_softcap_qk_output_bit_exact(mode):
+    # qk_output=1 gives the scores after the softcap (and the attention bias), as ORT writes them
+    b, s, heads, kv_heads, head = 2, 6, 4, 2, 32
+    q, k, v = _gqa_inputs(b, s, heads, kv_heads, head)
+    ins = [q, k, v, None, None, np.full((b,), s - 1, np.int32), np.array([s], np.int32), None, None, None,
+           r(1, heads, s, s)]
+    ours, ref = both("GroupQueryAttention", ins, n=4, num_heads=heads, kv_num_heads=kv_heads, softcap=2.0,
+                     qk_output=mode)
+    for o, rf in zip(ours, ref):
+        np.testing.assert_array_equal(o, rf)
+
+
 def test_group_query_attention_packed_qkv():
     b, s, heads, kv_heads, head = 1, 4, 4, 2, 16
     q, k, v = _gqa_inputs(b, s, heads, kv_heads, head)
