@@ -259,6 +259,17 @@ def sgemm_m1(a, b, c, has_c, out):
 
 
 @njit(**JIT_OPTIONS)
+def attention_row(q, kt, v, alpha, c, has_c, block, scores, out):
+    """One query row's attention as _mlas_products.attention_row: scores = sgemm(q, kt, alpha, c), their MLAS
+    softmax in place, out = sgemm_m1(probs, v): the three loops above in one call. q (P, 1, K), kt (P, K, T),
+    c and scores (P, 1, T), v (P, T, H), out (P, 1, H)."""
+    sgemm(q, kt, alpha, True, c, has_c, block, scores)
+    for p in range(scores.shape[0]):
+        softmax_rows(scores[p], scores[p], False)  # row by row: each row read before it is overwritten
+    sgemm_m1(scores, v, out, False, out)
+
+
+@njit(**JIT_OPTIONS)
 def gemv_qk(q, keys, out):
     """_mlas_products.gemv_qk over a flat batch: q (P, H), keys (P, T, H), out (P, T)."""
     p_n, t_n, h = keys.shape

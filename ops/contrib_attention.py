@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import math
 
-from ._mlas_products import gemv_qk, gemv_sv, sgemm, sgemm_m1
+from . import _compiled
+from ._mlas_products import _stride_k, gemv_qk, gemv_sv, sgemm, sgemm_m1
 from ._libm import expf, tanhf
 from .elementwise import fma32
 from .gemm import matmul
@@ -220,6 +221,25 @@ def _flash_gqa(xp, q, keys, vals, past_lens, alpha, window, bias=None):
     return out
 
 
+def _attention_row(xp, q, k, v, alpha, mask):
+    """A token step's attention (one query row, float32, no attention bias) in one compiled call: what the
+    general path below computes, sgemm(q, k^T, alpha, mask), the MLAS softmax rows, sgemm_m1(probs, v), the same
+    loops composed (ops/_jit_attention.attention_row), without the Python between them."""
+    f = xp.float32
+    batch, total, head = q.shape[:-2], k.shape[-2], q.shape[-1]
+    rows = batch[0] * batch[1]
+    c = xp.empty(batch + (1, total), dtype=f)
+    if mask is not None:
+        c[...] = mask  # the mask broadcast over the heads (an assignment broadcasts in C)
+    scores = xp.empty(c.shape, dtype=f)
+    out = xp.empty(batch + (1, v.shape[-1]), dtype=f)
+    _compiled.loops("attention").attention_row(
+        q.reshape(rows, 1, head), xp.swapaxes(k, -1, -2).reshape(rows, head, total), v.reshape(rows, total, -1),
+        f(alpha), c.reshape(rows, 1, total), mask is not None, _stride_k(total, head), scores.reshape(rows, 1, total),
+        out.reshape(rows, 1, -1))
+    return out
+
+
 @register("MultiHeadAttention", 1, domain=MS)
 def MultiHeadAttention(xp, query, key=None, value=None, bias=None, key_padding_mask=None, attention_bias=None,
                        past_key=None, past_value=None, past_sequence_length=None, cache_indirection=None, *,
@@ -269,6 +289,9 @@ def MultiHeadAttention(xp, query, key=None, value=None, bias=None, key_padding_m
         mask = cm if mask is None else mask + cm
     # ORT's GEMM output starts as the attention bias when there is one (the padding and causal mask are then
     # added to the scaled product), else as the mask: alpha Q K^T is added to it (measured on ORT 1.32's scores).
+    if attention_bias is None and s == 1 and _compiled.enabled(xp) and q.dtype == k.dtype == v.dtype == f:
+        out = _attention_row(xp, q, k, v, alpha, mask)
+        return (out.transpose(0, 2, 1, 3).reshape(b, s, -1), k, v)[:max(_n_outputs, 1)]
     if attention_bias is not None:
         bias = xp.broadcast_to(attention_bias.astype(f, copy=False), (b, num_heads, s, total))
         scores = sgemm(xp, q, xp.swapaxes(k, -1, -2), alpha, bias)

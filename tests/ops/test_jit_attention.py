@@ -136,3 +136,26 @@ def test_c_library_functions_match_their_twins(name):
     x = np.concatenate([np.random.default_rng(6).standard_normal(3000).astype(f32) * 30,
                         np.array([0.0, -0.0, 1e-40, 9.0, -30.0, 88.8, -104.0, np.inf, -np.inf, np.nan], f32)])
     assert_same_bytes(getattr(_libm, name), np, x.reshape(-1, 10))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_token_steps_attention_in_one_compiled_call_is_the_numpy_paths_bytes(seed):
+    """MultiHeadAttention with one query row (past keys, key padding mask or none, batches, heads): the fused
+    compiled call (_attention_row) against the NumPy twin of the general path."""
+    from ops.contrib_attention import MultiHeadAttention  # noqa: PLC0415
+
+    rng = np.random.default_rng(700 + seed)
+    b, heads, head, past = int(rng.integers(1, 3)), int(rng.integers(1, 4)), int(rng.integers(1, 20)), \
+        int(rng.integers(0, 40))
+    hidden = heads * head
+    q, k, v = (rng.standard_normal((b, 1, hidden)).astype(f32) for _ in range(3))
+    pk, pv = (rng.standard_normal((b, heads, past, head)).astype(f32) for _ in range(2))
+    if seed % 4 == 3:
+        q[0, 0, 0] = np.nan
+    mask = None
+    if seed % 3:
+        mask = (rng.random((b, past + 1)) > 0.3).astype(np.int32)
+        if seed % 5 == 0:
+            mask[0] = 0  # every key padded
+    assert_same_bytes(MultiHeadAttention, np, q, k, v, None, mask, None, pk, pv, num_heads=heads,
+                      unidirectional=seed % 2, _n_outputs=3)
