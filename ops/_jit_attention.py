@@ -59,6 +59,11 @@ def _mul(a, b):
 
 
 @njit(**JIT_OPTIONS)
+def _sub(a, b):
+    return a if a != a else b if b != b else a - b
+
+
+@njit(**JIT_OPTIONS)
 def _fma(a, b, c):
     """fma32: the float64 product (exact), the add in float64, rounded to float32."""
     wa, wb, wc = float64(a), float64(b), float64(c)
@@ -267,6 +272,37 @@ def attention_row(q, kt, v, alpha, c, has_c, block, scores, out):
     for p in range(scores.shape[0]):
         softmax_rows(scores[p], scores[p], False)  # row by row: each row read before it is overwritten
     sgemm_m1(scores, v, out, False, out)
+
+
+@njit(**JIT_OPTIONS)
+def decode_attention(q, keys, values, alpha, scores, sums, out):
+    """contrib_attention._flash_gqa's single query row without a window or bias, in one call: scores =
+    gemv_qk(q, keys) * alpha, minus the row's max (np.max: the first NaN wins), e = mlas_exp with its MLAS sum l
+    (sum_exp_rows, in place), out = gemv_sv(e, values) * (1 / l). q (P, H), keys (P, T, H), values (P, T, Hv),
+    scores (P, T), sums (P, 1), out (P, Hv)."""
+    gemv_qk(q, keys, scores)
+    p_n, t_n = scores.shape
+    for p in range(p_n):
+        row = scores[p]
+        for t in range(t_n):
+            row[t] = _mul(row[t], alpha)
+        if t_n == 0:
+            continue
+        top = row[0]
+        for t in range(1, t_n):
+            v = row[t]
+            if top != top:
+                break
+            if v != v or v > top:
+                top = v
+        for t in range(t_n):
+            row[t] = _sub(row[t], top)
+    sum_exp_rows(scores, scores, sums)  # each element read, then overwritten by its exp
+    gemv_sv(scores, values, out)
+    for p in range(p_n):
+        inv = float32(1) / sums[p, 0]
+        for j in range(out.shape[1]):
+            out[p, j] = _mul(out[p, j], inv)
 
 
 @njit(**JIT_OPTIONS)

@@ -197,6 +197,13 @@ def _flash_gqa(xp, q, keys, vals, past_lens, alpha, window, bias=None):
         past = int(past_lens[i])
         total = past + s
         k_i, v_i = keys[i, :, :total].astype(f), vals[i, :, :total].astype(f)
+        if s == 1 and bias is None and not 0 <= window < total and q.dtype == f and _compiled.enabled(xp):
+            # the steps below for one row, in one compiled call (ops/_jit_attention.decode_attention)
+            scores, sums = xp.empty((n, total), dtype=f), xp.empty((n, 1), dtype=f)
+            row = xp.empty((n, v_i.shape[-1]), dtype=f)
+            _compiled.loops("attention").decode_attention(q[i, :, 0], k_i, v_i, alpha, scores, sums, row)
+            out[i] = row[:, None, :]
+            continue
         if s == 1:
             scores = (gemv_qk(xp, q[i, :, 0].astype(f), k_i) * alpha)[:, None, :]
         else:

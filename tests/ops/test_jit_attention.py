@@ -159,3 +159,24 @@ def test_a_token_steps_attention_in_one_compiled_call_is_the_numpy_paths_bytes(s
             mask[0] = 0  # every key padded
     assert_same_bytes(MultiHeadAttention, np, q, k, v, None, mask, None, pk, pv, num_heads=heads,
                       unidirectional=seed % 2, _n_outputs=3)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_gqa_token_step_in_one_compiled_call_is_the_numpy_paths_bytes(seed):
+    """GroupQueryAttention's flash token step (one query row, several sequences of their own lengths, grouped
+    heads, NaN in a query): the fused compiled call (decode_attention) against the NumPy twin."""
+    from ops.contrib_attention import GroupQueryAttention  # noqa: PLC0415
+
+    rng = np.random.default_rng(900 + seed)
+    b, kv_heads, group, head = int(rng.integers(1, 3)), int(rng.integers(1, 3)), int(rng.integers(1, 3)), \
+        int(rng.integers(1, 20))
+    heads, cache = kv_heads * group, int(rng.integers(2, 40))
+    q = rng.standard_normal((b, 1, heads * head)).astype(f32)
+    k, v = (rng.standard_normal((b, 1, kv_heads * head)).astype(f32) for _ in range(2))
+    pk, pv = (rng.standard_normal((b, kv_heads, cache, head)).astype(f32) for _ in range(2))
+    if seed % 4 == 3:
+        q[0, 0, 0] = np.nan
+    seqlens = rng.integers(0, cache, b).astype(np.int32)  # each sequence's length - 1, the new token included
+    total = np.array([cache], np.int32)
+    assert_same_bytes(GroupQueryAttention, np, q, k, v, pk, pv, seqlens, total, kv_num_heads=kv_heads,
+                      num_heads=heads)
