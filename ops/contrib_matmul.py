@@ -10,6 +10,17 @@ The product, float32 (measured against ORT 1.32's CPU kernel): one row of A (a d
 multiplied as MLAS's single-row transposed-B kernel (MlasSgemmKernelM1TransposeBAvx) does, bit for bit;
 more rows use NumPy's BLAS, a few ulps from ORT, whose MlasSgemm cuts K into blocks sized by the columns
 each of its threads takes, so its bits depend on its thread count.
+
+accuracy_level 4 (int8 compute, what ORT/Olive int4 exports set) is ORT's SQNBitGemm CompInt8 path: each row of
+A quantized to int8 per block of block_size (see _int8_a_blocks), integer dot products with the unsigned n-bit
+codes, then Y = sum_b (sa*sb) * dot + sum_b (sa * sum(qa)) * -(sb * zp). ORT 1.32 takes it where B is a constant
+initializer (prepacked) with uint8 or no zero points, no g_idx, and 4 or 8 bits, or 2 bits with block_size 32, 64
+or 128; elsewhere, and at levels 0-3 (ORT's float32 levels), the product is float. Our block sums run in block
+order, ORT's in its kernels' lanes: within 1e-6 of the output's largest value (measured 5e-7), not bit for bit.
+
+g_idx maps each k to its group: W[n, k] = (q[n, k] - zp[n, g_idx[k]]) * scale[n, g_idx[k]], the documented
+semantics. ORT 1.32's CPU g_idx path disagrees where it is wrong: it ignores uint8 zero points (always 8) and reads
+2-bit B as 4-bit codes; with no or float zero points and 4 bits it computes q * s - s * zp (two roundings).
 """
 from __future__ import annotations
 
@@ -31,22 +42,35 @@ def unpack_bits(xp, packed, bits, count):
     return xp.stack(fields, axis=-1).reshape(packed.shape[:-1] + (-1,))[..., :count]
 
 
-def dequantize_weight(xp, B, scales, zero_points, g_idx, K, N, bits, block_size, dtype):
-    """W (N, K) in `dtype`."""
+def codes_and_zero_points(xp, B, zero_points, K, N, bits, block_size):
+    """B's unsigned codes (N, blocks * block_size) and the zero points (N, blocks): int16 from uint8 (or the
+    default 2^(bits - 1)), else in the scales' type."""
     blocks = -(-K // block_size)
     if B.shape[0] != N or B.size != N * blocks * (block_size * bits // 8):
         raise ValueError(f"MatMulNBits: B has shape {tuple(B.shape)}, expected ({N}, {blocks}, "
                          f"{block_size * bits // 8}) for K={K}, N={N}, bits={bits}, block_size={block_size}")
     q = unpack_bits(xp, B.reshape(N, -1), bits, blocks * block_size)
-    scale = scales.reshape(N, blocks).astype(dtype, copy=False)
     if zero_points is None:
         zp = xp.full((N, blocks), 1 << (bits - 1), dtype=xp.int16)
     elif zero_points.dtype == xp.uint8:
         zp = unpack_bits(xp, zero_points.reshape(N, -1), bits, blocks).astype(xp.int16)
     else:
-        zp = zero_points.reshape(N, blocks).astype(dtype)
+        zp = zero_points.reshape(N, blocks)
+    return q, zp
+
+
+def dequantize_weight(xp, B, scales, zero_points, g_idx, K, N, bits, block_size, dtype):
+    """W (N, K) in `dtype`."""
+    blocks = -(-K // block_size)
+    q, zp = codes_and_zero_points(xp, B, zero_points, K, N, bits, block_size)
+    scale = scales.reshape(N, blocks).astype(dtype, copy=False)
+    if zp.dtype.kind == "f":
+        zp = zp.astype(dtype)
     if g_idx is not None:  # act-order: each k has its own block
-        block_of_k = g_idx.astype(xp.int64)
+        block_of_k = g_idx.reshape(-1).astype(xp.int64)
+        if block_of_k.shape[0] != K or (K and (int(block_of_k.min()) < 0 or int(block_of_k.max()) >= blocks)):
+            raise ValueError(f"MatMulNBits: g_idx must hold K={K} group indices in [0, {blocks}), "
+                             f"got shape {tuple(g_idx.shape)}")
         q = q[:, :K]
         centred = q.astype(dtype) - zp[:, block_of_k].astype(dtype) if zp.dtype.kind == "f" else \
             (q.astype(xp.int16) - zp[:, block_of_k]).astype(dtype)
@@ -88,12 +112,66 @@ def _m1_transposed_b(xp, a, W):
     return y
 
 
+def _int8_a_blocks(xp, A, blocks, block_size):
+    """MLAS's QuantizeARow_CompInt8: per row and block of A (the tail zero-padded) scale = amax / 127 and codes
+    round_half_even(a * (127 / amax)) (0 where amax is 0), as float32 arrays (M, blocks, block_size) and (M, blocks)."""
+    f = xp.float32
+    M, K = A.shape
+    padded = xp.zeros((M, blocks * block_size), dtype=f)
+    padded[:, :K] = A
+    padded = padded.reshape(M, blocks, block_size)
+    amax = xp.max(xp.abs(padded), axis=2)
+    scale_a = amax / f(127)
+    inverse = xp.where(amax != 0, f(127) / xp.where(amax != 0, amax, f(1)), f(0)).astype(f)
+    return xp.rint(padded * inverse[:, :, None]), scale_a
+
+
+def _int8_compute(xp, A, q, scale, zp, blocks, block_size):
+    """ORT's CompInt8 product (accuracy_level 4): A (M, K) float32, q (N, blocks, block_size) unsigned codes,
+    scale (N, blocks) float32, zp (N, blocks) integer; Y (M, N) float32."""
+    f = xp.float32
+    codes_a, scale_a = _int8_a_blocks(xp, A, blocks, block_size)
+    codes_b = q.astype(f)
+    # The per-block integer dot products, in float32 BLAS: each product and every partial sum is an integer
+    # below 2^24 (|qa| <= 127, q <= 255, block_size <= 512), so they are exact in any order.
+    exact = block_size * 127 * 255 < (1 << 24)
+    M, N = A.shape[0], q.shape[0]
+    Y = xp.zeros((M, N), dtype=f)
+    a_block_sum = scale_a * codes_a.sum(axis=2, dtype=f)  # sa * sum(qa): ORT's AScaledBlkSum
+    b_block_sum = -(scale * zp.astype(f))  # ORT's QuantBBlkSum, -(sb * zp)
+    for b in range(blocks):
+        if exact:
+            dot = codes_a[:, b, :] @ codes_b[:, b, :].T
+        else:
+            dot = (codes_a[:, b, :].astype(xp.int64) @ q[:, b, :].astype(xp.int64).T).astype(f)
+        Y += (scale_a[:, b, None] * scale[None, :, b]) * dot
+    for b in range(blocks):
+        Y += a_block_sum[:, b, None] * b_block_sum[None, :, b]
+    return Y
+
+
+def _uses_int8_compute(xp, A, zero_points, g_idx, bits, block_size, accuracy_level):
+    """Where ORT 1.32 (x86-64, B a constant initializer) computes accuracy_level 4 in int8."""
+    if accuracy_level != 4 or A.dtype != xp.float32 or g_idx is not None:
+        return False
+    if zero_points is not None and zero_points.dtype != xp.uint8:
+        return False
+    return bits in (4, 8) or block_size in (32, 64, 128)
+
+
 @register("MatMulNBits", 1, domain=MS)
 def MatMulNBits(xp, A, B, scales, zero_points=None, g_idx=None, bias=None, *, K, N, bits=4, block_size,
                 accuracy_level=0):
     """ORT contrib: its weight equals DequantizeLinear's (blocked along K); float32 with one row of A (a token step) bit for bit with ORT 1.32; more rows: MatMul with that weight, within 1e-6 of ORT's output's largest value (measured 4.0e-7; ORT's order there depends on its thread count)."""
     if A.shape[-1] != K:
         raise ValueError(f"MatMulNBits: A's last dimension is {A.shape[-1]}, the node's K is {K}")
+    if _uses_int8_compute(xp, A, zero_points, g_idx, bits, block_size, accuracy_level):
+        blocks = -(-K // block_size)
+        q, zp = codes_and_zero_points(xp, B, zero_points, K, N, bits, block_size)
+        q = q.reshape(N, blocks, block_size)
+        Y = _int8_compute(xp, A.reshape(-1, K), q, scales.reshape(N, blocks).astype(xp.float32), zp, blocks,
+                          block_size).reshape(A.shape[:-1] + (N,))
+        return Y if bias is None else Y + bias.astype(A.dtype, copy=False)
     W = dequantize_weight(xp, B, scales, zero_points, g_idx, K, N, bits, block_size, A.dtype)
     if A.dtype == xp.float32 and A.size == K and g_idx is None:  # (ORT's g_idx path is another kernel)
         Y = _m1_transposed_b(xp, A.reshape(K), W).reshape(A.shape[:-1] + (N,))
