@@ -162,7 +162,7 @@ def _uses_int8_compute(xp, A, zero_points, g_idx, bits, block_size, accuracy_lev
 @register("MatMulNBits", 1, domain=MS)
 def MatMulNBits(xp, A, B, scales, zero_points=None, g_idx=None, bias=None, *, K, N, bits=4, block_size,
                 accuracy_level=0):
-    """ORT contrib: its weight equals DequantizeLinear's (blocked along K); float32 with one row of A (a token step) bit for bit with ORT 1.32; more rows: MatMul with that weight, within 1e-6 of ORT's output's largest value (measured 4.0e-7; ORT's order there depends on its thread count)."""
+    """ORT contrib: its weight equals DequantizeLinear's (blocked along K; g_idx: each k in group g_idx[k]); levels 0-3 float32, one row of A (a token step) bit for bit with ORT 1.32 (fed B, or held at 2/8 bits); accuracy_level 4: ORT's int8 compute (A quantized per block); elsewhere within 1e-6 of ORT's output's largest value (measured 7.2e-7)."""
     if A.shape[-1] != K:
         raise ValueError(f"MatMulNBits: A's last dimension is {A.shape[-1]}, the node's K is {K}")
     if _uses_int8_compute(xp, A, zero_points, g_idx, bits, block_size, accuracy_level):
