@@ -11,12 +11,11 @@ multiplied as MLAS's single-row transposed-B kernel (MlasSgemmKernelM1TransposeB
 more rows use NumPy's BLAS, a few ulps from ORT, whose MlasSgemm cuts K into blocks sized by the columns
 each of its threads takes, so its bits depend on its thread count.
 
-accuracy_level 4 (int8 compute, what ORT/Olive int4 exports set) is ORT's SQNBitGemm CompInt8 path: each row of
-A quantized to int8 per block of block_size (see _int8_a_blocks), integer dot products with the unsigned n-bit
-codes, then Y = sum_b (sa*sb) * dot + sum_b (sa * sum(qa)) * -(sb * zp). ORT 1.32 takes it where B is a constant
-initializer (prepacked) with uint8 or no zero points, no g_idx, and 4 or 8 bits, or 2 bits with block_size 32, 64
-or 128; elsewhere, and at levels 0-3 (ORT's float32 levels), the product is float. Our block sums run in block
-order, ORT's in its kernels' lanes: within 1e-6 of the output's largest value (measured 5e-7), not bit for bit.
+accuracy_level 4 (int8 compute, what ORT/Olive int4 exports set) is ORT's SQNBitGemm CompInt8 path
+(ops/_mlas_qnbit.py: A quantized to int8 per block, integer dots with the unsigned codes; 4 bits bit for bit).
+ORT 1.32 takes it where B is a constant initializer (prepacked) with uint8 or no zero points, no g_idx, and 4 or
+8 bits, or 2 bits with block_size 32, 64 or 128; elsewhere, and at levels 0-3 (ORT's float levels), the product
+is float.
 
 g_idx maps each k to its group: W[n, k] = (q[n, k] - zp[n, g_idx[k]]) * scale[n, g_idx[k]], the documented
 semantics. ORT 1.32's CPU g_idx path disagrees where it is wrong: it ignores uint8 zero points (always 8) and reads
@@ -25,6 +24,7 @@ semantics. ORT 1.32's CPU g_idx path disagrees where it is wrong: it ignores uin
 from __future__ import annotations
 
 from . import _compiled
+from ._mlas_qnbit import compint8_matmul
 from .gemm import matmul
 from .registry import register
 
@@ -112,44 +112,6 @@ def _m1_transposed_b(xp, a, W):
     return y
 
 
-def _int8_a_blocks(xp, A, blocks, block_size):
-    """MLAS's QuantizeARow_CompInt8: per row and block of A (the tail zero-padded) scale = amax / 127 and codes
-    round_half_even(a * (127 / amax)) (0 where amax is 0), as float32 arrays (M, blocks, block_size) and (M, blocks)."""
-    f = xp.float32
-    M, K = A.shape
-    padded = xp.zeros((M, blocks * block_size), dtype=f)
-    padded[:, :K] = A
-    padded = padded.reshape(M, blocks, block_size)
-    amax = xp.max(xp.abs(padded), axis=2)
-    scale_a = amax / f(127)
-    inverse = xp.where(amax != 0, f(127) / xp.where(amax != 0, amax, f(1)), f(0)).astype(f)
-    return xp.rint(padded * inverse[:, :, None]), scale_a
-
-
-def _int8_compute(xp, A, q, scale, zp, blocks, block_size):
-    """ORT's CompInt8 product (accuracy_level 4): A (M, K) float32, q (N, blocks, block_size) unsigned codes,
-    scale (N, blocks) float32, zp (N, blocks) integer; Y (M, N) float32."""
-    f = xp.float32
-    codes_a, scale_a = _int8_a_blocks(xp, A, blocks, block_size)
-    codes_b = q.astype(f)
-    # The per-block integer dot products, in float32 BLAS: each product and every partial sum is an integer
-    # below 2^24 (|qa| <= 127, q <= 255, block_size <= 512), so they are exact in any order.
-    exact = block_size * 127 * 255 < (1 << 24)
-    M, N = A.shape[0], q.shape[0]
-    Y = xp.zeros((M, N), dtype=f)
-    a_block_sum = scale_a * codes_a.sum(axis=2, dtype=f)  # sa * sum(qa): ORT's AScaledBlkSum
-    b_block_sum = -(scale * zp.astype(f))  # ORT's QuantBBlkSum, -(sb * zp)
-    for b in range(blocks):
-        if exact:
-            dot = codes_a[:, b, :] @ codes_b[:, b, :].T
-        else:
-            dot = (codes_a[:, b, :].astype(xp.int64) @ q[:, b, :].astype(xp.int64).T).astype(f)
-        Y += (scale_a[:, b, None] * scale[None, :, b]) * dot
-    for b in range(blocks):
-        Y += a_block_sum[:, b, None] * b_block_sum[None, :, b]
-    return Y
-
-
 def _uses_int8_compute(xp, A, zero_points, g_idx, bits, block_size, accuracy_level):
     """Where ORT 1.32 (x86-64, B a constant initializer) computes accuracy_level 4 in int8."""
     if accuracy_level != 4 or A.dtype != xp.float32 or g_idx is not None:
@@ -169,9 +131,9 @@ def MatMulNBits(xp, A, B, scales, zero_points=None, g_idx=None, bias=None, *, K,
         blocks = -(-K // block_size)
         q, zp = codes_and_zero_points(xp, B, zero_points, K, N, bits, block_size)
         q = q.reshape(N, blocks, block_size)
-        Y = _int8_compute(xp, A.reshape(-1, K), q, scales.reshape(N, blocks).astype(xp.float32), zp, blocks,
-                          block_size).reshape(A.shape[:-1] + (N,))
-        return Y if bias is None else Y + bias.astype(A.dtype, copy=False)
+        Y = compint8_matmul(xp, A.reshape(-1, K), q, scales.reshape(N, blocks).astype(xp.float32), zp,
+                            bias, bits, block_size)
+        return Y.reshape(A.shape[:-1] + (N,))
     W = dequantize_weight(xp, B, scales, zero_points, g_idx, K, N, bits, block_size, A.dtype)
     if A.dtype == xp.float32 and A.size == K and g_idx is None:  # (ORT's g_idx path is another kernel)
         Y = _m1_transposed_b(xp, A.reshape(K), W).reshape(A.shape[:-1] + (N,))
