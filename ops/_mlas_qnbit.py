@@ -66,12 +66,12 @@ def _lane_dots(xp, codes_a, codes_b, offsets):
     return xp.matmul(a.transpose(1, 0, 2), b.transpose(1, 2, 0))
 
 
-def _fold(xp, acc, M, N):
+def _fold(xp, acc, M, N, pairs_reduce=True):
     """The lanes (16 or 8, M, N) folded as each output's kernel does: 8 lanes, columns in fours
     (((l0+l1)+l2)+l3) + (((l4+l5)+l6)+l7), other columns ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)); 16 lanes,
-    columns in fours of the last odd row FoldAccumulators' (s0+s2)+(s1+s3) with s_h = ((l4h+l4h+1)+l4h+2)+l4h+3,
-    all others _mm512_reduce_add_ps' halving tree."""
-    fours, pairs = N - N % 4, M - M % 2
+    columns in fours of the last odd row (of every row where not `pairs_reduce`) FoldAccumulators' (s0+s2)+(s1+s3)
+    with s_h = ((l4h+l4h+1)+l4h+2)+l4h+3, all others _mm512_reduce_add_ps' halving tree."""
+    fours, pairs = N - N % 4, (M - M % 2 if pairs_reduce else 0)
     if acc.shape[0] == 8:
         y = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]))
         a = acc[:, :, :fours]
@@ -87,8 +87,9 @@ def _fold(xp, acc, M, N):
     return y
 
 
-def _int4_lanes(xp, codes_a, scale_a, codes_b, scale_b, block_size):
-    """The folded lanes (M, N) of the 4-bit kernels."""
+def _lanes(xp, codes_a, scale_a, codes_b, scale_b, bits, block_size):
+    """The folded lanes (M, N) of the 4- and 8-bit kernels (the same lanes; 8-bit blocks of 64 fold their tiles of
+    two rows as the single row's)."""
     f = xp.float32
     M, blocks, _ = codes_a.shape
     N = codes_b.shape[0]
@@ -117,7 +118,7 @@ def _int4_lanes(xp, codes_a, scale_a, codes_b, scale_b, block_size):
     for b in range(groups * per_group, blocks):
         combined = (scale_a[:, b, None] * scale_b[None, :, b])[None]
         acc = fma32(xp, _lane_dots(xp, flat_a, flat_b, consecutive + block_size * b), combined, acc)
-    return _fold(xp, acc, M, N)
+    return _fold(xp, acc, M, N, pairs_reduce=not (bits == 8 and block_size == 64))
 
 
 def _blockwise(xp, codes_a, scale_a, codes_b, scale_b):
@@ -139,8 +140,8 @@ def compint8_matmul(xp, A, q, scale_b, zp, bias, bits, block_size):
     # Exact in float32: |codes| <= 127, q <= 255, and a block's or a lane's dot stays below 2^24 for blocks up
     # to 512 (larger blocks: the 4-bit lanes hold at most 8 codes; the block-by-block sum is then a bound).
     codes_b = q.astype(f)
-    if bits == 4:
-        y = _int4_lanes(xp, codes_a, scale_a, codes_b, scale_b, block_size)
+    if bits in (4, 8):
+        y = _lanes(xp, codes_a, scale_a, codes_b, scale_b, bits, block_size)
     else:
         y = _blockwise(xp, codes_a, scale_a, codes_b, scale_b)
     if bias is not None:
