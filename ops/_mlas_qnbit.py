@@ -59,13 +59,6 @@ def _group_lanes(block_size):
     return max(1, 128 // block_size), lanes, blocks_of
 
 
-def _lane_dots(xp, codes_a, codes_b, offsets):
-    """Integer dots (lanes, M, N) of the codes at `offsets` (lanes, e) of the flattened K axis, exact in float32."""
-    a = codes_a[:, offsets]  # (M, lanes, e)
-    b = codes_b[:, offsets]  # (N, lanes, e)
-    return xp.matmul(a.transpose(1, 0, 2), b.transpose(1, 2, 0))
-
-
 def _fold(xp, acc, M, N, pairs_reduce=True):
     """The lanes (16 or 8, M, N) folded as each output's kernel does: 8 lanes, columns in fours
     (((l0+l1)+l2)+l3) + (((l4+l5)+l6)+l7), other columns ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)); 16 lanes,
@@ -87,37 +80,47 @@ def _fold(xp, acc, M, N, pairs_reduce=True):
     return y
 
 
-def _lanes(xp, codes_a, scale_a, codes_b, scale_b, bits, block_size):
+def _steps(xp, blocks, block_size):
+    """The kernel's fused multiply-add steps in order: (offsets of each lane's codes in K (lanes, e), each lane's
+    block (lanes,)). 128 values of K at a time in 16 lanes, then a tail of blocks in 16 or 8 lanes of consecutive
+    codes (8: the 16 accumulators are first added in halves, MLAS's h_add_512)."""
+    per_group, lanes, lane_block = _group_lanes(block_size)
+    lanes, lane_block = xp.asarray(lanes), xp.asarray(lane_block)
+    if block_size >= 128:  # every 128 values of a block, all lanes scaled by that block's sa * sb
+        per_block = block_size // 128
+        return [(lanes + 128 * chunk, xp.full(16, chunk // per_block)) for chunk in range(blocks * per_block)]
+    groups = blocks // per_group
+    steps = [(lanes + 128 * g, g * per_group + lane_block) for g in range(groups)]
+    tail_lanes = 16 if block_size == 64 else 8
+    width = block_size // tail_lanes
+    consecutive = xp.arange(tail_lanes)[:, None] * width + xp.arange(width)[None, :]
+    return steps + [(consecutive + block_size * b, xp.full(tail_lanes, b)) for b in range(groups * per_group, blocks)]
+
+
+def _lanes(xp, codes_a, scale_a, q, scale_b, bits, block_size):
     """The folded lanes (M, N) of the 4- and 8-bit kernels (the same lanes; 8-bit blocks of 64 fold their tiles of
     two rows as the single row's)."""
     f = xp.float32
     M, blocks, _ = codes_a.shape
-    N = codes_b.shape[0]
-    flat_a, flat_b = codes_a.reshape(M, -1), codes_b.reshape(N, -1)
-    per_group, lanes, lane_block = _group_lanes(block_size)
-    lanes, lane_block = xp.asarray(lanes), xp.asarray(lane_block)
+    N = q.shape[0]
+    steps = _steps(xp, blocks, block_size)
+    order = xp.concatenate([offsets.reshape(-1) for offsets, _ in steps])
+    # The codes gathered once in the steps' order, K first, so each step reads one contiguous slice.
+    a_t = codes_a.reshape(M, -1)[:, order].T
+    b_t = xp.ascontiguousarray(q.reshape(N, -1)[:, order].T)
     acc = xp.zeros((16, M, N), dtype=f)
-    if block_size >= 128:  # every 128 values of a block, all lanes scaled by that block's sa * sb
-        per_block = block_size // 128
-        for chunk in range(blocks * per_block):
-            b = chunk // per_block
-            combined = (scale_a[:, b, None] * scale_b[None, :, b])[None]
-            acc = fma32(xp, _lane_dots(xp, flat_a, flat_b, lanes + 128 * chunk), combined, acc)
-        return _fold(xp, acc, M, N)
-    groups = blocks // per_group
-    for g in range(groups):
-        first = g * per_group
-        blk = first + lane_block
-        combined = scale_b[:, blk].T[:, None, :] * scale_a[:, blk].T[:, :, None]
-        acc = fma32(xp, _lane_dots(xp, flat_a, flat_b, lanes + 128 * g), combined, acc)
-    tail_lanes = 16 if block_size == 64 else 8
-    if tail_lanes == 8:
+    start = 0
+    for offsets, lane_blocks in steps:
+        lanes, width = offsets.shape
+        if lanes < acc.shape[0]:  # the tail's 8 lanes
+            acc = acc[:8] + acc[8:]
+        a = a_t[start:start + lanes * width].reshape(lanes, width, M).transpose(0, 2, 1)
+        b = b_t[start:start + lanes * width].reshape(lanes, width, N).astype(f)
+        start += lanes * width
+        combined = scale_b[:, lane_blocks].T[:, None, :] * scale_a[:, lane_blocks].T[:, :, None]
+        acc = fma32(xp, xp.matmul(a, b), combined, acc)  # the dots: exact integers
+    if block_size in (16, 32) and acc.shape[0] == 16:  # (the halves are added even without a tail)
         acc = acc[:8] + acc[8:]
-    width = block_size // tail_lanes
-    consecutive = xp.arange(tail_lanes)[:, None] * width + xp.arange(width)[None, :]
-    for b in range(groups * per_group, blocks):
-        combined = (scale_a[:, b, None] * scale_b[None, :, b])[None]
-        acc = fma32(xp, _lane_dots(xp, flat_a, flat_b, consecutive + block_size * b), combined, acc)
     return _fold(xp, acc, M, N, pairs_reduce=not (bits == 8 and block_size == 64))
 
 
@@ -139,11 +142,10 @@ def compint8_matmul(xp, A, q, scale_b, zp, bias, bits, block_size):
     codes_a, scale_a = quantize_a_blocks(xp, A, blocks, block_size)
     # Exact in float32: |codes| <= 127, q <= 255, and a block's or a lane's dot stays below 2^24 for blocks up
     # to 512 (larger blocks: the 4-bit lanes hold at most 8 codes; the block-by-block sum is then a bound).
-    codes_b = q.astype(f)
     if bits in (4, 8):
-        y = _lanes(xp, codes_a, scale_a, codes_b, scale_b, bits, block_size)
+        y = _lanes(xp, codes_a, scale_a, q, scale_b, bits, block_size)
     else:
-        y = _blockwise(xp, codes_a, scale_a, codes_b, scale_b)
+        y = _blockwise(xp, codes_a, scale_a, q.astype(f), scale_b)
     if bias is not None:
         y = y + bias.astype(f, copy=False)
     a_block_sum = scale_a * codes_a.sum(axis=2, dtype=f)

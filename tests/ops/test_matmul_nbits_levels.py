@@ -1,8 +1,8 @@
 """MatMulNBits' accuracy levels and g_idx against ONNX Runtime 1.32 with B, scales and zero points as constant
 initializers (as exports hold them: ORT prepacks them, and only then takes its int8 path).
 
-accuracy_level 4: ORT's CompInt8 (A quantized to int8 per block) where ORT 1.32 has it; 4-bit weights bit for
-bit (MLAS's AVX512-VNNI kernels, the ones this CPU and any AVX512-VNNI x86-64 dispatch); 2 and 8 bits within 1e-6
+accuracy_level 4: ORT's CompInt8 (A quantized to int8 per block) where ORT 1.32 has it; 4- and 8-bit weights bit
+for bit (MLAS's AVX512-VNNI kernels, the ones this CPU and any AVX512-VNNI x86-64 dispatch); 2 bits within 1e-6
 of the largest output (measured 4.9e-7; the float product is 3e-4 to 1e-2 away, so the bound tells them apart).
 Levels 1-3 compute as level 0, in ORT and here (bytes compared).
 g_idx: the documented semantics (each k's group), within the same bound of ORT where ORT 1.32 follows them (4 bits,
@@ -71,21 +71,22 @@ def test_accuracy_level_4_is_ort_int8_compute_over_random_shapes():
         ref = ort_matmul_nbits(A, B, scales, zp, None, bias, **attrs)
         ours = MatMulNBits(np, A, B, scales, zp, None, bias, **attrs)
         assert ours.dtype == ref.dtype == f32 and ours.shape == ref.shape
-        if bits == 4 and zp_kind != "float":
+        if bits in (4, 8) and zp_kind != "float":
             assert ours.tobytes() == ref.tobytes(), (block_size, K, N, M, zp_kind)
         else:
             assert rel_error(ours, ref) <= MAX_REL, (bits, block_size, K, N, M, zp_kind)
 
 
-def test_accuracy_level_4_int4_bit_exact_with_batch_dims_and_every_tile_remainder():
+@pytest.mark.parametrize("bits", [4, 8])
+def test_accuracy_level_4_bit_exact_with_batch_dims_and_every_tile_remainder(bits):
     # Rows in pairs and a last odd row, columns in fours and 1-3 left, a tail of blocks shorter than 128.
-    rng = np.random.default_rng(6)
+    rng = np.random.default_rng(bits)
     for block_size in (16, 32, 64, 128):
         for lead, N in (((2, 3), 7), ((5,), 4), ((1,), 1), ((2, 2, 1), 6)):
             K = 3 * 128 + block_size * int(rng.integers(0, 128 // block_size + 1)) - int(rng.integers(0, 9))
-            B, scales, zp = nbits_weights(rng, K, N, 4, block_size, "packed")
+            B, scales, zp = nbits_weights(rng, K, N, bits, block_size, "packed")
             A = rng.standard_normal(lead + (K,)).astype(f32)
-            attrs = dict(K=K, N=N, bits=4, block_size=block_size, accuracy_level=4)
+            attrs = dict(K=K, N=N, bits=bits, block_size=block_size, accuracy_level=4)
             ref = ort_matmul_nbits(A, B, scales, zp, **attrs)
             assert MatMulNBits(np, A, B, scales, zp, **attrs).tobytes() == ref.tobytes(), (block_size, lead, N, K)
 
