@@ -12,7 +12,8 @@ more rows use NumPy's BLAS, a few ulps from ORT, whose MlasSgemm cuts K into blo
 each of its threads takes, so its bits depend on its thread count.
 
 accuracy_level 4 (int8 compute, what ORT/Olive int4 exports set) is ORT's SQNBitGemm CompInt8 path
-(ops/_mlas_qnbit.py: A quantized to int8 per block, integer dots with the unsigned codes; 4 bits bit for bit).
+(ops/_mlas_qnbit.py: A quantized to int8 per block, integer dots with the unsigned codes; 4 and 8 bits bit for
+bit).
 ORT 1.32 takes it where B is a constant initializer (prepacked) with uint8 or no zero points, no g_idx, and 4 or
 8 bits, or 2 bits with block_size 32, 64 or 128; elsewhere, and at levels 0-3 (ORT's float levels), the product
 is float.
@@ -124,7 +125,7 @@ def _uses_int8_compute(xp, A, zero_points, g_idx, bits, block_size, accuracy_lev
 @register("MatMulNBits", 1, domain=MS)
 def MatMulNBits(xp, A, B, scales, zero_points=None, g_idx=None, bias=None, *, K, N, bits=4, block_size,
                 accuracy_level=0):
-    """ORT contrib: its weight equals DequantizeLinear's (blocked along K; g_idx: each k in group g_idx[k]); levels 0-3 float32, one row of A (a token step) bit for bit with ORT 1.32 (fed B, or held at 2/8 bits); accuracy_level 4: ORT's int8 compute (A quantized per block); elsewhere within 1e-6 of ORT's output's largest value (measured 7.2e-7)."""
+    """ORT contrib: its weight equals DequantizeLinear's (blocked along K; g_idx: each k in group g_idx[k]); levels 0-3 float32, one row of A (a token step) bit for bit with ORT 1.32 (fed B, or held at 2/8 bits); accuracy_level 4: ORT's int8 compute (A quantized per block), 4 and 8 bits bit for bit; elsewhere within 1e-6 of ORT's output's largest value (measured 8.6e-7)."""
     if A.shape[-1] != K:
         raise ValueError(f"MatMulNBits: A's last dimension is {A.shape[-1]}, the node's K is {K}")
     if _uses_int8_compute(xp, A, zero_points, g_idx, bits, block_size, accuracy_level):
