@@ -158,3 +158,23 @@ def compint8_matmul(xp, A, q, scale_b, zp, bias, bits, block_size):
     for b in range(blocks):  # MLAS's SGEMM kernel: one fused multiply-add per block, in order
         zero_point_term = _fma(xp, a_block_sum[:, b, None], b_block_sum[None, :, b], zero_point_term)
     return y + zero_point_term
+
+
+def compfp32_row(xp, a, W):
+    """One row a (K,) @ W (N, K)^T as ORT 1.32's prepacked 4-bit float kernel (SQ4BitGemmM1Kernel_CompFp32,
+    AVX-512): per output 16 lanes, lane j a chain of fused multiply-adds of W[n, k] * a[k] over k = j, j + 16, ...
+    (K padded with zeros), folded as _fold folds a single row (columns in fours FoldAccumulators', the rest
+    _mm512_reduce_add_ps'). W is the dequantized weight, float32."""
+    f = xp.float32
+    N, K = W.shape
+    padded = -(-K // 16) * 16
+    w = xp.zeros((N, padded), dtype=f)
+    w[:, :K] = W
+    x = xp.zeros(padded, dtype=f)
+    x[:K] = a
+    w = xp.ascontiguousarray(w.reshape(N, padded // 16, 16).transpose(1, 2, 0))  # (chunks, lane, N)
+    x = x.reshape(padded // 16, 16)
+    acc = xp.zeros((16, 1, N), dtype=f)
+    for c in range(padded // 16):
+        acc = _fma(xp, w[c][:, None, :], x[c][:, None, None], acc)
+    return _fold(xp, acc, 1, N)[0]

@@ -25,7 +25,7 @@ semantics. ORT 1.32's CPU g_idx path disagrees where it is wrong: it ignores uin
 from __future__ import annotations
 
 from . import _compiled
-from ._mlas_qnbit import compint8_matmul
+from ._mlas_qnbit import compfp32_row, compint8_matmul
 from .gemm import matmul
 from .registry import register
 
@@ -113,6 +113,12 @@ def _m1_transposed_b(xp, a, W):
     return y
 
 
+def _prepacked(xp, zero_points, g_idx, bits):
+    """Whether ORT 1.32 prepacks a constant B for its float (levels 0-3) SQNBitGemm kernel: 4 bits, uint8 or no
+    zero points, no g_idx (other weights it dequantizes and multiplies with MlasSgemm)."""
+    return bits == 4 and g_idx is None and (zero_points is None or zero_points.dtype == xp.uint8)
+
+
 def _uses_int8_compute(xp, A, zero_points, g_idx, bits, block_size, accuracy_level):
     """Where ORT 1.32 (x86-64, B a constant initializer) computes accuracy_level 4 in int8."""
     if accuracy_level != 4 or A.dtype != xp.float32 or g_idx is not None:
@@ -136,7 +142,9 @@ def MatMulNBits(xp, A, B, scales, zero_points=None, g_idx=None, bias=None, *, K,
                             bias, bits, block_size)
         return Y.reshape(A.shape[:-1] + (N,))
     W = dequantize_weight(xp, B, scales, zero_points, g_idx, K, N, bits, block_size, A.dtype)
-    if A.dtype == xp.float32 and A.size == K and g_idx is None:  # (ORT's g_idx path is another kernel)
+    if A.dtype == xp.float32 and A.size == K and _prepacked(xp, zero_points, g_idx, bits):
+        Y = compfp32_row(xp, A.reshape(K), W).reshape(A.shape[:-1] + (N,))
+    elif A.dtype == xp.float32 and A.size == K and g_idx is None:  # (ORT's g_idx path is another kernel)
         Y = _m1_transposed_b(xp, A.reshape(K), W).reshape(A.shape[:-1] + (N,))
     else:
         Y = matmul(xp, A, W.T)

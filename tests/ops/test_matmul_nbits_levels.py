@@ -119,6 +119,21 @@ def test_accuracy_levels_1_to_3_compute_as_level_0(bits, block_size):
     assert rel_error(ours0, ref0) <= MAX_REL
 
 
+def test_one_row_at_float_levels_bit_exact_with_held_weights():
+    # A token step at levels 0-3: 4-bit B is prepacked (SQ4BitGemmM1Kernel_CompFp32: 16 lanes, columns in
+    # fours), 2 and 8 bits are dequantized for MLAS's single-row SGEMM kernel. Every lane tail and column remainder.
+    rng = np.random.default_rng(7)
+    for K in list(range(1, 35)) + [100, 257, 1024]:
+        for N in (1, 2, 3, 4, 5, 7, 33):
+            bits, block_size = int(rng.choice([2, 4, 4, 8])), int(rng.choice([16, 32, 64, 128, 256]))
+            B, scales, zp = nbits_weights(rng, K, N, bits, block_size, rng.choice([None, "packed"]))
+            A = rng.standard_normal((1, 1, K)).astype(f32)
+            bias = rng.standard_normal(N).astype(f32) if rng.random() < 0.5 else None
+            attrs = dict(K=K, N=N, bits=bits, block_size=block_size, accuracy_level=int(rng.choice([0, 1, 3])))
+            ours = MatMulNBits(np, A, B, scales, zp, None, bias, **attrs)
+            assert ours.tobytes() == ort_matmul_nbits(A, B, scales, zp, None, bias, **attrs).tobytes(), attrs
+
+
 def test_g_idx_against_ort_and_the_dequantize_linear_form():
     rng = np.random.default_rng(5)
     for _ in range(30):
