@@ -4,7 +4,7 @@ The lanes live in registers: nothing is allocated, and the products are never st
 from __future__ import annotations
 
 import numba
-from numba import float32
+from numba import float32, float64
 
 from ._compiled import JIT_OPTIONS
 
@@ -41,3 +41,34 @@ def m1_transposed_b(a, w, y):
             y[r] = ((l0 + l2) + (l4 + l6)) + ((l1 + l3) + (l5 + l7))
         else:
             y[r] = ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7))
+
+
+@numba.njit(**JIT_OPTIONS)
+def compfp32_row(a, w, lanes, y):
+    """y (N,) = a (K,) @ w (N, K)^T as ORT's prepacked 4-bit float kernel (the NumPy twin:
+    ops._mlas_qnbit.compfp32_row): per row of w 16 lanes, lane j fused multiply-adds (a float64 product and add,
+    rounded) over k = j, j + 16, ... with K padded with zeros; columns in fours folded ((l0+l1)+l2)+l3 per
+    quarter, (s0+s2)+(s1+s3), the others halved l[i]+l[i+8], then +4, then (q0+q2)+(q1+q3). lanes: float32 (16,)
+    scratch. All float32 and C-contiguous."""
+    n, k = w.shape
+    padded = (k + 15) // 16 * 16
+    fours = n // 4 * 4
+    for r in range(n):
+        for j in range(16):
+            lanes[j] = float32(0)
+        for i in range(padded):
+            j = i % 16
+            product = float64(w[r, i]) * float64(a[i]) if i < k else float64(0)
+            lanes[j] = float32(product + float64(lanes[j]))
+        if r < fours:
+            s0 = ((lanes[0] + lanes[1]) + lanes[2]) + lanes[3]
+            s1 = ((lanes[4] + lanes[5]) + lanes[6]) + lanes[7]
+            s2 = ((lanes[8] + lanes[9]) + lanes[10]) + lanes[11]
+            s3 = ((lanes[12] + lanes[13]) + lanes[14]) + lanes[15]
+            y[r] = (s0 + s2) + (s1 + s3)
+        else:
+            q0 = (lanes[0] + lanes[8]) + (lanes[4] + lanes[12])
+            q1 = (lanes[1] + lanes[9]) + (lanes[5] + lanes[13])
+            q2 = (lanes[2] + lanes[10]) + (lanes[6] + lanes[14])
+            q3 = (lanes[3] + lanes[11]) + (lanes[7] + lanes[15])
+            y[r] = (q0 + q2) + (q1 + q3)

@@ -16,6 +16,8 @@ largest output; measured 8.6e-7).
 """
 from __future__ import annotations
 
+from . import _compiled
+
 
 def _fma(xp, a, b, c):
     """float32 a * b + c rounded once: the product exact in float64, one add (ops.elementwise.fma32's emulation;
@@ -167,6 +169,11 @@ def compfp32_row(xp, a, W):
     _mm512_reduce_add_ps'). W is the dequantized weight, float32."""
     f = xp.float32
     N, K = W.shape
+    if _compiled.enabled(xp):
+        y = xp.empty(N, dtype=f)
+        _compiled.loops("matmul").compfp32_row(xp.ascontiguousarray(a, dtype=f), xp.ascontiguousarray(W, dtype=f),
+                                               xp.empty(16, dtype=f), y)
+        return y
     padded = -(-K // 16) * 16
     w = xp.zeros((N, padded), dtype=f)
     w[:, :K] = W
