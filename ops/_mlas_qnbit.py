@@ -1,4 +1,5 @@
-"""MatMulNBits' accuracy_level 4 as ONNX Runtime 1.32 computes it on x86-64 (MLAS SQNBitGemm, CompInt8).
+"""MatMulNBits as ONNX Runtime 1.32 computes it on x86-64 with a prepacked (constant) B: MLAS SQNBitGemm's CompInt8
+path at accuracy_level 4 (compint8_matmul), and its 4-bit float kernel for one row of A (compfp32_row).
 
 A is quantized per row and block of block_size (QuantizeARow_CompInt8): scale sa = amax / 127, codes
 round_half_even(a * (127 / amax)), 0 for an all-zero block. The weight's unsigned codes q (no zero point) are

@@ -7,8 +7,10 @@ scales' type; without them the zero point is 2^(bits - 1). W[n, k] = (q - zero_p
 DequantizeLinear with block_size along K: the integer subtraction is exact and the product rounds once.
 
 The product, float32 (measured against ORT 1.32's CPU kernel): one row of A (a decoder's token step) is
-multiplied as MLAS's single-row transposed-B kernel (MlasSgemmKernelM1TransposeBAvx) does, bit for bit;
-more rows use NumPy's BLAS, a few ulps from ORT, whose MlasSgemm cuts K into blocks sized by the columns
+multiplied, bit for bit, as ORT's prepacked 4-bit kernel does (ops/_mlas_qnbit.compfp32_row: ORT prepacks a
+constant 4-bit B with uint8 or no zero points and no g_idx, as exports hold it), else as MLAS's single-row
+transposed-B kernel (MlasSgemmKernelM1TransposeBAvx, which ORT runs on the dequantized weight); more rows use
+NumPy's BLAS, a few ulps from ORT, whose MlasSgemm cuts K into blocks sized by the columns
 each of its threads takes, so its bits depend on its thread count.
 
 accuracy_level 4 (int8 compute, what ORT/Olive int4 exports set) is ORT's SQNBitGemm CompInt8 path
@@ -131,7 +133,7 @@ def _uses_int8_compute(xp, A, zero_points, g_idx, bits, block_size, accuracy_lev
 @register("MatMulNBits", 1, domain=MS)
 def MatMulNBits(xp, A, B, scales, zero_points=None, g_idx=None, bias=None, *, K, N, bits=4, block_size,
                 accuracy_level=0):
-    """ORT contrib: its weight equals DequantizeLinear's (blocked along K; g_idx: each k in group g_idx[k]); levels 0-3 float32, one row of A (a token step) bit for bit with ORT 1.32 (fed B, or held at 2/8 bits); accuracy_level 4: ORT's int8 compute (A quantized per block), 4 and 8 bits bit for bit; elsewhere within 1e-6 of ORT's output's largest value (measured 8.6e-7)."""
+    """ORT contrib: its weight equals DequantizeLinear's (blocked along K; g_idx: each k in group g_idx[k]); levels 0-3 float32, one row of A (a token step) bit for bit with ORT 1.32 (B held as exports hold it); accuracy_level 4: ORT's int8 compute (A quantized per block), 4 and 8 bits bit for bit; elsewhere within 1e-6 of ORT's output's largest value (measured 8.6e-7)."""
     if A.shape[-1] != K:
         raise ValueError(f"MatMulNBits: A's last dimension is {A.shape[-1]}, the node's K is {K}")
     if _uses_int8_compute(xp, A, zero_points, g_idx, bits, block_size, accuracy_level):
