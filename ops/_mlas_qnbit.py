@@ -112,6 +112,19 @@ def _lanes(xp, codes_a, scale_a, q, scale_b, bits, block_size):
     N = q.shape[0]
     steps = _steps(xp, blocks, block_size)
     order = xp.concatenate([offsets.reshape(-1) for offsets, _ in steps])
+    halve_at_end, pairs_reduce = block_size in (16, 32), not (bits == 8 and block_size == 64)
+    if _compiled.enabled(xp) and M <= 4:  # (a few rows: the loop; more: NumPy's batched products are faster)
+        y = xp.empty((M, N), dtype=f)
+        lane_blocks = xp.zeros((len(steps), 16), dtype=xp.int64)
+        for s, (_, blk) in enumerate(steps):
+            lane_blocks[s, :blk.shape[0]] = blk
+        _compiled.loops("matmul").int8_lanes(
+            xp.ascontiguousarray(codes_a.reshape(M, -1)), xp.ascontiguousarray(q.reshape(N, -1)),
+            order.astype(xp.int64), xp.ascontiguousarray(scale_a), xp.ascontiguousarray(scale_b),
+            xp.asarray([o.shape[0] for o, _ in steps], dtype=xp.int64),
+            xp.asarray([o.shape[1] for o, _ in steps], dtype=xp.int64), lane_blocks, halve_at_end, pairs_reduce,
+            xp.empty(16, dtype=f), y)
+        return y
     # The codes gathered once in the steps' order, K first, so each step reads one contiguous slice.
     a_t = codes_a.reshape(M, -1)[:, order].T
     b_t = xp.ascontiguousarray(q.reshape(N, -1)[:, order].T)
@@ -126,9 +139,9 @@ def _lanes(xp, codes_a, scale_a, q, scale_b, bits, block_size):
         start += lanes * width
         combined = scale_b[:, lane_blocks].T[:, None, :] * scale_a[:, lane_blocks].T[:, :, None]
         acc = _fma(xp, xp.matmul(a, b), combined, acc)  # the dots: exact integers
-    if block_size in (16, 32) and acc.shape[0] == 16:  # (the halves are added even without a tail)
+    if halve_at_end and acc.shape[0] == 16:  # (the halves are added even without a tail)
         acc = acc[:8] + acc[8:]
-    return _fold(xp, acc, M, N, pairs_reduce=not (bits == 8 and block_size == 64))
+    return _fold(xp, acc, M, N, pairs_reduce=pairs_reduce)
 
 
 def _blockwise(xp, codes_a, scale_a, codes_b, scale_b):

@@ -61,3 +61,21 @@ def test_prepacked_4bit_row_matches_numpy_twin():
                 with _compiled.disabled():
                     ref = compfp32_row(np, a, W)
             assert fast.dtype == ref.dtype and fast.tobytes() == ref.tobytes(), (k, n)
+
+
+@pytest.mark.parametrize("bits", [4, 8])
+def test_int8_compute_lanes_match_numpy_twin(bits):
+    # ops._mlas_qnbit._lanes (ORT's CompInt8 kernels, accuracy_level 4): every block size, a tail of blocks,
+    # rows in pairs and an odd one, columns in fours and a remainder.
+    from ops._mlas_qnbit import _lanes, quantize_a_blocks
+
+    for block_size in (16, 32, 64, 128, 256):
+        for M, N, blocks in ((1, 7, 3), (2, 4, 9), (3, 9, 1), (4, 5, 5)):
+            A = (RNG.standard_normal((M, blocks * block_size - 3)) * RNG.choice([1e-3, 1, 1e3])).astype(f32)
+            codes, scale_a = quantize_a_blocks(np, A, blocks, block_size)
+            q = RNG.integers(0, 1 << bits, (N, blocks, block_size), dtype=np.uint8)
+            scale_b = (RNG.random((N, blocks)) * 0.1).astype(f32)
+            fast = _lanes(np, codes, scale_a, q, scale_b, bits, block_size)
+            with _compiled.disabled():
+                ref = _lanes(np, codes, scale_a, q, scale_b, bits, block_size)
+            assert fast.dtype == ref.dtype and fast.tobytes() == ref.tobytes(), (block_size, M, N, blocks)
