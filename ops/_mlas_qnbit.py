@@ -18,6 +18,7 @@ largest output; measured 8.6e-7).
 from __future__ import annotations
 
 from . import _compiled
+from .xp import errstate
 
 
 def _fma(xp, a, b, c):
@@ -35,8 +36,11 @@ def quantize_a_blocks(xp, A, blocks, block_size):
     padded = padded.reshape(M, blocks, block_size)
     amax = xp.max(xp.abs(padded), axis=2)
     scale_a = amax / f(127)
-    inverse = xp.where(amax != 0, f(127) / xp.where(amax != 0, amax, f(1)), f(0)).astype(f)
-    return xp.rint(padded * inverse[:, :, None]), scale_a
+    with errstate(xp, over="ignore", invalid="ignore"):  # (a denormal amax: 127 / amax is inf)
+        inverse = xp.where(amax != 0, f(127) / xp.where(amax != 0, amax, f(1)), f(0)).astype(f)
+        codes = xp.rint(padded * inverse[:, :, None])
+    # _mm512_cvtps_epi32 turns what is not finite into 0x80000000, whose low byte (the int8 code) is 0.
+    return xp.where(xp.isfinite(codes), codes, f(0)), scale_a
 
 
 def _four(start):

@@ -164,3 +164,22 @@ def test_g_idx_out_of_range_is_a_clear_error():
         MatMulNBits(np, A, B, scales, None, np.full(32, 2, np.int32), K=32, N=3, bits=4, block_size=16)
     with pytest.raises(ValueError, match="g_idx"):
         MatMulNBits(np, A, B, scales, None, np.zeros(31, np.int32), K=32, N=3, bits=4, block_size=16)
+
+
+@pytest.mark.parametrize("bits", [4, 8])
+def test_accuracy_level_4_edge_activations_bit_exact(bits):
+    # An all-zero row and block (scale 0), huge values, denormals (127 / amax overflows: ORT's codes are 0),
+    # and an infinity.
+    rng = np.random.default_rng(9)
+    K, N, block_size = 160, 6, 32
+    B, scales, zp = nbits_weights(rng, K, N, bits, block_size, "packed")
+    attrs = dict(K=K, N=N, bits=bits, block_size=block_size, accuracy_level=4)
+    A = rng.standard_normal((5, K)).astype(f32)
+    A[0] = 0
+    A[1, 32:64] = 0
+    A[2] *= f32(1e37)
+    A[3] *= f32(1e-42)
+    A[4, 5] = np.inf
+    with np.errstate(all="ignore"):
+        ours = MatMulNBits(np, A, B, scales, zp, **attrs)
+    assert ours.tobytes() == ort_matmul_nbits(A, B, scales, zp, **attrs).tobytes()
