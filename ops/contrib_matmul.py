@@ -7,13 +7,27 @@ scales' type; without them the zero point is 2^(bits - 1). W[n, k] = (q - zero_p
 DequantizeLinear with block_size along K: the integer subtraction is exact and the product rounds once.
 
 The product, float32 (measured against ORT 1.32's CPU kernel): one row of A (a decoder's token step) is
-multiplied as MLAS's single-row transposed-B kernel (MlasSgemmKernelM1TransposeBAvx) does, bit for bit;
-more rows use NumPy's BLAS, a few ulps from ORT, whose MlasSgemm cuts K into blocks sized by the columns
+multiplied, bit for bit, as ORT's prepacked 4-bit kernel does (ops/_mlas_qnbit.compfp32_row: ORT prepacks a
+constant 4-bit B with uint8 or no zero points and no g_idx, as exports hold it), else as MLAS's single-row
+transposed-B kernel (MlasSgemmKernelM1TransposeBAvx, which ORT runs on the dequantized weight); more rows use
+NumPy's BLAS, a few ulps from ORT, whose MlasSgemm cuts K into blocks sized by the columns
 each of its threads takes, so its bits depend on its thread count.
+
+accuracy_level 4 (int8 compute, what ORT/Olive int4 exports set) is ORT's SQNBitGemm CompInt8 path
+(ops/_mlas_qnbit.py: A quantized to int8 per block, integer dots with the unsigned codes; 4 and 8 bits bit for
+bit).
+ORT 1.32 takes it where B is a constant initializer (prepacked) with uint8 or no zero points, no g_idx, and 4 or
+8 bits, or 2 bits with block_size 32, 64 or 128; elsewhere, and at levels 0-3 (ORT's float levels), the product
+is float.
+
+g_idx maps each k to its group: W[n, k] = (q[n, k] - zp[n, g_idx[k]]) * scale[n, g_idx[k]], the documented
+semantics. ORT 1.32's CPU g_idx path disagrees where it is wrong: it ignores uint8 zero points (always 8) and reads
+2-bit B as 4-bit codes; with no or float zero points and 4 bits it computes q * s - s * zp (two roundings).
 """
 from __future__ import annotations
 
 from . import _compiled
+from ._mlas_qnbit import compfp32_row, compint8_matmul
 from .gemm import matmul
 from .registry import register
 
@@ -31,22 +45,35 @@ def unpack_bits(xp, packed, bits, count):
     return xp.stack(fields, axis=-1).reshape(packed.shape[:-1] + (-1,))[..., :count]
 
 
-def dequantize_weight(xp, B, scales, zero_points, g_idx, K, N, bits, block_size, dtype):
-    """W (N, K) in `dtype`."""
+def codes_and_zero_points(xp, B, zero_points, K, N, bits, block_size):
+    """B's unsigned codes (N, blocks * block_size) and the zero points (N, blocks): int16 from uint8 (or the
+    default 2^(bits - 1)), else in the scales' type."""
     blocks = -(-K // block_size)
     if B.shape[0] != N or B.size != N * blocks * (block_size * bits // 8):
         raise ValueError(f"MatMulNBits: B has shape {tuple(B.shape)}, expected ({N}, {blocks}, "
                          f"{block_size * bits // 8}) for K={K}, N={N}, bits={bits}, block_size={block_size}")
     q = unpack_bits(xp, B.reshape(N, -1), bits, blocks * block_size)
-    scale = scales.reshape(N, blocks).astype(dtype, copy=False)
     if zero_points is None:
         zp = xp.full((N, blocks), 1 << (bits - 1), dtype=xp.int16)
     elif zero_points.dtype == xp.uint8:
         zp = unpack_bits(xp, zero_points.reshape(N, -1), bits, blocks).astype(xp.int16)
     else:
-        zp = zero_points.reshape(N, blocks).astype(dtype)
+        zp = zero_points.reshape(N, blocks)
+    return q, zp
+
+
+def dequantize_weight(xp, B, scales, zero_points, g_idx, K, N, bits, block_size, dtype):
+    """W (N, K) in `dtype`."""
+    blocks = -(-K // block_size)
+    q, zp = codes_and_zero_points(xp, B, zero_points, K, N, bits, block_size)
+    scale = scales.reshape(N, blocks).astype(dtype, copy=False)
+    if zp.dtype.kind == "f":
+        zp = zp.astype(dtype)
     if g_idx is not None:  # act-order: each k has its own block
-        block_of_k = g_idx.astype(xp.int64)
+        block_of_k = g_idx.reshape(-1).astype(xp.int64)
+        if block_of_k.shape[0] != K or (K and (int(block_of_k.min()) < 0 or int(block_of_k.max()) >= blocks)):
+            raise ValueError(f"MatMulNBits: g_idx must hold K={K} group indices in [0, {blocks}), "
+                             f"got shape {tuple(g_idx.shape)}")
         q = q[:, :K]
         centred = q.astype(dtype) - zp[:, block_of_k].astype(dtype) if zp.dtype.kind == "f" else \
             (q.astype(xp.int16) - zp[:, block_of_k]).astype(dtype)
@@ -88,14 +115,38 @@ def _m1_transposed_b(xp, a, W):
     return y
 
 
+def _prepacked(xp, zero_points, g_idx, bits):
+    """Whether ORT 1.32 prepacks a constant B for its float (levels 0-3) SQNBitGemm kernel: 4 bits, uint8 or no
+    zero points, no g_idx (other weights it dequantizes and multiplies with MlasSgemm)."""
+    return bits == 4 and g_idx is None and (zero_points is None or zero_points.dtype == xp.uint8)
+
+
+def _uses_int8_compute(xp, A, zero_points, g_idx, bits, block_size, accuracy_level):
+    """Where ORT 1.32 (x86-64, B a constant initializer) computes accuracy_level 4 in int8."""
+    if accuracy_level != 4 or A.dtype != xp.float32 or g_idx is not None:
+        return False
+    if zero_points is not None and zero_points.dtype != xp.uint8:
+        return False
+    return bits in (4, 8) or block_size in (32, 64, 128)
+
+
 @register("MatMulNBits", 1, domain=MS)
 def MatMulNBits(xp, A, B, scales, zero_points=None, g_idx=None, bias=None, *, K, N, bits=4, block_size,
                 accuracy_level=0):
-    """ORT contrib: its weight equals DequantizeLinear's (blocked along K); float32 with one row of A (a token step) bit for bit with ORT 1.32; more rows: MatMul with that weight, within 1e-6 of ORT's output's largest value (measured 4.0e-7; ORT's order there depends on its thread count)."""
+    """ORT contrib: its weight equals DequantizeLinear's (blocked along K; g_idx: each k in group g_idx[k]); levels 0-3 float32, one row of A (a token step) bit for bit with ORT 1.32 (B held as exports hold it); accuracy_level 4: ORT's int8 compute (A quantized per block), 4 and 8 bits bit for bit; elsewhere within 1e-6 of ORT's output's largest value (measured 8.6e-7)."""
     if A.shape[-1] != K:
         raise ValueError(f"MatMulNBits: A's last dimension is {A.shape[-1]}, the node's K is {K}")
+    if _uses_int8_compute(xp, A, zero_points, g_idx, bits, block_size, accuracy_level):
+        blocks = -(-K // block_size)
+        q, zp = codes_and_zero_points(xp, B, zero_points, K, N, bits, block_size)
+        q = q.reshape(N, blocks, block_size)
+        Y = compint8_matmul(xp, A.reshape(-1, K), q, scales.reshape(N, blocks).astype(xp.float32), zp,
+                            bias, bits, block_size)
+        return Y.reshape(A.shape[:-1] + (N,))
     W = dequantize_weight(xp, B, scales, zero_points, g_idx, K, N, bits, block_size, A.dtype)
-    if A.dtype == xp.float32 and A.size == K and g_idx is None:  # (ORT's g_idx path is another kernel)
+    if A.dtype == xp.float32 and A.size == K and _prepacked(xp, zero_points, g_idx, bits):
+        Y = compfp32_row(xp, A.reshape(K), W).reshape(A.shape[:-1] + (N,))
+    elif A.dtype == xp.float32 and A.size == K and g_idx is None:  # (ORT's g_idx path is another kernel)
         Y = _m1_transposed_b(xp, A.reshape(K), W).reshape(A.shape[:-1] + (N,))
     else:
         Y = matmul(xp, A, W.T)
