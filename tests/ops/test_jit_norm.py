@@ -23,7 +23,8 @@ EDGES = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, -np.nan, 3.4e38, -3.4e38, 
                   1.4e-45, -1.4e-45, 1.17549435e-38, 0.5, -0.5, 0.921875, -0.921875, 3.925, -3.925, 9.0, -9.0,
                   18.0, -18.0, 88.0, -88.0, 1.0, -1.0], dtype=f32)
 
-pytestmark = pytest.mark.skipif(not _compiled.enabled(np), reason="compiled loops switched off (SIMULATOR_JIT=0)")
+pytestmark = [pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning"),  # float16 cases on purpose
+              pytest.mark.skipif(not _compiled.enabled(np), reason="compiled loops switched off (SIMULATOR_JIT=0)")]
 
 
 def both(kernel, *args, **attrs):
