@@ -306,6 +306,27 @@ def decode_attention(q, keys, values, alpha, scores, sums, out):
 
 
 @njit(**JIT_OPTIONS)
+def rotate(x, cos, sin, interleaved, plain, out):
+    """contrib_attention._rotate of float32 x (B, S, N, D), D even, with cos and sin (B, S, D / 2), into out: for
+    each pair (x1, x2) real = fma32(x1, cos, -(x2 sin)), imag = fma32(x1, sin, x2 cos); interleaved pairs from
+    index `plain` on real = x1 cos - x2 sin, imag = x1 sin + x2 cos (plain products and adds)."""
+    b_n, s_n, n_n, d = x.shape
+    half = d // 2
+    for b in range(b_n):
+        for s in range(s_n):
+            for n in range(n_n):
+                for j in range(half):
+                    i1, i2 = (2 * j, 2 * j + 1) if interleaved else (j, half + j)
+                    x1, x2, c, si = x[b, s, n, i1], x[b, s, n, i2], cos[b, s, j], sin[b, s, j]
+                    if interleaved and j >= plain:
+                        out[b, s, n, i1] = _sub(_mul(x1, c), _mul(x2, si))
+                        out[b, s, n, i2] = _add(_mul(x1, si), _mul(x2, c))
+                    else:
+                        out[b, s, n, i1] = _fma(x1, c, _negative(_mul(x2, si)))
+                        out[b, s, n, i2] = _fma(x1, si, _mul(x2, c))
+
+
+@njit(**JIT_OPTIONS)
 def gemv_qk(q, keys, out):
     """_mlas_products.gemv_qk over a flat batch: q (P, H), keys (P, T, H), out (P, T)."""
     p_n, t_n, h = keys.shape

@@ -35,6 +35,7 @@ def _rotate(xp, x, cos, sin, interleaved):
         real = fma32(xp, x1, cos, -(x2 * sin))
         imag = fma32(xp, x1, sin, x2 * cos)
         plain = x.shape[-1] // 16 * 8 + 1  # interleaved: after 16-element blocks, one fused pair, then plain ones
+        # (ops/_jit_attention.rotate is this arithmetic as one loop: keep the two alike)
         if interleaved and plain < x1.shape[-1]:
             a, b, c, s = x1[..., plain:], x2[..., plain:], cos[..., plain:], sin[..., plain:]
             real[..., plain:] = a * c - b * s
@@ -53,6 +54,13 @@ def _rope_bsnh(xp, x, positions, cos_cache, sin_cache, interleaved, rotary_dim):
     if int(positions.max(initial=0)) >= cos_cache.shape[0] or int(positions.min(initial=0)) < 0:
         raise ValueError(f"position ids must lie in [0, {cos_cache.shape[0]}) (the cos/sin cache's length), got "
                          f"{int(positions.min())}..{int(positions.max())}")
+    if x.dtype == xp.float32 and d % 2 == 0 and cos_cache.dtype == sin_cache.dtype == xp.float32 and \
+            _compiled.enabled(xp):  # _rotate's arithmetic in one compiled call
+        rot = xp.empty(x.shape[:-1] + (d,), dtype=xp.float32)
+        _compiled.loops("attention").rotate(x[..., :d], cos_cache[positions][:, :, : d // 2],
+                                            sin_cache[positions][:, :, : d // 2], bool(interleaved),
+                                            d // 16 * 8 + 1, rot)
+        return rot if d == x.shape[-1] else xp.concatenate((rot, x[..., d:]), axis=-1)
     cos = cos_cache[positions][:, :, None, : d // 2].astype(x.dtype, copy=False)
     sin = sin_cache[positions][:, :, None, : d // 2].astype(x.dtype, copy=False)
     rot = _rotate(xp, x[..., :d], cos, sin, interleaved)

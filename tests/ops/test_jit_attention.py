@@ -180,3 +180,21 @@ def test_a_gqa_token_step_in_one_compiled_call_is_the_numpy_paths_bytes(seed):
     total = np.array([cache], np.int32)
     assert_same_bytes(GroupQueryAttention, np, q, k, v, pk, pv, seqlens, total, kv_num_heads=kv_heads,
                       num_heads=heads)
+
+
+@pytest.mark.parametrize("interleaved", [0, 1])
+@pytest.mark.parametrize("head,rotary_dim", [(2, 0), (6, 0), (16, 0), (34, 0), (64, 0), (64, 32), (40, 18)])
+def test_rotary_embedding_in_one_compiled_call_is_the_numpy_paths_bytes(interleaved, head, rotary_dim):
+    from ops.contrib_attention import RotaryEmbedding  # noqa: PLC0415
+
+    rng = np.random.default_rng(head * 10 + rotary_dim + interleaved)
+    b, s, n, positions = 2, 3, 2, 12
+    x = rng.standard_normal((b, s, n * head)).astype(f32)
+    x[0, 0, :3] = [np.nan, np.inf, -0.0]
+    d = rotary_dim or head
+    cos = rng.standard_normal((positions, d // 2)).astype(f32)
+    sin = rng.standard_normal((positions, d // 2)).astype(f32)
+    sin[1, 0] = np.nan
+    pos = rng.integers(0, positions, (b, s)).astype(np.int64)
+    assert_same_bytes(RotaryEmbedding, np, x, pos, cos, sin, interleaved=interleaved, num_heads=n,
+                      rotary_embedding_dim=rotary_dim)
