@@ -30,16 +30,14 @@ JIT_OPTIONS = {"cache": True, "nogil": True, "fastmath": False, "error_model": "
 _state = threading.local()
 
 
-@functools.cache
-def _numba_importable() -> bool:
-    if os.environ.get("SIMULATOR_JIT", "1") == "0":
-        return False
-    return importlib.util.find_spec("numba") is not None
+# Decided once, at import: finding the package does not import it (Numba is slow to import).
+_AVAILABLE = os.environ.get("SIMULATOR_JIT", "1") != "0" and importlib.util.find_spec("numba") is not None
 
 
 def enabled(xp) -> bool:
-    """Whether a kernel given `xp` should call its compiled loop instead of its NumPy twin."""
-    return is_numpy(xp) and not getattr(_state, "off", False) and _numba_importable()
+    """Whether a kernel given `xp` should call its compiled loop instead of its NumPy twin (asked per kernel
+    call: kept to two attribute reads)."""
+    return _AVAILABLE and is_numpy(xp) and not _state.__dict__.get("off", False)
 
 
 @contextlib.contextmanager
