@@ -55,3 +55,12 @@ def disabled():
 def loops(name: str):
     """The module ops._jit_<name> (imported, and so its loops defined, on first use)."""
     return importlib.import_module(f"{__package__}._jit_{name}")
+
+
+def map_flat(xp, module: str, loop: str, x, *args):
+    """The element-wise loop ops._jit_<module>.<loop> over float32 x (any shape), into a new array:
+    loop(x flattened, *args, out flattened)."""
+    x = xp.asarray(x, dtype=xp.float32, order="C")
+    out = xp.empty(x.shape, dtype=xp.float32)
+    getattr(loops(module), loop)(x.reshape(-1), *args, out.reshape(-1))
+    return out

@@ -187,6 +187,19 @@ def _negative(x):
 
 
 @njit(**JIT_OPTIONS)
+def _row_max(row):
+    """np.max of a non-empty float32 row: the first NaN wins."""
+    top = row[0]
+    for j in range(1, row.shape[0]):
+        v = row[j]
+        if top != top:
+            break
+        if v != v or v > top:
+            top = v
+    return top
+
+
+@njit(**JIT_OPTIONS)
 def softmax_rows(x, out, log):
     """_mlas_softmax_rows of float32 rows x (n, d) into out: shifted = x + (-max), e = mlas_exp(shifted) with
     its MLAS sum s, then e * (1 / s), or shifted - glibc_logf(s) for LogSoftmax."""
@@ -194,14 +207,7 @@ def softmax_rows(x, out, log):
     for i in range(n):
         if d == 0:
             continue
-        top = x[i, 0]
-        for j in range(1, d):  # np.max: the first NaN wins
-            v = x[i, j]
-            if top != top:
-                break
-            if v != v or v > top:
-                top = v
-        neg_max = _negative(top)
+        neg_max = _negative(_row_max(x[i]))
         row = out[i]
         for j in range(d):
             row[j] = _add(x[i, j], neg_max)
@@ -288,13 +294,7 @@ def decode_attention(q, keys, values, alpha, scores, sums, out):
             row[t] = _mul(row[t], alpha)
         if t_n == 0:
             continue
-        top = row[0]
-        for t in range(1, t_n):
-            v = row[t]
-            if top != top:
-                break
-            if v != v or v > top:
-                top = v
+        top = _row_max(row)
         for t in range(t_n):
             row[t] = _sub(row[t], top)
     sum_exp_rows(scores, scores, sums)  # each element read, then overwritten by its exp

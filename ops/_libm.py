@@ -33,10 +33,9 @@ def _apply(xp, name, x, fallback):
     fn = _c_function(name) if is_numpy(xp) else None
     if fn is None:
         return fallback(x.astype(xp.float64)).astype(f)
-    out = xp.empty(x.shape, dtype=f)
     if _compiled.enabled(xp):
-        getattr(_compiled.loops("attention"), f"{name}_all")(x.reshape(-1), out.reshape(-1))
-        return out
+        return _compiled.map_flat(xp, "attention", f"{name}_all", x)
+    out = xp.empty(x.shape, dtype=f)
     flat = out.reshape(-1)
     for i, v in enumerate(x.reshape(-1).tolist()):
         flat[i] = fn(v)

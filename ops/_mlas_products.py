@@ -8,6 +8,8 @@ emulated in float64 (exact product, one add) as in ops.elementwise.fma32.
 """
 from __future__ import annotations
 
+import math
+
 from . import _compiled
 from .xp import is_numpy
 
@@ -77,8 +79,8 @@ def sgemm_m1(xp, A, B, C=None):
         out = xp.empty(batch + (1, n), dtype=f)
         c = out if C is None else _flat(xp, C, batch, (1, n))
         _compiled.loops("attention").sgemm_m1(_flat(xp, A, batch, (1, k)), _flat(xp, B, batch, (k, n)),
-                                              c.reshape(_size(batch), 1, n), C is not None,
-                                              out.reshape(_size(batch), 1, n))
+                                              c.reshape(math.prod(batch), 1, n), C is not None,
+                                              out.reshape(math.prod(batch), 1, n))
         return out
     a, b = A.astype(f), B.astype(f)
     acc = xp.zeros(batch + (1, n), dtype=f) if C is None else xp.broadcast_to(C, batch + (1, n)).astype(f)
@@ -137,14 +139,7 @@ def _flat(xp, x, batch, tail):
     shape = batch + tail
     if x.shape != shape:
         x = xp.broadcast_to(x, shape)
-    return x if x.ndim == len(tail) + 1 else x.reshape((_size(batch),) + tail)
-
-
-def _size(batch) -> int:
-    n = 1
-    for d in batch:
-        n *= d
-    return n
+    return x if x.ndim == len(tail) + 1 else x.reshape((math.prod(batch),) + tail)
 
 
 def _gemv_compiled(xp, name, vector, matrix, width):
@@ -155,7 +150,7 @@ def _gemv_compiled(xp, name, vector, matrix, width):
     out = xp.empty(batch + (width,), dtype=xp.float32)
     getattr(_compiled.loops("attention"), name)(_flat(xp, vector, batch, vector.shape[-1:]),
                                                 _flat(xp, matrix, batch, matrix.shape[-2:]),
-                                                out.reshape(_size(batch), width))
+                                                out.reshape(math.prod(batch), width))
     return out
 
 
@@ -166,6 +161,6 @@ def _sgemm_compiled(xp, A, B, alpha, C, batch, shape):
     c = out if C is None else _flat(xp, C, batch, (m, n))  # out stands in for an absent C (never read)
     _compiled.loops("attention").sgemm(_flat(xp, A, batch, (m, k)), _flat(xp, B, batch, (k, n)),
                                        xp.float32(1 if alpha is None else alpha), alpha is not None,
-                                       c.reshape(_size(batch), m, n), C is not None, _stride_k(n, k),
-                                       out.reshape(_size(batch), m, n))
+                                       c.reshape(math.prod(batch), m, n), C is not None, _stride_k(n, k),
+                                       out.reshape(math.prod(batch), m, n))
     return out

@@ -39,19 +39,14 @@ def horner32(xp, p, x, coeffs):
 
 def compiled_map(xp, loop, x, *args):
     """The ops._jit_activation loop `loop` over float32 x (any shape), into a new array: out = loop(x, *args)."""
-    x = xp.asarray(x, dtype=xp.float32, order="C")
-    out = xp.empty(x.shape, dtype=xp.float32)
-    getattr(_compiled.loops("activation"), loop)(x.reshape(-1), *args, out.reshape(-1))
-    return out
+    return _compiled.map_flat(xp, "activation", loop, x, *args)
 
 
 def mlas_exp_reduced(xp, x):
     """exp(x) for already range-clamped float32 x, as MlasComputeExpF32KernelAvx512F / SumExp (vscalefps)."""
     f = xp.float32
     if _compiled.enabled(xp) and x.dtype == f:
-        out = xp.empty(x.shape, dtype=f)
-        _compiled.loops("attention").exp_reduced_all(x.reshape(-1), out.reshape(-1))
-        return out
+        return _compiled.map_flat(xp, "attention", "exp_reduced_all", x)
     biased = fma32(xp, x, f(LOG2_RECIPROCAL), f(ROUNDING_BIAS))
     m = biased - f(ROUNDING_BIAS)
     r = fma32(xp, m, f(LOG2_HIGH), x)
