@@ -24,6 +24,12 @@ from .softmax import _mlas_softmax_rows, mlas_sum_exp
 MS = "com.microsoft"
 
 
+def _first_plain_pair(d: int) -> int:
+    """The first interleaved pair ORT rotates with plain products and adds: after MLAS's 16-element blocks, one
+    fused pair, then plain ones."""
+    return d // 16 * 8 + 1
+
+
 def _rotate(xp, x, cos, sin, interleaved):
     """Rotary embedding of x (..., d) with cos/sin (..., d/2) broadcast against it."""
     if interleaved:
@@ -34,8 +40,7 @@ def _rotate(xp, x, cos, sin, interleaved):
     if x.dtype == xp.float32:
         real = fma32(xp, x1, cos, -(x2 * sin))
         imag = fma32(xp, x1, sin, x2 * cos)
-        plain = x.shape[-1] // 16 * 8 + 1  # interleaved: after 16-element blocks, one fused pair, then plain ones
-        # (ops/_jit_attention.rotate is this arithmetic as one loop: keep the two alike)
+        plain = _first_plain_pair(x.shape[-1])  # (ops/_jit_attention.rotate is this arithmetic as one loop)
         if interleaved and plain < x1.shape[-1]:
             a, b, c, s = x1[..., plain:], x2[..., plain:], cos[..., plain:], sin[..., plain:]
             real[..., plain:] = a * c - b * s
@@ -59,7 +64,7 @@ def _rope_bsnh(xp, x, positions, cos_cache, sin_cache, interleaved, rotary_dim):
         rot = xp.empty(x.shape[:-1] + (d,), dtype=xp.float32)
         _compiled.loops("attention").rotate(x[..., :d], cos_cache[positions][:, :, : d // 2],
                                             sin_cache[positions][:, :, : d // 2], bool(interleaved),
-                                            d // 16 * 8 + 1, rot)
+                                            _first_plain_pair(d), rot)
         return rot if d == x.shape[-1] else xp.concatenate((rot, x[..., d:]), axis=-1)
     cos = cos_cache[positions][:, :, None, : d // 2].astype(x.dtype, copy=False)
     sin = sin_cache[positions][:, :, None, : d // 2].astype(x.dtype, copy=False)
@@ -302,11 +307,11 @@ def MultiHeadAttention(xp, query, key=None, value=None, bias=None, key_padding_m
         # padded still attends to those only (a causal prompt with left padding)
         cm = xp.where(causal, f(xp.finfo(f).min), f(0))
         mask = cm if mask is None else mask + cm
-    # ORT's GEMM output starts as the attention bias when there is one (the padding and causal mask are then
-    # added to the scaled product), else as the mask: alpha Q K^T is added to it (measured on ORT 1.32's scores).
     if attention_bias is None and s == 1 and _compiled.enabled(xp) and q.dtype == k.dtype == v.dtype == f:
         out = _attention_row(xp, q, k, v, alpha, mask)
         return (out.transpose(0, 2, 1, 3).reshape(b, s, -1), k, v)[:max(_n_outputs, 1)]
+    # ORT's GEMM output starts as the attention bias when there is one (the padding and causal mask are then
+    # added to the scaled product), else as the mask: alpha Q K^T is added to it (measured on ORT 1.32's scores).
     if attention_bias is not None:
         bias = xp.broadcast_to(attention_bias.astype(f, copy=False), (b, num_heads, s, total))
         scores = sgemm(xp, q, xp.swapaxes(k, -1, -2), alpha, bias)
