@@ -115,17 +115,20 @@ def _m1_transposed_b(xp, a, W):
     return y
 
 
+def _sqnbit_layout(xp, zero_points, g_idx):
+    """Whether ORT 1.32's SQNBitGemm kernels take a constant B at all: uint8 or no zero points, no g_idx."""
+    return g_idx is None and (zero_points is None or zero_points.dtype == xp.uint8)
+
+
 def _prepacked(xp, zero_points, g_idx, bits):
-    """Whether ORT 1.32 prepacks a constant B for its float (levels 0-3) SQNBitGemm kernel: 4 bits, uint8 or no
-    zero points, no g_idx (other weights it dequantizes and multiplies with MlasSgemm)."""
-    return bits == 4 and g_idx is None and (zero_points is None or zero_points.dtype == xp.uint8)
+    """Whether ORT 1.32 prepacks a constant B for its float (levels 0-3) SQNBitGemm kernel: 4 bits of that layout
+    (other weights it dequantizes and multiplies with MlasSgemm)."""
+    return bits == 4 and _sqnbit_layout(xp, zero_points, g_idx)
 
 
 def _uses_int8_compute(xp, A, zero_points, g_idx, bits, block_size, accuracy_level):
     """Where ORT 1.32 (x86-64, B a constant initializer) computes accuracy_level 4 in int8."""
-    if accuracy_level != 4 or A.dtype != xp.float32 or g_idx is not None:
-        return False
-    if zero_points is not None and zero_points.dtype != xp.uint8:
+    if accuracy_level != 4 or A.dtype != xp.float32 or not _sqnbit_layout(xp, zero_points, g_idx):
         return False
     return bits in (4, 8) or block_size in (32, 64, 128)
 
