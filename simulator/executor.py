@@ -44,6 +44,7 @@ class Executor:
         # axis depends on it), for every tensor with an encoding
         self._quantizers = {name: self._quantize_function(name) for name in plan.activation_encodings}
         self._bound = tuple(self._bind(step) for step in plan.steps)
+        self._keeping: dict[frozenset, tuple] = {}  # kept names -> _bound with those names out of the free lists
 
     def _bind(self, step: Step) -> tuple:
         """What run needs of a step, looked up once: (step, kernel function, getter of its inputs from the run's
@@ -59,6 +60,19 @@ class Executor:
         only = step.outputs[0] if len(step.outputs) == 1 and step.outputs[0] and quantizers[0] is None else None
         return (step, step.kernel.fn, getter, len(names) == 1, step.attrs, step.outputs, quantizers, step.free,
                 direct, only)
+
+    def _bound_keeping(self, keep) -> tuple:
+        """_bound with the names in `keep` taken out of the free lists (remembered per frozenset of names: a
+        session keeps the same names every run of a generation loop, so a freed name needs no test per run)."""
+        found = self._keeping.get(keep) if type(keep) is frozenset else None
+        if found is None:
+            found = tuple(entry[:7] + (tuple(n for n in entry[7] if n not in keep),) + entry[8:]
+                          for entry in self._bound)
+            if type(keep) is frozenset:
+                if len(self._keeping) >= 64:  # a bound on what callers keeping ever new names can make us hold
+                    self._keeping.clear()
+                self._keeping[keep] = found
+        return found
 
     def _quantize_function(self, name: str):
         q = self.plan.activation_quantizers.get(name)
@@ -141,15 +155,18 @@ class Executor:
         values[""] = None  # an omitted input, read through the steps' getters like any value
         xp, array_type, call_step, quantize = self.xp, self._array_type, self.call_step, self.quantize
         with self.errstate():  # a graph input holding inf or NaN quantizes without warnings, like any value
-            for name, value in feeds.items():
-                if plain:
-                    values[name] = quantize(name, value)
-                else:
-                    self._store(name, value, values, raw, pre_quant, observer)
+            if plain and self._quantizers.keys().isdisjoint(feeds):
+                values.update(feeds)  # no input has an encoding (a float run): stored as they come
+            else:
+                for name, value in feeds.items():
+                    if plain:
+                        values[name] = quantize(name, value)
+                    else:
+                        self._store(name, value, values, raw, pre_quant, observer)
             for name in plan.graph_input_free:
                 if name not in keep:
                     values.pop(name, None)
-            for step, fn, getter, single, attrs, outputs, quantizers, free, direct, only in self._bound:
+            for step, fn, getter, single, attrs, outputs, quantizers, free, direct, only in self._bound_keeping(keep):
                 if direct:
                     args = getter(values)
                     try:
@@ -175,8 +192,7 @@ class Executor:
                                      else quantize(name, value))
                         values[name] = value
                 for name in free:
-                    if name not in keep:
-                        values.pop(name, None)
+                    values.pop(name, None)
         if not values.keys() >= keep:  # a set comparison in C (this runs after every run)
             missing = [n for n in keep if n not in values]
             raise ModelError(f"tensor(s) {describe_names(missing)} were not produced (an optional output the node "

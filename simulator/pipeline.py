@@ -152,6 +152,8 @@ class Pipeline:
         self._part_outputs = [[arg.name for arg in part.get_outputs()] for part in self.parts]
         self._input_names = {a.name for a in inputs}
         self._routes: dict = {}  # output names -> _route's answer
+        # the simulator's own sessions run chained (InferenceSession.run_chained), any other session through run()
+        self._chained = [isinstance(part, InferenceSession) for part in self.parts]
 
     # -- ONNX Runtime's interface ---------------------------------------------------------------
 
@@ -176,8 +178,9 @@ class Pipeline:
                                  f"{describe_names(known)}")
         env = dict(input_feed)
         results: dict[str, np.ndarray] = {}
-        for i, sources, asked, wanted, extra, returned in route:
+        for i, sources, asked, wanted, extra, returned, to_caller in route:
             part = self.parts[i]
+            chained = self._chained[i]
             try:
                 feed = {name: env[source] for name, source in sources}
             except KeyError:
@@ -186,7 +189,7 @@ class Pipeline:
                                      f"({getattr(part, 'model_path', '')!r})") from None
             if self.record is not None:
                 self.record.append((i, feed))
-            values = part.run(asked, feed)
+            values = part.run_chained(asked, feed, to_caller) if chained else part.run(asked, feed)
             env.update(zip(wanted, values))  # the part's outputs, then the extra names asked of it
             results.update(zip(extra, values[len(wanted):]))
             results.update((wanted[k], values[k]) for k in returned)
@@ -194,7 +197,8 @@ class Pipeline:
 
     def _route(self, output_names) -> tuple:
         """Per part run for `output_names`: (index, (input, environment name) pairs, the names to ask it for, its
-        outputs, the extra names asked, the indices of its outputs that are asked of the pipeline); remembered
+        outputs, the extra names asked, the indices of its outputs that are asked of the pipeline, the indices of
+        what it is asked for that the pipeline returns); remembered
         per list of names (a generation loop asks for the same names every step)."""
         key = tuple(output_names)
         route = self._routes.get(key)
@@ -205,8 +209,9 @@ class Pipeline:
             for i in range(max(owner) + 1):
                 wanted = self._part_outputs[i]
                 extra = [n for n, p in zip(output_names, owner) if p == i and n not in wanted]
-                route.append((i, tuple(self._sources[i].items()), wanted + extra, wanted, extra,
-                              [k for k, n in enumerate(wanted) if n in asked]))
+                returned = [k for k, n in enumerate(wanted) if n in asked]
+                to_caller = tuple(returned) + tuple(range(len(wanted), len(wanted) + len(extra)))
+                route.append((i, tuple(self._sources[i].items()), wanted + extra, wanted, extra, returned, to_caller))
             route = tuple(route)
             if len(self._routes) >= 256:  # a bound on what callers asking for ever new lists can make us hold
                 self._routes.clear()

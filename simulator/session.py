@@ -235,6 +235,25 @@ class InferenceSession:
         constants, returned = self._constant_ids, set()
         return [host_result(raw[name] if pre else values[name], constants, fed, returned) for name, pre in targets]
 
+    def run_chained(self, output_names, input_feed: dict, to_caller: tuple) -> list:
+        """run() as a Pipeline calls it, on a feed it built of every input of this part (its own inputs and earlier
+        parts' results): the same checks of each value, but ONNX Runtime's fresh arrays only for the results at the
+        indices in `to_caller` (those the pipeline returns); the others are the values as computed, which the next
+        part only reads (a token step runs several parts: their copies and checks were a fifth of it)."""
+        if self._profiler is not None or self._threads() is not None:
+            return self._run(output_names, input_feed, None)
+        targets, keep, pre_quant = self._targets(output_names)
+        feeds = self._prepare(input_feed)
+        values, raw = self._interp.run(feeds, keep, pre_quant)
+        results = [raw[name] if pre else values[name] for name, pre in targets]
+        if to_caller:
+            fed = (_ids(feeds.values(), input_feed.values()) if self._sequence_inputs
+                   else {*map(id, feeds.values()), *map(id, input_feed.values())})
+            returned = set()
+            for k in to_caller:
+                results[k] = host_result(results[k], self._constant_ids, fed, returned)
+        return results
+
     def _profiled_run(self, feeds, keep, pre_quant):
         xp = self.xp
         sync = None if is_numpy(xp) else (lambda: synchronize(xp))

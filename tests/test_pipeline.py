@@ -114,3 +114,36 @@ def test_onnxruntime_sessions_as_parts(decoder):
     ref = Pipeline(parts).run(["logits"], feed)[0]
     ours = Pipeline.load(folder, quantized=False).run(["logits"], feed)[0]
     np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_results_are_fresh_arrays_while_parts_pass_values_on(tmp_path):
+    """A pipeline returns ONNX Runtime's fresh arrays (never a part's constant, feed or a value another result
+    shares), although parts hand each other their values uncopied (InferenceSession.run_chained)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    def save(name, nodes, inputs, outputs, inits=()):
+        graph = helper.make_graph(nodes, name, [helper.make_tensor_value_info(n, TensorProto.FLOAT, [2, 3])
+                                               for n in inputs],
+                                  [helper.make_tensor_value_info(n, TensorProto.FLOAT, [2, 3]) for n in outputs],
+                                  list(inits))
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(tmp_path / name))
+
+    w = numpy_helper.from_array(np.arange(6, dtype=np.float32).reshape(2, 3), "w")
+    save("layer_00.onnx", [helper.make_node("Identity", ["w"], ["w_out"]),
+                           helper.make_node("Add", ["x", "w"], ["h_updated"]),
+                           helper.make_node("Identity", ["x"], ["x_out"])], ["x"], ["w_out", "h_updated", "x_out"], [w])
+    save("layer_01.onnx", [helper.make_node("Identity", ["h"], ["y"]), helper.make_node("Identity", ["h"], ["z"])],
+         ["h"], ["y", "z"])
+    pipe = Pipeline.load(str(tmp_path), quantized=False)
+    x = np.ones((2, 3), np.float32)
+    names = ["w_out", "x_out", "y", "z", "h_updated"]
+    first = pipe.run(names, {"x": x})
+    expected = [r.copy() for r in first]
+    assert len({id(r) for r in first}) == len(first)  # no two results share an array
+    assert all(r.flags.c_contiguous and r.flags.owndata for r in first) and first[1] is not x
+    for r in first:
+        r[...] = -7  # a caller writing into its results changes nothing the pipeline holds
+    for got, want in zip(pipe.run(names, {"x": x}), expected):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(expected[2], x + np.arange(6, dtype=np.float32).reshape(2, 3))
