@@ -17,6 +17,7 @@ import re
 
 import numpy as np
 
+from .backend import FloatErrorsIgnored
 from .encodings import describe_names
 from .errors import ModelError, ParameterError
 from .paths import checked_path
@@ -178,6 +179,11 @@ class Pipeline:
                                  f"{describe_names(known)}")
         env = dict(input_feed)
         results: dict[str, np.ndarray] = {}
+        with FloatErrorsIgnored(np):  # entered once for every part (not once a part)
+            self._run_parts(route, env, results)
+        return [results[n] for n in output_names]
+
+    def _run_parts(self, route, env: dict, results: dict) -> None:
         for i, sources, asked, wanted, extra, returned, to_caller in route:
             part = self.parts[i]
             chained = self._chained[i]
@@ -193,7 +199,6 @@ class Pipeline:
             env.update(zip(wanted, values))  # the part's outputs, then the extra names asked of it
             results.update(zip(extra, values[len(wanted):]))
             results.update((wanted[k], values[k]) for k in returned)
-        return [results[n] for n in output_names]
 
     def _route(self, output_names) -> tuple:
         """Per part run for `output_names`: (index, (input, environment name) pairs, the names to ask it for, its

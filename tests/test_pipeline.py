@@ -147,3 +147,25 @@ def test_results_are_fresh_arrays_while_parts_pass_values_on(tmp_path):
     for got, want in zip(pipe.run(names, {"x": x}), expected):
         np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(expected[2], x + np.arange(6, dtype=np.float32).reshape(2, 3))
+
+
+def test_inf_and_nan_are_values_not_warnings_and_the_error_state_is_restored(tmp_path):
+    import warnings
+
+    import onnx
+    from onnx import TensorProto, helper
+
+    for i, op in enumerate(("Div", "Log")):
+        names = (["x", "zero"], "h_updated") if i == 0 else (["h"], "y")
+        graph = helper.make_graph([helper.make_node(op, names[0], [names[1]])], op,
+                                  [helper.make_tensor_value_info(n, TensorProto.FLOAT, [3]) for n in names[0]],
+                                  [helper.make_tensor_value_info(names[1], TensorProto.FLOAT, [3])])
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+                  str(tmp_path / f"layer_{i:02d}.onnx"))
+    before = np.geterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning from a kernel would fail the run
+        y, = Pipeline.load(str(tmp_path), quantized=False).run(["y"], {"x": np.array([1, -1, 0], np.float32),
+                                                                       "zero": np.zeros(3, np.float32)})
+    assert np.isinf(y[0]) and np.isnan(y[1]) and np.isnan(y[2])
+    assert np.geterr() == before
