@@ -50,16 +50,17 @@ class Executor:
         """What run needs of a step, looked up once: (step, kernel function, getter of its inputs from the run's
         values (one value, or a tuple), whether it takes a single input, attributes, outputs, their
         quantizers (None: no encoding), free list, whether the kernel is called directly, the name of its only
-        output when that has no encoding (stored as it comes, unless a run observes or keeps raw values)).
+        output and that output's quantizer (stored without the loop over outputs, unless a run observes or keeps
+        raw values)).
         A step that moves inputs to the host, runs a body, or runs on a device goes through call_step."""
         host_inputs = [i for i in step.kernel.host_inputs if i < len(step.inputs) and i not in step.host_args]
         direct = self._on_host and not step.subgraphs and not host_inputs  # on the host, host_args are the values
         names = step.inputs
         getter = itemgetter(*names) if names else _no_inputs
         quantizers = tuple(self._quantizers.get(n) if n else None for n in step.outputs)
-        only = step.outputs[0] if len(step.outputs) == 1 and step.outputs[0] and quantizers[0] is None else None
+        only = step.outputs[0] if len(step.outputs) == 1 and step.outputs[0] else None
         return (step, step.kernel.fn, getter, len(names) == 1, step.attrs, step.outputs, quantizers, step.free,
-                direct, only)
+                direct, only, quantizers[0] if only else None)
 
     def _bound_keeping(self, keep) -> tuple:
         """_bound with the names in `keep` taken out of the free lists (remembered per frozenset of names: a
@@ -166,7 +167,8 @@ class Executor:
             for name in plan.graph_input_free:
                 if name not in keep:
                     values.pop(name, None)
-            for step, fn, getter, single, attrs, outputs, quantizers, free, direct, only in self._bound_keeping(keep):
+            for (step, fn, getter, single, attrs, outputs, quantizers, free, direct, only,
+                 only_quantizer) in self._bound_keeping(keep):
                 if direct:
                     args = getter(values)
                     try:
@@ -175,8 +177,9 @@ class Executor:
                         raise_kernel_error(step, [args] if single else list(args), exc)
                 else:
                     result = call_step(step, [values[n] if n else None for n in step.inputs], values)
-                if only is not None and plain and not isinstance(result, tuple):
-                    values[only] = result
+                if only is not None and plain and type(result) is array_type:  # the rule below, for one array
+                    values[only] = (result if only_quantizer is None or result.dtype.kind != "f"
+                                    else only_quantizer(result))
                 elif observer is not None:
                     for name, value in zip(outputs, result if isinstance(result, tuple) else (result,)):
                         if name:
