@@ -34,3 +34,11 @@ def grid_pass(x, out, scale, offset, qmax, below_half, half_up):
             v = top
         v = float32(float64(v) + o)
         out[i] = float32(float64(v) * s)
+
+
+@numba.njit(**JIT_OPTIONS)
+def grid(x, out, params, half_up):
+    """grid_pass over x into out (both C-contiguous float32 of one shape, any rank; out allocated by the caller:
+    an array NumPy made owns its data and has NumPy's dtype object), params the float32 (scale, offset, qmax,
+    just below half): one call of four arguments per activation."""
+    grid_pass(x.reshape(-1), out.reshape(-1), params[0], params[1], params[2], params[3], half_up)

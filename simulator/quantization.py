@@ -184,17 +184,20 @@ _CUPY_ROUNDING = {HALF_AWAY_FROM_ZERO: f"floorf(v + {float(JUST_BELOW_HALF)!r}f)
                   HALF_TO_EVEN: "rintf(v)"}
 
 
-def _compiled_grid(quantizer: Quantizer):
-    """The grid pass as one compiled loop over float32 x (simulator/_jit_quantization.py: the same operations)."""
-    from ._jit_quantization import grid_pass  # noqa: PLC0415 - Numba: imported when first enabled
+def _compiled_grid(quantizer: Quantizer, xp=None):
+    """The grid pass as one compiled loop over float32 x (simulator/_jit_quantization.py: the same operations);
+    with xp, any other x (another dtype, 0-d) goes through fake_quantize."""
+    from ._jit_quantization import grid  # noqa: PLC0415 - Numba: imported when first enabled
 
-    args = (np.float32(quantizer.scale), np.float32(quantizer.offset), np.float32(quantizer.qmax), JUST_BELOW_HALF,
-            quantizer.rounding != HALF_TO_EVEN)
+    params = np.array([quantizer.scale, quantizer.offset, quantizer.qmax, JUST_BELOW_HALF], np.float32)
+    half_up, float32 = quantizer.rounding != HALF_TO_EVEN, np.dtype(np.float32)
 
     def quantize(x):
+        if xp is not None and (x.dtype is not float32 or not x.ndim):
+            return fake_quantize(xp, x, quantizer)
         x = np.ascontiguousarray(x)
         out = np.empty_like(x)
-        grid_pass(x.reshape(-1), out.reshape(-1), *args)
+        grid(x, out, params, half_up)
         return out
     return quantize
 
@@ -210,8 +213,7 @@ def quantize_function(xp, quantizer: Quantizer):
             or quantizer.scale.ndim != 0):
         return partial(fake_quantize, xp, quantizer=quantizer)
     if compiled_enabled(xp):
-        compiled, float32 = _compiled_grid(quantizer), np.dtype(np.float32)
-        return lambda x: compiled(x) if x.dtype is float32 and x.ndim else fake_quantize(xp, x, quantizer)
+        return _compiled_grid(quantizer, xp)
     # Ufunc operands as 0-d float32 arrays: positional `out` and 0-d operands are the cheapest calls (np.clip's
     # bounds as Python numbers cost three times as much); the values are those fake_quantize uses.
     scale, offset = quantizer.scale, quantizer.offset

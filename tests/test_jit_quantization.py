@@ -44,6 +44,12 @@ def test_compiled_grid_is_numpys_bits(rounding, bits, scale, offset):
         ref = fake_quantize(np, y, q)
     assert fake_quantize(np, y, q).tobytes() == ref.tobytes()
     assert fake_quantize(np, x[:0], q).shape == (0,)
+    bound = quantize_function(np, q)  # what a run calls per activation: any rank, views, 0-d, empty
+    for v in (y, x[:2400].reshape(2, 3, 4, 100), x[:2400].reshape(2, 3, 4, 100)[:, 1:, ::2], x[5], x[:0]):
+        with _compiled.disabled():
+            ref = fake_quantize(np, v, q)
+        got = bound(v)
+        assert got.shape == ref.shape and got.tobytes() == ref.tobytes()
 
 
 def test_large_tensors_take_the_compiled_loop_with_the_chunked_passes_bits():
