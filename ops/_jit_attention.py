@@ -323,7 +323,7 @@ def gqa_token_step(query, key, value, past_key, past_value, seqlens, positions, 
     present_len = max(buffer_len, total)
     for i in range(b):
         p = seqlens[i]
-        if p < 0 or p > buffer_len or p >= present_len or (rotary and not 0 <= positions[i] < cos.shape[0]):
+        if p < 0 or p > buffer_len or p >= total or (rotary and not 0 <= positions[i] < cos.shape[0]):
             return None
     # alpha as the general path's float32(1) / sqrt(float32(head)): IEEE sqrt and division are correctly rounded
     alpha = float32(scale) if scale != 0 else float32(1) / float32(math.sqrt(float32(head)))

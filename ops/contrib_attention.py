@@ -142,6 +142,9 @@ def GroupQueryAttention(xp, query, key=None, value=None, past_key=None, past_val
         if step is not None:
             return step
     seqlens = seqlens_k.reshape(-1).astype(xp.int64)
+    if seqlens.size and not 0 <= int(seqlens.min()) <= int(seqlens.max()) < total:  # as ONNX Runtime checks
+        raise ValueError(f"GroupQueryAttention: seqlens_k must lie in [0, {total}) (total_sequence_length), got "
+                         f"{int(seqlens.min())}..{int(seqlens.max())}")
     first_prompt = s == total
     past_lens = xp.zeros(b, dtype=xp.int64) if first_prompt else seqlens + 1 - s
     q = query.reshape(b, s, num_heads, head)
