@@ -240,9 +240,16 @@ def _token_step(xp, query, key, value, past_key, past_value, seqlens_k, total, c
             positions = position_ids.reshape(b)
     else:
         cos_cache = sin_cache = xp.empty((0, 0), dtype=f)
-    return _compiled.loops("attention").gqa_token_step(
-        query, key, value, past_key, past_value, seqlens_k, positions, cos_cache, sin_cache, num_heads,
-        bool(do_rotary), bool(interleaved), _first_plain_pair(head), float(scale), total)
+    present_len, head_v = max(buffer_len, total), past_value.shape[3]
+    out = xp.empty((b, 1, num_heads * head_v), dtype=f)
+    present_k = xp.empty((b, kv_heads, present_len, head), dtype=f)
+    present_v = xp.empty((b, kv_heads, present_len, head_v), dtype=f)
+    scratch = xp.empty(num_heads * head + present_len + 1, dtype=f)  # the rotated queries, a score row, its sum
+    if not _compiled.loops("attention").gqa_token_step(
+            query, key, value, past_key, past_value, seqlens_k, positions, cos_cache, sin_cache, bool(do_rotary),
+            bool(interleaved), _first_plain_pair(head), float(scale), total, out, present_k, present_v, scratch):
+        return None
+    return out, present_k, present_v
 
 
 def _flash_gqa(xp, q, keys, vals, past_lens, alpha, window, bias=None):
