@@ -135,7 +135,7 @@ def GroupQueryAttention(xp, query, key=None, value=None, past_key=None, past_val
     head = query.shape[2] // num_heads
     total = int(total_sequence_length.reshape(-1)[0])
     if s == 1 and total != 1 and not (qk_output or softcap or smooth_softmax) and attention_bias is None and \
-            _compiled.enabled(xp):
+            _compiled.enabled(xp):  # a token step in one compiled call, where its inputs allow (the steps below)
         step = _token_step(xp, query, key, value, past_key, past_value, seqlens_k, total, cos_cache, sin_cache,
                            position_ids if do_rotary else None, do_rotary, rotary_interleaved, num_heads, scale,
                            local_window_size)
