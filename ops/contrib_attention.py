@@ -220,7 +220,8 @@ def _token_step(xp, query, key, value, past_key, past_value, seqlens_k, total, c
     b = query.shape[0]
     kv_heads, buffer_len = past_key.shape[1:3] if past_key is not None and past_key.ndim == 4 else (0, 0)
     head = query.shape[2] // num_heads
-    if not (past_value is not None and kv_heads and num_heads % kv_heads == 0 and query.shape[2] == num_heads * head
+    if not (value is not None and past_value is not None and kv_heads and num_heads % kv_heads == 0
+            and query.shape[2] == num_heads * head
             and query.dtype == key.dtype == value.dtype == past_key.dtype == past_value.dtype == f
             and key.shape == (b, 1, kv_heads * head) and value.shape[:2] == (b, 1)
             and past_key.shape == (b, kv_heads, buffer_len, head)
