@@ -60,7 +60,8 @@ def _rope_bsnh(xp, x, positions, cos_cache, sin_cache, interleaved, rotary_dim):
         raise ValueError(f"position ids must lie in [0, {cos_cache.shape[0]}) (the cos/sin cache's length), got "
                          f"{int(positions.min())}..{int(positions.max())}")
     if x.dtype == xp.float32 and d % 2 == 0 and cos_cache.dtype == sin_cache.dtype == xp.float32 and \
-            _compiled.enabled(xp):  # _rotate's arithmetic in one compiled call
+            cos_cache.shape[-1] >= d // 2 and sin_cache.shape[-1] >= d // 2 and positions.shape == x.shape[:2] \
+            and _compiled.enabled(xp):  # _rotate's arithmetic in one compiled call (which reads every index)
         rot = xp.empty(x.shape[:-1] + (d,), dtype=xp.float32)
         _compiled.loops("attention").rotate(x[..., :d], cos_cache[positions][:, :, : d // 2],
                                             sin_cache[positions][:, :, : d // 2], bool(interleaved),
@@ -133,7 +134,17 @@ def GroupQueryAttention(xp, query, key=None, value=None, past_key=None, past_val
         query, key, value = query[..., :q_end], query[..., q_end:k_end], query[..., k_end:]
     head = query.shape[2] // num_heads
     total = int(total_sequence_length.reshape(-1)[0])
+    if s == 1 and total != 1 and not (qk_output or softcap or smooth_softmax) and attention_bias is None and \
+            _compiled.enabled(xp):  # a token step in one compiled call, where its inputs allow (the steps below)
+        step = _token_step(xp, query, key, value, past_key, past_value, seqlens_k, total, cos_cache, sin_cache,
+                           position_ids if do_rotary else None, do_rotary, rotary_interleaved, num_heads, scale,
+                           local_window_size)
+        if step is not None:
+            return step
     seqlens = seqlens_k.reshape(-1).astype(xp.int64)
+    if seqlens.size and not 0 <= int(seqlens.min()) <= int(seqlens.max()) < total:  # as ONNX Runtime checks
+        raise ValueError(f"GroupQueryAttention: seqlens_k must lie in [0, {total}) (total_sequence_length), got "
+                         f"{int(seqlens.min())}..{int(seqlens.max())}")
     first_prompt = s == total
     past_lens = xp.zeros(b, dtype=xp.int64) if first_prompt else seqlens + 1 - s
     q = query.reshape(b, s, num_heads, head)
@@ -195,6 +206,50 @@ def GroupQueryAttention(xp, query, key=None, value=None, past_key=None, past_val
     if qk_output:
         qk = xp.where(probs > 0, raw, xp.float32(0)) if qk_output == 1 else probs  # ORT leaves masked scores 0
         return out, present_k, present_v, qk[..., :total].astype(query.dtype)
+    return out, present_k, present_v
+
+
+def _token_step(xp, query, key, value, past_key, past_value, seqlens_k, total, cos_cache, sin_cache, position_ids,
+                do_rotary, interleaved, num_heads, scale, window):
+    """GroupQueryAttention's flash token step, everything below for one query row per sequence, in one compiled
+    call (ops/_jit_attention.gqa_token_step: rotate's pairs, the present buffers, decode_attention per head), or
+    None where the inputs leave that path (the general path then runs, and raises what it raises): float32
+    tensors of the shapes it reads, a past buffer, a window covering the whole cache, rotary over whole even heads
+    with a long enough cos/sin table, positions one per sequence."""
+    f = xp.float32
+    b = query.shape[0]
+    kv_heads, buffer_len = past_key.shape[1:3] if past_key is not None and past_key.ndim == 4 else (0, 0)
+    head = query.shape[2] // num_heads
+    if not (value is not None and past_value is not None and kv_heads and num_heads % kv_heads == 0
+            and query.shape[2] == num_heads * head
+            and query.dtype == key.dtype == value.dtype == past_key.dtype == past_value.dtype == f
+            and key.shape == (b, 1, kv_heads * head) and value.shape[:2] == (b, 1)
+            and past_key.shape == (b, kv_heads, buffer_len, head)
+            and past_value.shape == (b, kv_heads, buffer_len, value.shape[2] // kv_heads)
+            and value.shape[2] % kv_heads == 0 and seqlens_k.shape == (b,) and seqlens_k.dtype.kind == "i"
+            and (window < 0 or window >= max(buffer_len, total))):
+        return None
+    positions = seqlens_k
+    if do_rotary:
+        if cos_cache is None or sin_cache is None or not (
+                head % 2 == 0 and cos_cache.dtype == sin_cache.dtype == f and cos_cache.ndim == 2
+                and cos_cache.shape == sin_cache.shape and cos_cache.shape[1] >= head // 2):
+            return None
+        if position_ids is not None:
+            if position_ids.shape != (b, 1) or position_ids.dtype.kind != "i":
+                return None
+            positions = position_ids.reshape(b)
+    else:
+        cos_cache = sin_cache = xp.empty((0, 0), dtype=f)
+    present_len, head_v = max(buffer_len, total), past_value.shape[3]
+    out = xp.empty((b, 1, num_heads * head_v), dtype=f)
+    present_k = xp.empty((b, kv_heads, present_len, head), dtype=f)
+    present_v = xp.empty((b, kv_heads, present_len, head_v), dtype=f)
+    scratch = xp.empty(num_heads * head + present_len + 1, dtype=f)  # the rotated queries, a score row, its sum
+    if not _compiled.loops("attention").gqa_token_step(
+            query, key, value, past_key, past_value, seqlens_k, positions, cos_cache, sin_cache, bool(do_rotary),
+            bool(interleaved), _first_plain_pair(head), float(scale), total, out, present_k, present_v, scratch):
+        return None
     return out, present_k, present_v
 
 

@@ -52,3 +52,35 @@ def test_group_query_attention_random_cases_bit_exact(seed):
     ours = run_kernel("GroupQueryAttention", inputs, n, opset=1, domain=MS, **attrs)
     for o, rf in zip(ours, ref):
         assert o.tobytes() == rf.tobytes(), f"{attrs}: max |diff| {np.abs(o - rf).max()}"
+
+
+def token_case(seed):
+    """A token step on a cache buffer (the one-call compiled path where Numba is installed): 1-3 sequences of
+    their own lengths, one with the cache nearly full, groups of 1, 2 or 4 query heads per KV head, rotary
+    (interleaved or not) with cos/sin tables or none."""
+    rng = np.random.default_rng(6000 + seed)
+    kv_heads, group, head, b, buffer = int(rng.integers(1, 3)), int(rng.choice([1, 2, 4])), \
+        int(rng.choice([16, 32, 48])), int(rng.integers(1, 4)), int(rng.integers(4, 33))  # (rotary: 16k)
+
+    def r(*shape):
+        return rng.standard_normal(shape).astype(np.float32)
+    heads = kv_heads * group
+    seqlens = rng.integers(0, buffer - 1, size=b).astype(np.int32)
+    seqlens[0] = buffer - 1
+    inputs = [r(b, 1, heads * head), r(b, 1, kv_heads * head), r(b, 1, kv_heads * head),
+              r(b, kv_heads, buffer, head), r(b, kv_heads, buffer, head), seqlens, np.array([buffer], np.int32)]
+    attrs = dict(num_heads=heads, kv_num_heads=kv_heads)
+    if seed % 3:
+        attrs.update(do_rotary=1, rotary_interleaved=seed % 2)
+        angles = np.arange(buffer).reshape(-1, 1) * 10000.0 ** (-np.arange(head // 2) / (head // 2))
+        inputs += [np.cos(angles).astype(np.float32), np.sin(angles).astype(np.float32)]
+    return inputs, attrs
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_group_query_attention_token_steps_bit_exact(seed):
+    inputs, attrs = token_case(seed)
+    ref = run_ort("GroupQueryAttention", inputs, 3, opset=1, domain=MS, **attrs)
+    ours = run_kernel("GroupQueryAttention", inputs, 3, opset=1, domain=MS, **attrs)
+    for o, rf in zip(ours, ref):
+        assert o.tobytes() == rf.tobytes(), f"{attrs}: max |diff| {np.abs(o - rf).max()}"

@@ -4,6 +4,8 @@ Each case runs the public function twice, once as shipped (compiled) and once un
 (the NumPy twin), over seeded random shapes and values: K past one StrideK block, single-row decode, broadcast
 batches, alpha and C, masked -inf / lowest rows, NaN and subnormal exponents, zero-length dimensions.
 """
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -161,25 +163,101 @@ def test_a_token_steps_attention_in_one_compiled_call_is_the_numpy_paths_bytes(s
                       unidirectional=seed % 2, _n_outputs=3)
 
 
-@pytest.mark.parametrize("seed", range(10))
-def test_a_gqa_token_step_in_one_compiled_call_is_the_numpy_paths_bytes(seed):
-    """GroupQueryAttention's flash token step (one query row, several sequences of their own lengths, grouped
-    heads, NaN in a query): the fused compiled call (decode_attention) against the NumPy twin."""
+@pytest.fixture
+def fused_calls(monkeypatch):
+    """How many GroupQueryAttention calls ran the one-call compiled token step (ops/_jit_attention.gqa_token_step)
+    and got its result."""
+    loops, calls = _compiled.loops("attention"), []
+    original = loops.gqa_token_step
+
+    def counted(*args):
+        result = original(*args)
+        calls.append(result)
+        return result
+    monkeypatch.setattr(loops, "gqa_token_step", counted)
+    return calls
+
+
+def gqa_token_case(seed):
+    """A token step's GroupQueryAttention inputs and attributes: 1-3 sequences of their own lengths in a cache
+    buffer (one nearly full; sometimes the total past the buffer), 1-2 KV heads in groups of 1, 2 or 4, rotary
+    (interleaved or not, position ids or not) or none, packed QKV, a scale, a window covering the cache, NaN, inf,
+    NaN-payload and subnormal inputs, and past buffers given as strided views."""
+    rng = np.random.default_rng(900 + seed)
+    b, kv_heads, group = int(rng.integers(1, 4)), int(rng.integers(1, 3)), int(rng.choice([1, 2, 4]))
+    heads, head, buffer = kv_heads * group, 2 * int(rng.integers(1, 20)), int(rng.integers(2, 40))
+    head_v = head if seed % 5 else head + 3  # a value head of its own size
+    q = values(rng, (b, 1, heads * head))
+    k, v = values(rng, (b, 1, kv_heads * head)), values(rng, (b, 1, kv_heads * head_v))
+    strided = seed % 3 == 0  # every other position of a buffer twice as long, every other head's feature
+    pk = values(rng, (b, kv_heads, 2 * buffer, 2 * head))[:, :, ::2, ::2] if strided else \
+        values(rng, (b, kv_heads, buffer, head))
+    pv = values(rng, (b, kv_heads, 2 * buffer, head_v))[:, :, 1::2] if strided else \
+        values(rng, (b, kv_heads, buffer, head_v))
+    seqlens = rng.integers(0, buffer, b).astype(np.int32)  # each sequence's length - 1, the new token included
+    seqlens[-1] = buffer - 1  # the cache nearly full: the new entry at its last position
+    total = buffer
+    if seed % 7 == 6:  # the total past the buffer: present grows, one sequence's past fills the whole buffer
+        seqlens[-1], total = buffer, buffer + 1 + int(rng.integers(0, 3))
+    if seed % 4 == 3:
+        q[0, 0, 0], k[-1, 0, 1], v[0, 0, -1] = np.nan, np.inf, -np.inf
+        pk[0, 0, 0, 0], pv[-1, -1, 0, 0] = np.float32(1e-40), np.uint32(0x7FC00001).view(np.float32)
+    if seed % 4 == 2:  # a NaN with a payload and its sign (in a value: where two NaNs of different signs meet in
+        v.view(np.uint32)[-1, 0, -1] = 0xFFC00123  # one sum, NumPy's own loops return either, by length)
+    attrs = dict(kv_num_heads=kv_heads, num_heads=heads)
+    cos = sin = position_ids = None
+    if seed % 3:
+        attrs.update(do_rotary=1, rotary_interleaved=seed % 2)
+        positions = total + int(rng.integers(0, 6))
+        cos, sin = values(rng, (positions, head // 2 + seed % 2), 1.0), values(rng, (positions, head // 2 + seed % 2), 1.0)
+        sin[0, 0] = np.nan
+        if seed % 5 == 1:
+            position_ids = rng.integers(0, positions, (b, 1)).astype(np.int64)
+    if seed % 6 == 1:
+        attrs["scale"] = float(rng.uniform(0.05, 1.0))
+    if seed % 8 == 5:
+        attrs["local_window_size"] = max(buffer, total) + int(rng.integers(0, 3))
+    query, key, value = q, k, v
+    if seed % 9 == 4 and head_v == head:  # packed QKV: one (B, 1, (N + 2 N_kv) H) input
+        query, key, value = np.concatenate((q, k, v), axis=-1), None, None
+    inputs = [query, key, value, pk, pv, seqlens, np.array(total, np.int32), cos, sin, position_ids]
+    return inputs, attrs
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_gqa_token_step_in_one_compiled_call_is_the_numpy_paths_bytes(seed, fused_calls):
+    """GroupQueryAttention's flash token step in one compiled call (gqa_token_step) against the NumPy twin of the
+    general path: identical output and present buffers."""
     from ops.contrib_attention import GroupQueryAttention  # noqa: PLC0415
 
-    rng = np.random.default_rng(900 + seed)
-    b, kv_heads, group, head = int(rng.integers(1, 3)), int(rng.integers(1, 3)), int(rng.integers(1, 3)), \
-        int(rng.integers(1, 20))
-    heads, cache = kv_heads * group, int(rng.integers(2, 40))
-    q = rng.standard_normal((b, 1, heads * head)).astype(f32)
-    k, v = (rng.standard_normal((b, 1, kv_heads * head)).astype(f32) for _ in range(2))
-    pk, pv = (rng.standard_normal((b, kv_heads, cache, head)).astype(f32) for _ in range(2))
-    if seed % 4 == 3:
-        q[0, 0, 0] = np.nan
-    seqlens = rng.integers(0, cache, b).astype(np.int32)  # each sequence's length - 1, the new token included
-    total = np.array([cache], np.int32)
-    assert_same_bytes(GroupQueryAttention, np, q, k, v, pk, pv, seqlens, total, kv_num_heads=kv_heads,
-                      num_heads=heads)
+    inputs, attrs = gqa_token_case(seed)
+    assert_same_bytes(GroupQueryAttention, np, *inputs, **attrs)
+    assert fused_calls == [True]
+
+
+def test_a_gqa_token_step_outside_the_compiled_call_runs_the_general_path(fused_calls):
+    """A window inside the cache, an odd rotary head, a sequence length at the total or a position past the
+    cos/sin table: the general path's bytes, or its error, with or without the compiled loops."""
+    from ops.contrib_attention import GroupQueryAttention  # noqa: PLC0415
+
+    inputs, attrs = gqa_token_case(1)  # rotary, two sequences
+    assert_same_bytes(GroupQueryAttention, np, *inputs, **dict(attrs, local_window_size=2))
+    assert fused_calls == []
+    rng = np.random.default_rng(3)
+    odd = [values(rng, (1, 1, 6)), values(rng, (1, 1, 3)), values(rng, (1, 1, 3)), values(rng, (1, 1, 8, 3)),
+           values(rng, (1, 1, 8, 3)), np.array([4], np.int32), np.array(8, np.int32), values(rng, (8, 1)),
+           values(rng, (8, 1))]  # rotary over a head of 3
+    even = odd[:5] + [np.array([8], np.int32)] + odd[6:]  # (no rotary) seqlens_k 8 with a total of 8
+    table = [values(rng, (1, 1, 4)), values(rng, (1, 1, 2)), values(rng, (1, 1, 2)), values(rng, (1, 1, 8, 2)),
+             values(rng, (1, 1, 8, 2)), np.array([5], np.int32), np.array(8, np.int32), values(rng, (4, 1)),
+             values(rng, (4, 1))]  # position 5 of a 4-position cos/sin table
+    for inputs, attrs in ((odd, dict(do_rotary=1, num_heads=2)), (even, dict(num_heads=2)),
+                          (table, dict(do_rotary=1, num_heads=2))):
+        for jit in (True, False):
+            with pytest.raises(ValueError), np.errstate(all="ignore"), \
+                    (contextlib.nullcontext() if jit else _compiled.disabled()):
+                GroupQueryAttention(np, *inputs, kv_num_heads=1, **attrs)
+    assert fused_calls == [False, False]  # the length and the position: the compiled call declined them
 
 
 @pytest.mark.parametrize("interleaved", [0, 1])
