@@ -62,8 +62,8 @@ class Executor:
         return (step, step.kernel.fn, getter, len(names) == 1, step.attrs, step.outputs, quantizers, step.free,
                 direct, only, quantizers[0] if only else None)
 
-    def _bound_keeping(self, keep) -> tuple:
-        """_bound with the names in `keep` taken out of the free lists (remembered per frozenset of names: a
+    def steps_keeping(self, keep) -> tuple:
+        """The bound steps (_bind's tuples) with the names in `keep` taken out of the free lists (remembered per frozenset of names: a
         session keeps the same names every run of a generation loop, so a freed name needs no test per run)."""
         found = self._keeping.get(keep) if type(keep) is frozenset else None
         if found is None:
@@ -154,53 +154,60 @@ class Executor:
             for name in plan.folded:  # computed at load, seen by the observer as if produced now
                 observer(name, plan.constants[name], self.raw_constant(name))
         values[""] = None  # an omitted input, read through the steps' getters like any value
-        xp, array_type, call_step, quantize = self.xp, self._array_type, self.call_step, self.quantize
         with self.errstate():  # a graph input holding inf or NaN quantizes without warnings, like any value
             if plain and self._quantizers.keys().isdisjoint(feeds):
                 values.update(feeds)  # no input has an encoding (a float run): stored as they come
             else:
                 for name, value in feeds.items():
                     if plain:
-                        values[name] = quantize(name, value)
+                        values[name] = self.quantize(name, value)
                     else:
                         self._store(name, value, values, raw, pre_quant, observer)
             for name in plan.graph_input_free:
                 if name not in keep:
                     values.pop(name, None)
-            for (step, fn, getter, single, attrs, outputs, quantizers, free, direct, only,
-                 only_quantizer) in self._bound_keeping(keep):
-                if direct:
-                    args = getter(values)
-                    try:
-                        result = fn(xp, args, **attrs) if single else fn(xp, *args, **attrs)
-                    except Exception as exc:  # noqa: BLE001 - wrapped with the node's name
-                        raise_kernel_error(step, [args] if single else list(args), exc)
-                else:
-                    result = call_step(step, [values[n] if n else None for n in step.inputs], values)
-                if only is not None and plain and type(result) is array_type:  # the rule below, for one array
-                    values[only] = (result if only_quantizer is None or result.dtype.kind != "f"
-                                    else only_quantizer(result))
-                elif observer is not None:
-                    for name, value in zip(outputs, result if isinstance(result, tuple) else (result,)):
-                        if name:
-                            self._store(name, value, values, raw, pre_quant, observer)
-                else:  # _store's steps, inlined with the quantizers bound (this loop is a token step's overhead)
-                    for name, value, q in zip(outputs, result if isinstance(result, tuple) else (result,), quantizers):
-                        if not name:
-                            continue
-                        if name in pre_quant:
-                            raw[name] = value
-                        if q is not None:  # a float array: its bound function; anything else: the general rule
-                            value = (q(value) if type(value) is array_type and value.dtype.kind == "f"
-                                     else quantize(name, value))
-                        values[name] = value
-                for name in free:
-                    values.pop(name, None)
+            self.run_steps(values, self.steps_keeping(keep), raw, pre_quant, observer)
         if not values.keys() >= keep:  # a set comparison in C (this runs after every run)
             missing = [n for n in keep if n not in values]
             raise ModelError(f"tensor(s) {describe_names(missing)} were not produced (an optional output the node "
                              f"did not compute?)")
         return {n: values[n] for n in keep}, raw
+
+    def run_steps(self, values, steps: tuple, raw: Optional[dict] = None, pre_quant=frozenset(),
+                  observer: Optional[Observer] = None) -> None:
+        """The loop of run: each of `steps` (steps_keeping's) on `values` (the constants, "" and the inputs as
+        their consumers see them), inside the run's floating-point error state. A caller running several plans
+        one after the other (a pipeline's parts) calls it per plan, without run's per-call work."""
+        plain = observer is None and not pre_quant  # values are stored as they come, nothing else
+        xp, array_type, call_step, quantize = self.xp, self._array_type, self.call_step, self.quantize
+        for step, fn, getter, single, attrs, outputs, quantizers, free, direct, only, only_quantizer in steps:
+            if direct:
+                args = getter(values)
+                try:
+                    result = fn(xp, args, **attrs) if single else fn(xp, *args, **attrs)
+                except Exception as exc:  # noqa: BLE001 - wrapped with the node's name
+                    raise_kernel_error(step, [args] if single else list(args), exc)
+            else:
+                result = call_step(step, [values[n] if n else None for n in step.inputs], values)
+            if only is not None and plain and type(result) is array_type:  # the rule below, for one array
+                values[only] = (result if only_quantizer is None or result.dtype.kind != "f"
+                                else only_quantizer(result))
+            elif observer is not None:
+                for name, value in zip(outputs, result if isinstance(result, tuple) else (result,)):
+                    if name:
+                        self._store(name, value, values, raw, pre_quant, observer)
+            else:  # _store's steps, inlined with the quantizers bound (this loop is a token step's overhead)
+                for name, value, q in zip(outputs, result if isinstance(result, tuple) else (result,), quantizers):
+                    if not name:
+                        continue
+                    if name in pre_quant:
+                        raw[name] = value
+                    if q is not None:  # a float array: its bound function; anything else: the general rule
+                        value = (q(value) if type(value) is array_type and value.dtype.kind == "f"
+                                 else quantize(name, value))
+                    values[name] = value
+            for name in free:
+                values.pop(name, None)
 
     def run_prefix(self, feeds: dict, stop: int, substitute: Callable[[str, object], object]) -> dict:
         """Run steps 0 .. stop-1 on `feeds`, passing each node output (after its encoding) through

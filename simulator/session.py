@@ -32,6 +32,7 @@ from .names import PRE_QUANT_SUFFIX, UPDATED_SUFFIX, split_pre_quant, without_up
 from .ort_kernels import check_kernels
 from .profiling import Profiler
 from .quantization import HALF_AWAY_FROM_ZERO
+from .session_chain import ChainLink
 from .session_io import FeedSpec, check_feed_names, host_result
 from .session_meta import (CPU, CUDA, ModelMetadata, NodeArg, RunOptions, SessionOptions, choose_provider,
                            node_arg, normalize_providers, output_value_infos)
@@ -143,6 +144,7 @@ class InferenceSession:
         self._on_host = is_numpy(self.xp)  # host feeds need no move
         initializers = {t.name for t in model.graph.initializer} | {s.values.name for s in model.graph.sparse_initializer}
         self._input_types = {vi.name: FeedSpec(vi.type) for vi in model.graph.input if vi.name not in initializers}
+        self._input_specs = tuple(self._input_types.items())
         self._overridable_types = {vi.name: FeedSpec(vi.type) for vi in model.graph.input if vi.name in initializers}
         # whether a feed may be a list whose elements a result could be (else a feed's own id is all to check)
         self._sequence_inputs = any(spec.holds_sequence for spec in (*self._input_types.values(),
@@ -240,10 +242,18 @@ class InferenceSession:
         parts' results): the same checks of each value, but ONNX Runtime's fresh arrays only for the results at the
         indices in `to_caller` (those the pipeline returns); the others are the values as computed, which the next
         part only reads (a token step runs several parts: their copies and checks were a fifth of it)."""
-        if self._profiler is not None or self._threads() is not None:
+        if self._profiler is not None or self._thread_limit():
             return self._run(output_names, input_feed, None)
         targets, keep, pre_quant = self._targets(output_names)
-        feeds = self._prepare(input_feed)
+        if self._on_host and input_feed.keys() == self._input_types.keys():
+            feeds = input_feed
+            for name, spec in self._input_specs:  # _prepare's checks, inline where the value is what was declared
+                value = input_feed[name]
+                if type(value) is not np.ndarray or value.shape != spec.shape or value.dtype != spec.dtype:
+                    feeds = self._prepare(input_feed)
+                    break
+        else:
+            feeds = self._prepare(input_feed)
         values, raw = self._interp.run(feeds, keep, pre_quant)
         results = [raw[name] if pre else values[name] for name, pre in targets]
         if to_caller:
@@ -253,6 +263,15 @@ class InferenceSession:
             for k in to_caller:
                 results[k] = host_result(results[k], self._constant_ids, fed, returned)
         return results
+
+    def chain_link(self, output_names, sources: dict, where: str):
+        """This session's run inside a Pipeline's, bound once for `output_names` (session_chain.ChainLink), reading
+        input `name` from the pipeline's values at sources[name]; None where run_chained must serve (a device,
+        values asked before their encoding, sequence inputs)."""
+        _, _, pre_quant = self._targets(output_names)
+        if pre_quant or not self._on_host or self._sequence_inputs or sources.keys() != self._input_types.keys():
+            return None
+        return ChainLink(self, output_names, sources, where)
 
     def _profiled_run(self, feeds, keep, pre_quant):
         xp = self.xp
@@ -265,11 +284,14 @@ class InferenceSession:
 
     def _threads(self):
         """SessionOptions.intra_op_num_threads as a context limiting a CPU run's BLAS threads (process-wide while
-        the run lasts, as threadpoolctl sets them); None: no limit."""
+        the run lasts, as threadpoolctl sets them: made, the limit holds); None: no limit."""
+        n = self._thread_limit()
+        return _blas_controller().limit(limits=n, user_api="blas") if n else None
+
+    def _thread_limit(self) -> int:
+        """The BLAS thread limit a CPU run takes from SessionOptions.intra_op_num_threads (0: none)."""
         n = int(getattr(self._sess_options, "intra_op_num_threads", 0) or 0)
-        if n <= 0 or not is_numpy(self.xp):
-            return None
-        return _blas_controller().limit(limits=n, user_api="blas")
+        return n if n > 0 and is_numpy(self.xp) else 0
 
     def _targets(self, output_names) -> tuple[list[tuple[str, bool]], frozenset, frozenset]:
         """(the requested names resolved, as (graph name, pre-quantization?), the names to keep, the names to keep

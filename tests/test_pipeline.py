@@ -169,3 +169,50 @@ def test_inf_and_nan_are_values_not_warnings_and_the_error_state_is_restored(tmp
                                                                        "zero": np.zeros(3, np.float32)})
     assert np.isinf(y[0]) and np.isnan(y[1]) and np.isnan(y[2])
     assert np.geterr() == before
+
+
+def test_a_thread_limit_of_a_part_holds_during_its_run_only(decoder):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from simulator.session_meta import SessionOptions
+
+    folder = os.path.join(decoder, "token")
+    options = SessionOptions()
+    options.intra_op_num_threads = 1
+    parts = [InferenceSession(os.path.join(folder, f"layer_{i:02d}.onnx"), options) for i in range(4)]
+    before = [p["num_threads"] for p in threadpoolctl.threadpool_info()]
+    feed = _token_feed(np.random.default_rng(3))
+    limited = Pipeline(parts).run(["logits"], feed)[0]
+    assert [p["num_threads"] for p in threadpoolctl.threadpool_info()] == before
+    np.testing.assert_array_equal(limited, Pipeline.load(folder, quantized=False).run(["logits"], feed)[0])
+
+
+def test_a_part_fed_a_wrong_value_or_nothing_is_refused_as_a_session_refuses_it(decoder):
+    from simulator.errors import InvalidFeedError
+
+    pipe = Pipeline.load(os.path.join(decoder, "token"))
+    feed = _token_feed(np.random.default_rng(4))
+    feed["past_key_1_in"] = feed["past_key_1_in"].astype(np.float64)  # read by part 2, after two parts ran
+    with pytest.raises(InvalidFeedError, match="past_key_1_in.*float64"):
+        pipe.run(["logits"], feed)
+    del feed["past_key_1_in"]
+    with pytest.raises(ParameterError, match=r"missing input 'past_key_1_in' of pipeline part 2 \(.*layer_02.onnx"):
+        pipe.run(["logits"], feed)
+
+
+def test_values_before_their_encoding_and_updated_names_of_any_part(decoder):
+    folder = os.path.join(decoder, "token")
+    pipe = Pipeline.load(folder)
+    feed = _token_feed(np.random.default_rng(5))
+    name = "/model/layers.1/Add_output_0"  # an encoded intermediate of part 2
+    logits, after, before, updated = pipe.run(["logits", name, name + "::pre_quant", name + "_updated"], feed)
+    part = InferenceSession(os.path.join(folder, "layer_02.onnx"), os.path.join(folder, "layer_02.encodings"))
+    hidden = pipe.run(["/model/layers.0/Add_1_output_0_updated"], feed)[0]  # part 2's input, from part 1
+    inputs = {**{a.name: feed[a.name] for a in part.get_inputs() if a.name in feed},
+              "/model/layers.0/Add_1_output_0": hidden}
+    want_after, want_before = part.run([name, name + "::pre_quant"], inputs)
+    np.testing.assert_array_equal(after, want_after)
+    np.testing.assert_array_equal(updated, want_after)
+    np.testing.assert_array_equal(before, want_before)
+    assert not np.array_equal(after, before)  # a 16-bit encoding moved it
+    assert hidden.shape == (1, 1, 32)
+    np.testing.assert_array_equal(logits, pipe.run(["logits"], feed)[0])
