@@ -13,7 +13,7 @@ import math
 import struct
 
 from numba import float32, float64, int32, int64, njit, types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 from ._compiled import JIT_OPTIONS
 from ._mlas_constants import (EXP_LOWER, EXP_POLY, LOG2_HIGH, LOG2_LOW, LOG2_RECIPROCAL, LOGF_A, LOGF_INVC, LOGF_LN2,
@@ -278,6 +278,81 @@ def attention_row(q, kt, v, alpha, c, has_c, block, scores, out):
     for p in range(scores.shape[0]):
         softmax_rows(scores[p], scores[p], False)  # row by row: each row read before it is overwritten
     sgemm_m1(scores, v, out, False, out)
+
+
+def _at(x, b, n, t, j, head):
+    """x's element of batch b, head n, position t, feature j: x (B, S, N * head) as the node gets it, or (B, N, S,
+    head) (the compiled function below is typed per layout)."""
+
+
+@overload(_at, jit_options=JIT_OPTIONS)
+def _at_typed(x, b, n, t, j, head):
+    if x.ndim == 3:
+        return lambda x, b, n, t, j, head: x[b, t, n * head + j]
+    return lambda x, b, n, t, j, head: x[b, n, t, j]
+
+
+def _kept(mask, b, t):
+    """Whether MultiHeadAttention's key_padding_mask keeps key t of batch b: lengths (B,), or (B, T), (B, 1, T)."""
+
+
+@overload(_kept, jit_options=JIT_OPTIONS)
+def _kept_typed(mask, b, t):
+    if mask.ndim == 1:
+        return lambda mask, b, t: t < mask[b]
+    if mask.ndim == 2:
+        return lambda mask, b, t: mask[b, t] > 0
+    return lambda mask, b, t: mask[b, 0, t] > 0
+
+
+@njit(**JIT_OPTIONS)
+def multi_head_token(query, key, value, bias, mask, past_key, past_value, alpha, fill, block, scratch, out,
+                     present_key, present_value):
+    """contrib_attention.MultiHeadAttention's token step (one query row, float32, no attention bias) in one call:
+    query (B, 1, N * H) plus its bias, the keys and values 3-D (plus their bias) or 4-D after the past ones into
+    present_key (B, N, T, H) and present_value (B, N, T, Hv), the padding mask as 0 or fill per key (None: no
+    mask), then attention_row into out (B, 1, N * Hv), laid out as (B N, 1, Hv). bias, mask, past_key and
+    past_value may be None (the function is typed per case); scratch (B N, 1, H + 2 T) holds the biased query,
+    the mask row and the scores."""
+    batch, heads, total, head = present_key.shape
+    head_v = present_value.shape[3]
+    past = 0 if past_key is None else past_key.shape[2]
+    hidden = heads * head
+    q, c, scores = scratch[:, :, :head], scratch[:, :, head:head + total], scratch[:, :, head + total:]
+    for b in range(batch):
+        for n in range(heads):
+            p = b * heads + n
+            for j in range(head):
+                x = query[b, 0, n * head + j]
+                if bias is not None:
+                    x = _add(x, bias[n * head + j])
+                q[p, 0, j] = x
+            if past_key is not None:
+                for t in range(past):
+                    for j in range(head):
+                        present_key[b, n, t, j] = past_key[b, n, t, j]
+                    for j in range(head_v):
+                        present_value[b, n, t, j] = past_value[b, n, t, j]
+            for t in range(total - past):
+                for j in range(head):
+                    x = _at(key, b, n, t, j, head)
+                    if bias is not None:
+                        if key.ndim == 3:  # (a 4-D key and value take no bias)
+                            x = _add(x, bias[hidden + n * head + j])
+                    present_key[b, n, past + t, j] = x
+                for j in range(head_v):
+                    x = _at(value, b, n, t, j, head_v)
+                    if bias is not None:
+                        if key.ndim == 3:
+                            x = _add(x, bias[2 * hidden + n * head_v + j])
+                    present_value[b, n, past + t, j] = x
+            if mask is not None:
+                for t in range(total):
+                    c[p, 0, t] = float32(0) if _kept(mask, b, t) else fill
+    rows = batch * heads
+    attention_row(q, present_key.reshape((rows, total, head)).transpose((0, 2, 1)),
+                  present_value.reshape((rows, total, head_v)), alpha, c, mask is not None, block, scores,
+                  out.reshape((rows, 1, head_v)))
 
 
 @njit(**JIT_OPTIONS)

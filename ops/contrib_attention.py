@@ -260,6 +260,46 @@ def _attention_row(xp, q, k, v, alpha, mask):
     return out
 
 
+def _token_step(xp, query, key, value, bias, mask, past_key, past_value, heads, scale, fill):
+    """MultiHeadAttention's token step (one query row, float32, no attention bias) in one compiled call
+    (ops/_jit_attention.multi_head_token): the general path's bias, heads, past + new keys and values, padding
+    mask and attention_row, from the node's inputs as they come (any strides). None where the inputs are not that
+    case's exact shapes and types (the general path then takes them, and raises what it raises)."""
+    f = xp.float32
+    b, _, hidden = query.shape
+    head = hidden // heads if heads > 0 else 0
+    if not head or head * heads != hidden or query.dtype != f or key.dtype != f or value.dtype != f:
+        return None
+    if key.ndim == value.ndim == 3:
+        new, head_v = key.shape[1], value.shape[2] // heads
+        fits = key.shape == (b, new, hidden) and value.shape == (b, new, head_v * heads) and (
+            bias is None or bias.shape == (2 * hidden + head_v * heads,))
+    elif key.ndim == value.ndim == 4:
+        new, head_v = key.shape[2], value.shape[3]
+        fits = key.shape == (b, heads, new, head) and value.shape == (b, heads, new, head_v) and (
+            bias is None or (bias.ndim == 1 and bias.shape[0] >= hidden))  # the query's bias only
+    else:
+        return None
+    past = 0
+    if past_key is not None or past_value is not None:
+        if past_key is None or past_value is None or past_key.ndim != 4 or past_key.dtype != f or \
+                past_value.dtype != f:
+            return None
+        past = past_key.shape[2]
+        fits = fits and past_key.shape == (b, heads, past, head) and past_value.shape == (b, heads, past, head_v)
+    total = past + new
+    if mask is not None:
+        fits = fits and mask.dtype.kind == "i" and mask.shape in ((b,), (b, total), (b, 1, total))
+    if not fits or (bias is not None and bias.dtype != f):
+        return None
+    out = xp.empty((b, 1, heads * head_v), dtype=f)
+    present_k, present_v = xp.empty((b, heads, total, head), dtype=f), xp.empty((b, heads, total, head_v), dtype=f)
+    _compiled.loops("attention").multi_head_token(
+        query, key, value, bias, mask, past_key, past_value, f(scale) if scale else f(1) / xp.sqrt(f(head)), f(fill),
+        _stride_k(total, head), xp.empty((b * heads, 1, head + 2 * total), dtype=f), out, present_k, present_v)
+    return out, present_k, present_v
+
+
 @register("MultiHeadAttention", 1, domain=MS)
 def MultiHeadAttention(xp, query, key=None, value=None, bias=None, key_padding_mask=None, attention_bias=None,
                        past_key=None, past_value=None, past_sequence_length=None, cache_indirection=None, *,
@@ -268,6 +308,12 @@ def MultiHeadAttention(xp, query, key=None, value=None, bias=None, key_padding_m
     if key is None or query.ndim != 3 or cache_indirection is not None or past_sequence_length is not None:
         raise ValueError("MultiHeadAttention: packed QKV, cache_indirection and past_sequence_length are not "
                          "supported (give query, key and value as 3-D or 4-D tensors)")
+    if query.shape[1] == 1 and attention_bias is None and _compiled.enabled(xp) and (
+            unidirectional or key_padding_mask is not None or past_key is not None or _n_outputs > 1):  # not flash
+        step = _token_step(xp, query, key, value, bias, key_padding_mask, past_key, past_value, num_heads, scale,
+                           mask_filter_value)
+        if step is not None:
+            return step[:max(_n_outputs, 1)]
     f = xp.float32
     b, s, hidden = query.shape
     if bias is not None:
