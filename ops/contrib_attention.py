@@ -11,6 +11,7 @@ in MLAS's order (ops/_mlas_products.py), so they cost a Python step per element 
 """
 from __future__ import annotations
 
+import functools
 import math
 
 from . import _compiled
@@ -260,6 +261,13 @@ def _attention_row(xp, q, k, v, alpha, mask):
     return out
 
 
+@functools.cache
+def _alpha(xp, scale, head):
+    """The scores' scale: `scale`, else 1 / sqrt(head), in float32 (cached: NumPy's scalar arithmetic costs about
+    a microsecond, a fifth of a token step's attention)."""
+    return xp.float32(scale) if scale else xp.float32(1) / xp.sqrt(xp.float32(head))
+
+
 def _token_step(xp, query, key, value, bias, mask, past_key, past_value, heads, scale, fill):
     """MultiHeadAttention's token step (one query row, float32, no attention bias) in one compiled call
     (ops/_jit_attention.multi_head_token): the general path's bias, heads, past + new keys and values, padding
@@ -290,13 +298,14 @@ def _token_step(xp, query, key, value, bias, mask, past_key, past_value, heads, 
     total = past + new
     if mask is not None:
         fits = fits and mask.dtype.kind == "i" and mask.shape in ((b,), (b, total), (b, 1, total))
+        if fits and mask.ndim == 3:  # (B, 1, T): one query row's flags, as (B, T)
+            mask = mask.reshape(b, total)
     if not fits or (bias is not None and bias.dtype != f):
         return None
     out = xp.empty((b, 1, heads * head_v), dtype=f)
     present_k, present_v = xp.empty((b, heads, total, head), dtype=f), xp.empty((b, heads, total, head_v), dtype=f)
     _compiled.loops("attention").multi_head_token(
-        query, key, value, bias, mask, past_key, past_value, f(scale) if scale else f(1) / xp.sqrt(f(head)), f(fill),
-        _stride_k(total, head), xp.empty((b * heads, 1, head + 2 * total), dtype=f), out, present_k, present_v)
+        query, key, value, bias, mask, past_key, past_value, _alpha(xp, scale, head), float(fill), _stride_k(total, head), xp.empty(b * heads * (head + head * total + 3 * total), dtype=f), out, present_k, present_v)
     return out, present_k, present_v
 
 
@@ -330,7 +339,7 @@ def MultiHeadAttention(xp, query, key=None, value=None, bias=None, key_padding_m
     head = q.shape[3]
     total = k.shape[2]
     past = total - s
-    alpha = f(scale) if scale else f(1) / xp.sqrt(f(head))
+    alpha = _alpha(xp, scale, head)
     flash = (query.dtype == f and not unidirectional and key_padding_mask is None and attention_bias is None
              and past_key is None and _n_outputs == 1)
     if flash:  # ORT's flash attention (MlasFlashAttention), one KV block: (e V) / l
