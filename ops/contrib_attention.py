@@ -304,8 +304,10 @@ def _token_step(xp, query, key, value, bias, mask, past_key, past_value, heads, 
         return None
     out = xp.empty((b, 1, heads * head_v), dtype=f)
     present_k, present_v = xp.empty((b, heads, total, head), dtype=f), xp.empty((b, heads, total, head_v), dtype=f)
-    _compiled.loops("attention").multi_head_token(
-        query, key, value, bias, mask, past_key, past_value, _alpha(xp, scale, head), float(fill), _stride_k(total, head), xp.empty(b * heads * (head + head * total + 3 * total), dtype=f), out, present_k, present_v)
+    scratch = xp.empty(b * heads * (head + head * total + 3 * total), dtype=f)
+    _compiled.loops("attention").multi_head_token(query, key, value, bias, mask, past_key, past_value,
+                                                  _alpha(xp, scale, head), float(fill), _stride_k(total, head),
+                                                  scratch, out, present_k, present_v)
     return out, present_k, present_v
 
 
