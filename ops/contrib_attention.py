@@ -272,7 +272,10 @@ def _token_step(xp, query, key, value, bias, mask, past_key, past_value, heads, 
     """MultiHeadAttention's token step (one query row, float32, no attention bias) in one compiled call
     (ops/_jit_attention.multi_head_token): the general path's bias, heads, past + new keys and values, padding
     mask and attention_row, from the node's inputs as they come (any strides). None where the inputs are not that
-    case's exact shapes and types (the general path then takes them, and raises what it raises)."""
+    case's exact shapes and types (the general path then takes them, and raises what it raises).
+    Measured on the small decoder's node inputs (2 heads of 16, 33 keys; fastest of 7 x 3000 calls, before and
+    after alternately): 17.5 -> 7.6 us a call (fixed layout), 14.7 -> 6.6 us (growing); the compiled call itself
+    is about 3 us of that (its 14 arguments about 0.8), these checks and the four allocations about 2."""
     f = xp.float32
     b, _, hidden = query.shape
     head = hidden // heads if heads > 0 else 0

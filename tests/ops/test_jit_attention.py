@@ -172,7 +172,8 @@ def _token_step_case(seed):
     lengths (B,), or none; a NaN query (its rows NaN; meeting a NaN bias of another payload) and infinite values.
     (Not an infinite key: a score row holding a NaN among numbers takes, in the NumPy twin's broadcast
     x + (-max), a NaN sign that depends on NumPy's loop; the compiled softmax keeps x86's rule, as before.)
-    seed % 12 picks one of the 12 typed cases the compiled call is compiled for."""
+    seed % 12 picks one of the 12 typed cases the compiled call is compiled for (seed 12, read-only arrays, one
+    more)."""
     rng = np.random.default_rng(1700 + seed)
     b, heads, head, head_v = int(rng.integers(1, 4)), int(rng.integers(1, 5)), int(rng.integers(1, 20)), \
         int(rng.integers(1, 20)) if seed % 5 == 4 else 0
@@ -204,8 +205,12 @@ def _token_step_case(seed):
             mask = mask[:, None]  # (B, 1, T)
     elif kind == 2:
         mask = rng.integers(0, total + 1, size=(b,)).astype(np.int32)  # key lengths
-    return (q, k, v, bias, mask, None, pk, pv), dict(num_heads=heads, unidirectional=seed % 2,
-                                                     mask_filter_value=[-10000.0, -np.inf][seed % 2])
+    inputs = (q, k, v, bias, mask, None, pk, pv)
+    if seed == 12:  # read-only, as initializers (a constant bias) and cached feeds arrive
+        for x in inputs:
+            if x is not None:
+                x.flags.writeable = False
+    return inputs, dict(num_heads=heads, unidirectional=seed % 2, mask_filter_value=[-10000.0, -np.inf][seed % 2])
 
 
 @pytest.mark.parametrize("seed", range(24))
