@@ -303,7 +303,7 @@ def _token_step(xp, query, key, value, bias, mask, past_key, past_value, heads, 
         fits = fits and mask.dtype.kind == "i" and mask.shape in ((b,), (b, total), (b, 1, total))
         if fits and mask.ndim == 3:  # (B, 1, T): one query row's flags, as (B, T)
             mask = mask.reshape(b, total)
-    if not fits or (bias is not None and bias.dtype != f):
+    if not fits or not total or (bias is not None and bias.dtype != f):
         return None
     out = xp.empty((b, 1, heads * head_v), dtype=f)
     present_k, present_v = xp.empty((b, heads, total, head), dtype=f), xp.empty((b, heads, total, head_v), dtype=f)
@@ -322,8 +322,10 @@ def MultiHeadAttention(xp, query, key=None, value=None, bias=None, key_padding_m
     if key is None or query.ndim != 3 or cache_indirection is not None or past_sequence_length is not None:
         raise ValueError("MultiHeadAttention: packed QKV, cache_indirection and past_sequence_length are not "
                          "supported (give query, key and value as 3-D or 4-D tensors)")
-    if query.shape[1] == 1 and attention_bias is None and _compiled.enabled(xp) and (
-            unidirectional or key_padding_mask is not None or past_key is not None or _n_outputs > 1):  # not flash
+    # ORT takes its flash attention (float32) without a causal flag, masks, attention bias, past or present outputs
+    flash_case = (not unidirectional and key_padding_mask is None and attention_bias is None and past_key is None
+                  and _n_outputs == 1)
+    if query.shape[1] == 1 and not flash_case and attention_bias is None and _compiled.enabled(xp):
         step = _token_step(xp, query, key, value, bias, key_padding_mask, past_key, past_value, num_heads, scale,
                            mask_filter_value)
         if step is not None:
@@ -345,9 +347,7 @@ def MultiHeadAttention(xp, query, key=None, value=None, bias=None, key_padding_m
     total = k.shape[2]
     past = total - s
     alpha = _alpha(xp, scale, head)
-    flash = (query.dtype == f and not unidirectional and key_padding_mask is None and attention_bias is None
-             and past_key is None and _n_outputs == 1)
-    if flash:  # ORT's flash attention (MlasFlashAttention), one KV block: (e V) / l
+    if flash_case and query.dtype == f:  # ORT's flash attention (MlasFlashAttention), one KV block: (e V) / l
         scores = sgemm(xp, q, xp.swapaxes(k, -1, -2), alpha)
         rows = scores.reshape(-1, total)
         e, l = mlas_sum_exp(xp, rows - rows.max(axis=1, keepdims=True))
