@@ -1,6 +1,7 @@
 """Compiled twins (Numba) of the attention's MLAS-order sums: ops/_mlas_products.py's sgemm, sgemm_m1, gemv_qk and
 gemv_sv, ops/softmax.py's MLAS softmax rows (mlas_sum_exp, _mlas_softmax_rows, with ops/elementwise.mlas_exp_reduced
-and glibc_logf inside), and ops/_libm's tanhf and expf.
+and glibc_logf inside), and ops/_libm's tanhf and expf; and contrib_attention's MultiHeadAttention token step as
+one call (multi_head_token, the node's inputs to its outputs).
 
 Each loop computes exactly what its NumPy twin computes, operation for operation (tests hold them to identical
 bytes): float32 values, a fused multiply-add as float32(float64(a) * float64(b) + float64(c)) (the product of
