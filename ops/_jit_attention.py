@@ -1,6 +1,7 @@
 """Compiled twins (Numba) of the attention's MLAS-order sums: ops/_mlas_products.py's sgemm, sgemm_m1, gemv_qk and
 gemv_sv, ops/softmax.py's MLAS softmax rows (mlas_sum_exp, _mlas_softmax_rows, with ops/elementwise.mlas_exp_reduced
-and glibc_logf inside), and ops/_libm's tanhf and expf.
+and glibc_logf inside), and ops/_libm's tanhf and expf; and contrib_attention's MultiHeadAttention token step as
+one call (multi_head_token, the node's inputs to its outputs).
 
 Each loop computes exactly what its NumPy twin computes, operation for operation (tests hold them to identical
 bytes): float32 values, a fused multiply-add as float32(float64(a) * float64(b) + float64(c)) (the product of
@@ -13,7 +14,7 @@ import math
 import struct
 
 from numba import float32, float64, int32, int64, njit, types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 from ._compiled import JIT_OPTIONS
 from ._mlas_constants import (EXP_LOWER, EXP_POLY, LOG2_HIGH, LOG2_LOW, LOG2_RECIPROCAL, LOGF_A, LOGF_INVC, LOGF_LN2,
@@ -278,6 +279,168 @@ def attention_row(q, kt, v, alpha, c, has_c, block, scores, out):
     for p in range(scores.shape[0]):
         softmax_rows(scores[p], scores[p], False)  # row by row: each row read before it is overwritten
     sgemm_m1(scores, v, out, False, out)
+
+
+def _at(x, b, n, t, j, head):
+    """x's element of batch b, head n, position t, feature j: x (B, S, N * head) as the node gets it, or (B, N, S,
+    head) (the compiled function below is typed per layout)."""
+
+
+@overload(_at, jit_options=JIT_OPTIONS)
+def _at_typed(x, b, n, t, j, head):
+    if x.ndim == 3:
+        return lambda x, b, n, t, j, head: x[b, t, n * head + j]
+    return lambda x, b, n, t, j, head: x[b, n, t, j]
+
+
+def _kept(mask, b, t):
+    """Whether MultiHeadAttention's key_padding_mask keeps key t of batch b: lengths (B,) or flags (B, T)."""
+
+
+@overload(_kept, jit_options=JIT_OPTIONS)
+def _kept_typed(mask, b, t):
+    if mask.ndim == 1:
+        return lambda mask, b, t: t < mask[b]
+    return lambda mask, b, t: mask[b, t] > 0
+
+
+@njit(**JIT_OPTIONS)
+def _scores_row(q, keys_t, alpha, c, has_c, block, acc, out):
+    """sgemm's arithmetic for one query row, q (K,) against keys_t (K, T), into out (T,): each K block's chain of
+    fused multiply-adds from +0, times alpha, added to C (when has_c) or the earlier blocks. Branch-free over the T
+    columns (vectorized), so right where no NaN arises (a NaN anywhere reaches its column); the caller redoes a
+    row holding a NaN with sgemm, whose NaN rules pick which NaN. acc (T,) is scratch."""
+    k_n, t_n = keys_t.shape
+    for t in range(t_n):
+        out[t] = c[t] if has_c else float32(0)
+    started = has_c
+    for k0 in range(0, k_n, block):
+        for t in range(t_n):
+            acc[t] = float32(0)
+        for k in range(k0, min(k_n, k0 + block)):
+            a = float64(q[k])
+            for t in range(t_n):
+                acc[t] = float32(a * float64(keys_t[k, t]) + float64(acc[t]))
+        for t in range(t_n):
+            x = acc[t] * alpha
+            out[t] = out[t] + x if started else x
+        started = True
+
+
+@njit(**JIT_OPTIONS)
+def _weighted_row(probs, values, out):
+    """sgemm_m1's arithmetic for one row, probs (T,) @ values (T, H) into out (H,): rows in blocks of 4, 2, 1, each
+    block's products summed in order, then added to the sum so far (from +0). Branch-free over H, so right where
+    no NaN arises; the caller redoes a row holding a NaN with sgemm_m1."""
+    t_n, h = values.shape
+    for j in range(h):
+        out[j] = float32(0)
+    r = 0
+    while t_n - r >= 4:
+        a0, a1, a2, a3 = probs[r], probs[r + 1], probs[r + 2], probs[r + 3]
+        for j in range(h):
+            out[j] = (((a0 * values[r, j] + a1 * values[r + 1, j]) + a2 * values[r + 2, j])
+                      + a3 * values[r + 3, j]) + out[j]
+        r += 4
+    if t_n - r >= 2:
+        a0, a1 = probs[r], probs[r + 1]
+        for j in range(h):
+            out[j] = (a0 * values[r, j] + a1 * values[r + 1, j]) + out[j]
+        r += 2
+    if t_n - r == 1:
+        a0 = probs[r]
+        for j in range(h):
+            out[j] = a0 * values[r, j] + out[j]
+
+
+@njit(**JIT_OPTIONS)
+def _has_nan(x):
+    for i in range(x.shape[0]):
+        if x[i] != x[i]:
+            return True
+    return False
+
+
+@njit(**JIT_OPTIONS)
+def _attend_rows(scratch, present_key, present_value, alpha, has_c, block, out):
+    """multi_head_token's attention per head, from scratch's biased queries and mask rows (one typed case for all
+    of multi_head_token's): scores = sgemm(q, K^T, alpha, C), their MLAS softmax, out = sgemm_m1(probs, V)."""
+    batch, heads, total, head = present_key.shape
+    head_v = present_value.shape[3]
+    width = head + head * total + 3 * total
+    for p in range(batch * heads):
+        keys, values = present_key[p // heads, p % heads], present_value[p // heads, p % heads]
+        base = p * width
+        q = scratch[base:base + head]
+        keys_t = scratch[base + head:base + head + head * total].reshape((head, total))
+        c = scratch[base + head + head * total:base + width - 2 * total]
+        scores = scratch[base + width - 2 * total:base + width - total]
+        acc = scratch[base + width - total:base + width]
+        for t in range(total):
+            for j in range(head):
+                keys_t[j, t] = keys[t, j]
+        _scores_row(q, keys_t, alpha, c, has_c, block, acc, scores)
+        if _has_nan(scores):
+            sgemm(q.reshape((1, 1, head)), keys_t.reshape((1, head, total)), alpha, True, c.reshape((1, 1, total)),
+                  has_c, block, scores.reshape((1, 1, total)))
+        softmax_rows(scores.reshape((1, total)), scores.reshape((1, total)), False)
+        row = out[p]
+        _weighted_row(scores, values, row)
+        if _has_nan(row):
+            sgemm_m1(scores.reshape((1, 1, total)), values.reshape((1, total, head_v)), row.reshape((1, 1, head_v)),
+                     False, row.reshape((1, 1, head_v)))
+
+
+@njit(**JIT_OPTIONS)
+def multi_head_token(query, key, value, bias, mask, past_key, past_value, alpha, fill, block, scratch, out,
+                     present_key, present_value):
+    """contrib_attention.MultiHeadAttention's token step (one query row, float32, no attention bias) in one call,
+    attention_row's arithmetic from the node's inputs: query (B, 1, N * H) plus its bias; the keys and values,
+    3-D (plus their bias) or 4-D, after the past ones into present_key (B, N, T, H) and present_value (B, N, T,
+    Hv); the padding mask as 0 or fill (rounded to float32) per key (C, when there is a mask); then per head
+    scores = sgemm(q, K^T, alpha, C), their MLAS softmax, sgemm_m1(probs, V) into out (B, 1, N * Hv), laid out as
+    (B N, Hv). bias, mask, past_key and past_value may be None (the function is typed per case). scratch: B N (H +
+    H T + 3 T) floats. The products run branch-free (_scores_row, _weighted_row) and a row whose result holds a
+    NaN is redone with sgemm / sgemm_m1, so every bit is theirs (tests hold the whole call to the NumPy path's
+    bytes)."""
+    batch, heads, total, head = present_key.shape
+    head_v = present_value.shape[3]
+    past = 0 if past_key is None else past_key.shape[2]
+    hidden = heads * head
+    width = head + head * total + 3 * total
+    for b in range(batch):
+        for n in range(heads):
+            base = (b * heads + n) * width
+            for j in range(head):
+                x = query[b, 0, n * head + j]
+                if bias is not None:
+                    x = _add(x, bias[n * head + j])
+                scratch[base + j] = x
+            if past_key is not None:
+                for t in range(past):
+                    for j in range(head):
+                        present_key[b, n, t, j] = past_key[b, n, t, j]
+                    for j in range(head_v):
+                        present_value[b, n, t, j] = past_value[b, n, t, j]
+            for t in range(total - past):
+                for j in range(head):
+                    x = _at(key, b, n, t, j, head)
+                    if bias is not None:
+                        if key.ndim == 3:  # (a 4-D key and value take no bias)
+                            x = _add(x, bias[hidden + n * head + j])
+                    present_key[b, n, past + t, j] = x
+                for j in range(head_v):
+                    x = _at(value, b, n, t, j, head_v)
+                    if bias is not None:
+                        if key.ndim == 3:
+                            x = _add(x, bias[2 * hidden + n * head_v + j])
+                    present_value[b, n, past + t, j] = x
+            if mask is not None:
+                c = base + head + head * total
+                for t in range(total):
+                    scratch[c + t] = float32(0) if _kept(mask, b, t) else float32(fill)
+    _attend_rows(scratch, present_key, present_value, alpha, mask is not None, block,
+                 out.reshape((batch * heads, head_v)))
 
 
 @njit(**JIT_OPTIONS)

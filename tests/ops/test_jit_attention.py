@@ -224,6 +224,97 @@ def gqa_token_case(seed):
     return inputs, attrs
 
 
+def _nan(bits):
+    return np.array([bits], np.uint32).view(f32)[0]
+
+
+def _token_step_case(seed):
+    """A seeded MultiHeadAttention token step as a decoder's node gets it: batches, heads, head sizes (values of
+    their own), 3-D keys and values (1-2 new positions) with or without the QKV bias, or 4-D ones, a past as it is
+    or as a strided or transposed view, a padding mask (B, T) or (B, 1, T) with left padding or all zeros, or
+    lengths (B,), or none; a NaN query (its rows NaN; meeting a NaN bias of another payload) and infinite values.
+    (Not an infinite key: a score row holding a NaN among numbers takes, in the NumPy twin's broadcast
+    x + (-max), a NaN sign that depends on NumPy's loop; the compiled softmax keeps x86's rule, as before.)
+    seed % 12 picks one of the 12 typed cases the compiled call is compiled for (seed 12, read-only arrays, one
+    more)."""
+    rng = np.random.default_rng(1700 + seed)
+    b, heads, head, head_v = int(rng.integers(1, 4)), int(rng.integers(1, 5)), int(rng.integers(1, 20)), \
+        int(rng.integers(1, 20)) if seed % 5 == 4 else 0
+    head_v, past, new = head_v or head, int(rng.integers(0, 40)), 1 + (seed % 7 == 6)
+    layout, kind = seed % 4, seed // 4 % 3
+    q = values(rng, (b, 1, heads * head))
+    if layout % 2:
+        k, v = values(rng, (b, heads, new, head)), values(rng, (b, heads, new, head_v))
+    else:
+        k, v = values(rng, (b, new, heads * head)), values(rng, (b, new, heads * head_v))
+    bias = values(rng, (2 * heads * head + heads * head_v,)) if layout in (0, 3) else None
+    pk, pv = values(rng, (b, heads, past, head)), values(rng, (b, heads, past, head_v))
+    if layout == 1:  # a view into a longer cache, every other head
+        pk = values(rng, (b, 2 * heads, past + 5, head))[:, ::2, 2:past + 2]
+        pv = values(rng, (b, 2 * heads, past + 5, head_v))[:, ::2, 2:past + 2]
+    elif layout == 2:  # a transposed buffer
+        pk = values(rng, (b, heads, head, past)).swapaxes(2, 3)
+    if seed % 6 == 5:
+        q[0, 0, 0], v.reshape(-1)[-1], pv.reshape(-1)[:1] = _nan(0x7FC00001), np.inf, -np.inf
+        if bias is not None:
+            bias[0] = _nan(0xFFC00002)  # two NaNs meet in q + bias: the query's comes out
+    total, mask = past + new, None
+    if kind == 1:
+        mask = (rng.random((b, total)) > 0.3).astype(np.int32)
+        mask[0, : total // 2] = 0  # left padding
+        if seed % 8 == 5:
+            mask[-1] = 0  # every key padded
+        if seed % 3 == 0:
+            mask = mask[:, None]  # (B, 1, T)
+    elif kind == 2:
+        mask = rng.integers(0, total + 1, size=(b,)).astype(np.int32)  # key lengths
+    inputs = (q, k, v, bias, mask, None, pk, pv)
+    if seed == 12:  # read-only, as initializers (a constant bias) and cached feeds arrive
+        for x in inputs:
+            if x is not None:
+                x.flags.writeable = False
+    return inputs, dict(num_heads=heads, unidirectional=seed % 2, mask_filter_value=[-10000.0, -np.inf][seed % 2])
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_a_whole_token_step_in_one_compiled_call_is_the_numpy_paths_bytes(seed):
+    """MultiHeadAttention's token step from the node's inputs (bias, heads, past + new keys, padding mask) in one
+    compiled call (_mha_token_step -> multi_head_token) against the NumPy twin of the general path, its three
+    outputs."""
+    from ops import contrib_attention  # noqa: PLC0415
+
+    inputs, attrs = _token_step_case(seed)
+    q, k, v, bias, mask, _, pk, pv = inputs
+    assert contrib_attention._mha_token_step(np, q, k, v, bias, mask, pk, pv, attrs["num_heads"], 0.0,
+                                         attrs["mask_filter_value"]) is not None  # the case the compiled call takes
+    assert_same_bytes(contrib_attention.MultiHeadAttention, np, *inputs, **attrs, _n_outputs=3)
+    assert_same_bytes(contrib_attention.MultiHeadAttention, np, *inputs, **attrs, scale=0.3)
+
+
+def test_token_steps_the_compiled_call_leaves_to_the_general_path_keep_its_results():
+    """Inputs outside the compiled call's exact case (float64 past, a bool mask, a float16 bias; a mask of the
+    wrong length, no past value, no mask and no past: ORT's flash path) come out as the general path computes or
+    rejects them."""
+    from ops import contrib_attention  # noqa: PLC0415
+
+    rng = np.random.default_rng(3)
+    q, k, v = (values(rng, (2, 1, 8)) for _ in range(3))
+    pk, pv = values(rng, (2, 2, 5, 4)), values(rng, (2, 2, 5, 4))
+    mask = np.ones((2, 6), np.int32)
+    for case in [(q, k, v, None, mask, None, pk.astype(np.float64), pv),
+                 (q, k, v, None, mask.astype(bool), None, pk, pv),
+                 (q, k, v, values(rng, (24,)).astype(np.float16), mask, None, pk, pv)]:
+        assert contrib_attention._mha_token_step(np, *case[:5], *case[6:], 2, 0.0, -1e4) is None
+        assert_same_bytes(contrib_attention.MultiHeadAttention, np, *case, num_heads=2)
+    assert_same_bytes(contrib_attention.MultiHeadAttention, np, q, k, v, num_heads=2)  # flash: (e V) / l
+    with pytest.raises(ValueError):
+        contrib_attention.MultiHeadAttention(np, q, k, v, None, mask[:, :5], None, pk, pv, num_heads=2)
+    with pytest.raises(ValueError):
+        contrib_attention.MultiHeadAttention(np, q, k, v, None, mask, None, pk, None, num_heads=2)
+    with pytest.raises(ValueError):
+        contrib_attention.MultiHeadAttention(np, q, k, v, values(rng, (8,)), mask, None, pk, pv, num_heads=2)
+
+
 @pytest.mark.parametrize("seed", range(40))
 def test_a_gqa_token_step_in_one_compiled_call_is_the_numpy_paths_bytes(seed, fused_calls):
     """GroupQueryAttention's flash token step in one compiled call (gqa_token_step) against the NumPy twin of the

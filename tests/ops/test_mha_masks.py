@@ -9,6 +9,8 @@ attends to those alone (a causal prompt with left padding; a fully padded batch 
 fuzz (150 trials: past of 1-11 positions, 1-5 query rows, causal or not, mask or not) pins the last.
 Each case runs compiled and, under `_compiled.disabled()`, as the NumPy twins.
 """
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -101,3 +103,22 @@ def test_causal_prompt_with_left_padding_is_bit_exact(heads, head, s):
     ref = run_ort("MultiHeadAttention", inputs, 1, opset=1, domain=MS, num_heads=heads, unidirectional=1)[0]
     ours = run_kernel("MultiHeadAttention", inputs, 1, opset=1, domain=MS, num_heads=heads, unidirectional=1)[0]
     assert ours.tobytes() == ref.tobytes(), f"max |diff| {np.abs(ours - ref).max()}"
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
+@pytest.mark.parametrize("heads,head,past,bias", [(2, 16, 32, False), (3, 8, 9, True), (1, 4, 0, True)])
+def test_a_token_step_with_bias_past_and_left_padding_is_bit_exact(heads, head, past, bias, compiled):
+    """One query row as a decoder's token graph runs it (the compiled path's single call, or the NumPy twins):
+    the QKV bias, a past of its own length, a left-padded batch and a full one, causal; all three outputs."""
+    rng = np.random.default_rng(past + heads)
+    hidden = heads * head
+    q, k, v = (rng.standard_normal((2, 1, hidden)).astype(np.float32) for _ in range(3))
+    past_k, past_v = (rng.standard_normal((2, heads, past, head)).astype(np.float32) for _ in range(2))
+    mask = np.ones((2, past + 1), np.int32)
+    mask[0, : (past + 1) // 2] = 0
+    inputs = [q, k, v, rng.standard_normal(3 * hidden).astype(np.float32) if bias else None, mask, None, past_k, past_v]
+    ref = run_ort("MultiHeadAttention", inputs, 3, opset=1, domain=MS, num_heads=heads, unidirectional=1)
+    with _compiled.disabled() if not compiled else contextlib.nullcontext():
+        ours = run_kernel("MultiHeadAttention", inputs, 3, opset=1, domain=MS, num_heads=heads, unidirectional=1)
+    for o, r in zip(ours, ref):
+        assert o.tobytes() == r.tobytes(), f"max |diff| {np.abs(o - r).max()}"
