@@ -85,6 +85,15 @@ def simplified_layer_norm(x, scale, epsilon, y, inv):
 
 
 @numba.njit(**JIT_OPTIONS)
+def simplified_layer_norm_last_axis(x, scale, epsilon, y, inv):
+    """simplified_layer_norm over the last axis of C-contiguous x and y of any rank (not empty), inv holding one
+    value per row: the caller's reshapes, made here where they cost nothing."""
+    n = x.shape[-1]
+    rows = x.size // n
+    simplified_layer_norm(x.reshape((rows, n)), scale, epsilon, y.reshape((rows, n)), inv.reshape((rows,)))
+
+
+@numba.njit(**JIT_OPTIONS)
 def skip_simplified_layer_norm(v, gamma, epsilon, y, inv):
     """v = input + skip (+ bias), y (rows, n), inv (rows,). As contrib_norm.SkipSimplifiedLayerNormalization."""
     nf, eps = float32(v.shape[1]), float32(epsilon)

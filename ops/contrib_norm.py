@@ -55,8 +55,14 @@ def _lane_sum_squares(xp, x):
 def SimplifiedLayerNormalization(xp, X, scale, *, axis=-1, epsilon=1e-5, stash_type=1):
     """ORT's RMSNorm (ONNX domain in ORT): bit for bit with ORT 1.32 for every row length (measured)."""
     axis = axis % X.ndim
-    x = X.reshape(X.shape[:axis] + (-1,)).astype(xp.float32, copy=False)
     f = xp.float32
+    if (axis == X.ndim - 1 and X.dtype == f and scale.dtype == f and scale.shape == X.shape[-1:] and X.size
+            and _compiled.enabled(xp)):  # float32 rows over the last axis (a token step's): no casts, no reshapes
+        Y, inv = xp.empty(X.shape, dtype=f), xp.empty(X.shape[:-1] + (1,), dtype=f)
+        _compiled.loops("norm").simplified_layer_norm_last_axis(xp.ascontiguousarray(X), xp.ascontiguousarray(scale),
+                                                                epsilon, Y, inv)  # epsilon rounded to float32 there
+        return Y, inv
+    x = X.reshape(X.shape[:axis] + (-1,)).astype(f, copy=False)
     n = x.shape[-1]
     s = scale.reshape(-1).astype(f, copy=False)
     stats_shape, stats_dtype = X.shape[:axis] + (1,) * (X.ndim - axis), X.dtype if X.dtype.itemsize < 4 else f
