@@ -80,9 +80,10 @@ def SimplifiedLayerNormalization(xp, X, scale, *, axis=-1, epsilon=1e-5, stash_t
     return Y.astype(X.dtype, copy=False).reshape(X.shape), inv.reshape(stats_shape).astype(stats_dtype)
 
 
-def _skip_sum(xp, input, skip, bias):
-    v = input + skip  # skip broadcasts over the batch as ORT's offset % skip_size does
-    return v if bias is None else v + bias
+def _skip_sum(xp, input, skip, bias, cdt):
+    """(input + skip) + bias in the compute type cdt: a new array (the kernels return it as their last output)."""
+    v = input.astype(cdt, copy=False) + skip.astype(cdt, copy=False)  # skip broadcasts as ORT's offset % skip_size
+    return v if bias is None else v + bias.astype(cdt, copy=False)
 
 
 def _rows_compiled(xp, v, *per_feature):
@@ -90,7 +91,7 @@ def _rows_compiled(xp, v, *per_feature):
     n = v.shape[-1]
     if v.dtype != xp.float32 or not v.size or not _compiled.enabled(xp):
         return None
-    flat = [xp.ascontiguousarray(p.reshape(-1), dtype=xp.float32) for p in per_feature]
+    flat = [xp.ascontiguousarray(p.ravel(), dtype=xp.float32) for p in per_feature]
     if any(p.shape[0] != n for p in flat):
         return None  # the NumPy path broadcasts (or names the mismatch)
     return (xp.ascontiguousarray(v.reshape(-1, n)), *flat)
@@ -100,7 +101,7 @@ def _rows_compiled(xp, v, *per_feature):
 def SkipSimplifiedLayerNormalization(xp, input, skip, gamma, bias=None, *, epsilon=1e-12):
     """ORT contrib: bit for bit with ORT 1.32 (all four outputs; the mean is 0, as ORT returns it)."""
     cdt = xp.float32 if input.dtype.itemsize < 4 else input.dtype
-    v = _skip_sum(xp, input.astype(cdt), skip.astype(cdt), None if bias is None else bias.astype(cdt))
+    v = _skip_sum(xp, input, skip, bias, cdt)
     t = v.dtype.type
     rows = _rows_compiled(xp, v, gamma)
     if rows is not None:
@@ -112,14 +113,16 @@ def SkipSimplifiedLayerNormalization(xp, input, skip, gamma, bias=None, *, epsil
         Y = v / rms[..., None] * gamma.astype(cdt)
         inv = (t(1) / rms)[..., None]
     mean = xp.zeros(v.shape[:-1] + (1,), dtype=xp.float32)  # a simplified norm has no mean (ORT returns zeros)
-    return (Y.astype(input.dtype), mean, inv.astype(xp.float32), v.astype(input.dtype))
+    # Y, inv and v are this call's own arrays: cast only when the input's type is another
+    return (Y.astype(input.dtype, copy=False), mean, inv.astype(xp.float32, copy=False),
+            v.astype(input.dtype, copy=False))
 
 
 @register("SkipLayerNormalization", 1, domain=MS)
 def SkipLayerNormalization(xp, input, skip, gamma, beta=None, bias=None, *, epsilon=1e-12):
     """ORT contrib: bit for bit with ORT 1.32 (output, mean, inv_std_var, input_skip_bias_sum)."""
     cdt = xp.float32 if input.dtype.itemsize < 4 else input.dtype
-    v = _skip_sum(xp, input.astype(cdt), skip.astype(cdt), None if bias is None else bias.astype(cdt))
+    v = _skip_sum(xp, input, skip, bias, cdt)
     t = v.dtype.type
     rows = _rows_compiled(xp, v, gamma, gamma if beta is None else beta)
     if rows is not None:
@@ -128,7 +131,7 @@ def SkipLayerNormalization(xp, input, skip, gamma, beta=None, bias=None, *, epsi
         x, g, b = rows
         _compiled.loops("norm").skip_layer_norm(x, g, b, beta is not None, t(epsilon), Y.reshape(x.shape),
                                                 mean.reshape(-1), inv.reshape(-1))
-        return Y.astype(input.dtype), mean, inv, v.astype(input.dtype)
+        return Y.astype(input.dtype, copy=False), mean, inv, v.astype(input.dtype, copy=False)
     mean = xp.zeros(v.shape[:-1], dtype=cdt)
     m2 = xp.zeros(v.shape[:-1], dtype=cdt)
     for h in range(v.shape[-1]):  # Welford, element by element as ORT's loop
@@ -140,5 +143,5 @@ def SkipLayerNormalization(xp, input, skip, gamma, beta=None, bias=None, *, epsi
     Y = (v - mean[..., None]) / std[..., None] * gamma.astype(cdt)
     if beta is not None:
         Y = Y + beta.astype(cdt)
-    return (Y.astype(input.dtype), mean[..., None].astype(xp.float32), (t(1) / std)[..., None].astype(xp.float32),
-            v.astype(input.dtype))
+    return (Y.astype(input.dtype, copy=False), mean[..., None].astype(xp.float32),
+            (t(1) / std)[..., None].astype(xp.float32), v.astype(input.dtype, copy=False))

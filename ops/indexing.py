@@ -66,6 +66,10 @@ def GatherElements(xp, data, indices, *, axis=0):
     axis = positive_axis(axis, data.ndim)
     if not _takes_indices_as_given(xp, indices):
         indices = _fix_indices(xp, indices, data.shape[axis])
+    # The output has the indices' shape: off the axis they may be shorter than the data (take_along_axis would
+    # broadcast them), so the data is cut to them there.
+    if indices.shape != data.shape:
+        data = data[tuple(slice(None) if i == axis else slice(d) for i, d in enumerate(indices.shape))]
     return xp.take_along_axis(data, indices, axis=axis)
 
 
