@@ -53,8 +53,11 @@ def Flatten(xp, input, *, axis=1):
 
 @register("Transpose", 1, 13, 21, 23, 24, 25)
 def Transpose(xp, data, *, perm=None):
-    perm = list(range(data.ndim))[::-1] if perm is None else [int(p) for p in perm]
-    return xp.ascontiguousarray(data.transpose(perm) if is_numpy(xp) else xp.transpose(data, perm))
+    if perm is None:
+        perm = list(range(data.ndim))[::-1]
+    if is_numpy(xp):  # the array's method (np.transpose's dispatch costs more than the view); perm: an ints attribute
+        return xp.ascontiguousarray(data.transpose(perm))
+    return xp.ascontiguousarray(xp.transpose(data, [int(p) for p in perm]))
 
 
 def _squeeze(xp, data, axes):
