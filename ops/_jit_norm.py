@@ -118,3 +118,20 @@ def skip_layer_norm(v, gamma, beta, has_beta, epsilon, y, mean, inv):
         for j in range(n):
             t = (row[j] - mu) / std * gamma[j]
             out[j] = t + beta[j] if has_beta else t
+
+
+@numba.njit(**JIT_OPTIONS)
+def skip_simplified_layer_norm_last_axis(v, gamma, epsilon, y, inv):
+    """skip_simplified_layer_norm over the last axis of C-contiguous v and y of any rank (not empty)."""
+    n = v.shape[-1]
+    rows = v.size // n
+    skip_simplified_layer_norm(v.reshape((rows, n)), gamma, epsilon, y.reshape((rows, n)), inv.reshape((rows,)))
+
+
+@numba.njit(**JIT_OPTIONS)
+def skip_layer_norm_last_axis(v, gamma, beta, has_beta, epsilon, y, mean, inv):
+    """skip_layer_norm over the last axis of C-contiguous v and y of any rank (not empty)."""
+    n = v.shape[-1]
+    rows = v.size // n
+    skip_layer_norm(v.reshape((rows, n)), gamma, beta, has_beta, epsilon, y.reshape((rows, n)), mean.reshape((rows,)),
+                    inv.reshape((rows,)))

@@ -87,14 +87,15 @@ def _skip_sum(xp, input, skip, bias, cdt):
 
 
 def _rows_compiled(xp, v, *per_feature):
-    """v as C-contiguous float32 rows and each per-feature vector flat, when the compiled loops can take them."""
+    """v C-contiguous float32 (its rows along the last axis: the loops' `_last_axis` entries reshape it) and each
+    per-feature vector flat, when the compiled loops can take them."""
     n = v.shape[-1]
     if v.dtype != xp.float32 or not v.size or not _compiled.enabled(xp):
         return None
     flat = [xp.ascontiguousarray(p.ravel(), dtype=xp.float32) for p in per_feature]
     if any(p.shape[0] != n for p in flat):
         return None  # the NumPy path broadcasts (or names the mismatch)
-    return (xp.ascontiguousarray(v.reshape(-1, n)), *flat)
+    return (xp.ascontiguousarray(v), *flat)
 
 
 @register("SkipSimplifiedLayerNormalization", 1, domain=MS)
@@ -106,8 +107,7 @@ def SkipSimplifiedLayerNormalization(xp, input, skip, gamma, bias=None, *, epsil
     rows = _rows_compiled(xp, v, gamma)
     if rows is not None:
         Y, inv = xp.empty(v.shape, dtype=cdt), xp.empty(v.shape[:-1] + (1,), dtype=cdt)
-        _compiled.loops("norm").skip_simplified_layer_norm(*rows, t(epsilon), Y.reshape(rows[0].shape),
-                                                           inv.reshape(-1))
+        _compiled.loops("norm").skip_simplified_layer_norm_last_axis(*rows, epsilon, Y, inv)  # epsilon: float32 there
     else:
         rms = xp.sqrt(_seq_sum(xp, v * v) / t(v.shape[-1]) + t(epsilon))
         Y = v / rms[..., None] * gamma.astype(cdt)
@@ -129,8 +129,7 @@ def SkipLayerNormalization(xp, input, skip, gamma, beta=None, bias=None, *, epsi
         stats = v.shape[:-1] + (1,)
         Y, mean, inv = xp.empty(v.shape, dtype=cdt), xp.empty(stats, dtype=cdt), xp.empty(stats, dtype=cdt)
         x, g, b = rows
-        _compiled.loops("norm").skip_layer_norm(x, g, b, beta is not None, t(epsilon), Y.reshape(x.shape),
-                                                mean.reshape(-1), inv.reshape(-1))
+        _compiled.loops("norm").skip_layer_norm_last_axis(x, g, b, beta is not None, epsilon, Y, mean, inv)
         return Y.astype(input.dtype, copy=False), mean, inv, v.astype(input.dtype, copy=False)
     mean = xp.zeros(v.shape[:-1], dtype=cdt)
     m2 = xp.zeros(v.shape[:-1], dtype=cdt)
