@@ -7,6 +7,8 @@ def ints(v):
     if v is None:
         return None
     if hasattr(v, "tolist"):
+        if getattr(v, "ndim", None) == 1 and v.dtype.kind in "iu":
+            return v.tolist()  # Python ints already (a shape tensor: this runs on every Reshape)
         v = v.tolist()
     if isinstance(v, (int, float)):
         return [int(v)]

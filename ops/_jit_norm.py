@@ -85,6 +85,15 @@ def simplified_layer_norm(x, scale, epsilon, y, inv):
 
 
 @numba.njit(**JIT_OPTIONS)
+def simplified_layer_norm_last_axis(x, scale, epsilon, y, inv):
+    """simplified_layer_norm over the last axis of C-contiguous x and y of any rank (not empty), inv holding one
+    value per row: the caller's reshapes, made here where they cost nothing."""
+    n = x.shape[-1]
+    rows = x.size // n
+    simplified_layer_norm(x.reshape((rows, n)), scale, epsilon, y.reshape((rows, n)), inv.reshape((rows,)))
+
+
+@numba.njit(**JIT_OPTIONS)
 def skip_simplified_layer_norm(v, gamma, epsilon, y, inv):
     """v = input + skip (+ bias), y (rows, n), inv (rows,). As contrib_norm.SkipSimplifiedLayerNormalization."""
     nf, eps = float32(v.shape[1]), float32(epsilon)
@@ -109,3 +118,20 @@ def skip_layer_norm(v, gamma, beta, has_beta, epsilon, y, mean, inv):
         for j in range(n):
             t = (row[j] - mu) / std * gamma[j]
             out[j] = t + beta[j] if has_beta else t
+
+
+@numba.njit(**JIT_OPTIONS)
+def skip_simplified_layer_norm_last_axis(v, gamma, epsilon, y, inv):
+    """skip_simplified_layer_norm over the last axis of C-contiguous v and y of any rank (not empty)."""
+    n = v.shape[-1]
+    rows = v.size // n
+    skip_simplified_layer_norm(v.reshape((rows, n)), gamma, epsilon, y.reshape((rows, n)), inv.reshape((rows,)))
+
+
+@numba.njit(**JIT_OPTIONS)
+def skip_layer_norm_last_axis(v, gamma, beta, has_beta, epsilon, y, mean, inv):
+    """skip_layer_norm over the last axis of C-contiguous v and y of any rank (not empty)."""
+    n = v.shape[-1]
+    rows = v.size // n
+    skip_layer_norm(v.reshape((rows, n)), gamma, beta, has_beta, epsilon, y.reshape((rows, n)), mean.reshape((rows,)),
+                    inv.reshape((rows,)))

@@ -55,8 +55,14 @@ def _lane_sum_squares(xp, x):
 def SimplifiedLayerNormalization(xp, X, scale, *, axis=-1, epsilon=1e-5, stash_type=1):
     """ORT's RMSNorm (ONNX domain in ORT): bit for bit with ORT 1.32 for every row length (measured)."""
     axis = axis % X.ndim
-    x = X.reshape(X.shape[:axis] + (-1,)).astype(xp.float32, copy=False)
     f = xp.float32
+    if (axis == X.ndim - 1 and X.dtype == f and scale.dtype == f and scale.shape == X.shape[-1:] and X.size
+            and _compiled.enabled(xp)):  # float32 rows over the last axis (a token step's): no casts, no reshapes
+        Y, inv = xp.empty(X.shape, dtype=f), xp.empty(X.shape[:-1] + (1,), dtype=f)
+        _compiled.loops("norm").simplified_layer_norm_last_axis(xp.ascontiguousarray(X), xp.ascontiguousarray(scale),
+                                                                epsilon, Y, inv)  # epsilon rounded to float32 there
+        return Y, inv
+    x = X.reshape(X.shape[:axis] + (-1,)).astype(f, copy=False)
     n = x.shape[-1]
     s = scale.reshape(-1).astype(f, copy=False)
     stats_shape, stats_dtype = X.shape[:axis] + (1,) * (X.ndim - axis), X.dtype if X.dtype.itemsize < 4 else f
@@ -74,55 +80,57 @@ def SimplifiedLayerNormalization(xp, X, scale, *, axis=-1, epsilon=1e-5, stash_t
     return Y.astype(X.dtype, copy=False).reshape(X.shape), inv.reshape(stats_shape).astype(stats_dtype)
 
 
-def _skip_sum(xp, input, skip, bias):
-    v = input + skip  # skip broadcasts over the batch as ORT's offset % skip_size does
-    return v if bias is None else v + bias
+def _skip_sum(xp, input, skip, bias, cdt):
+    """(input + skip) + bias in the compute type cdt: a new array (the kernels return it as their last output)."""
+    v = input.astype(cdt, copy=False) + skip.astype(cdt, copy=False)  # skip broadcasts as ORT's offset % skip_size
+    return v if bias is None else v + bias.astype(cdt, copy=False)
 
 
 def _rows_compiled(xp, v, *per_feature):
-    """v as C-contiguous float32 rows and each per-feature vector flat, when the compiled loops can take them."""
+    """v C-contiguous float32 (its rows along the last axis: the loops' `_last_axis` entries reshape it) and each
+    per-feature vector flat, when the compiled loops can take them."""
     n = v.shape[-1]
     if v.dtype != xp.float32 or not v.size or not _compiled.enabled(xp):
         return None
-    flat = [xp.ascontiguousarray(p.reshape(-1), dtype=xp.float32) for p in per_feature]
+    flat = [xp.ascontiguousarray(p.ravel(), dtype=xp.float32) for p in per_feature]
     if any(p.shape[0] != n for p in flat):
         return None  # the NumPy path broadcasts (or names the mismatch)
-    return (xp.ascontiguousarray(v.reshape(-1, n)), *flat)
+    return (xp.ascontiguousarray(v), *flat)
 
 
 @register("SkipSimplifiedLayerNormalization", 1, domain=MS)
 def SkipSimplifiedLayerNormalization(xp, input, skip, gamma, bias=None, *, epsilon=1e-12):
     """ORT contrib: bit for bit with ORT 1.32 (all four outputs; the mean is 0, as ORT returns it)."""
     cdt = xp.float32 if input.dtype.itemsize < 4 else input.dtype
-    v = _skip_sum(xp, input.astype(cdt), skip.astype(cdt), None if bias is None else bias.astype(cdt))
+    v = _skip_sum(xp, input, skip, bias, cdt)
     t = v.dtype.type
     rows = _rows_compiled(xp, v, gamma)
     if rows is not None:
         Y, inv = xp.empty(v.shape, dtype=cdt), xp.empty(v.shape[:-1] + (1,), dtype=cdt)
-        _compiled.loops("norm").skip_simplified_layer_norm(*rows, t(epsilon), Y.reshape(rows[0].shape),
-                                                           inv.reshape(-1))
+        _compiled.loops("norm").skip_simplified_layer_norm_last_axis(*rows, epsilon, Y, inv)  # epsilon: float32 there
     else:
         rms = xp.sqrt(_seq_sum(xp, v * v) / t(v.shape[-1]) + t(epsilon))
         Y = v / rms[..., None] * gamma.astype(cdt)
         inv = (t(1) / rms)[..., None]
     mean = xp.zeros(v.shape[:-1] + (1,), dtype=xp.float32)  # a simplified norm has no mean (ORT returns zeros)
-    return (Y.astype(input.dtype), mean, inv.astype(xp.float32), v.astype(input.dtype))
+    # Y, inv and v are this call's own arrays: cast only when the input's type is another
+    return (Y.astype(input.dtype, copy=False), mean, inv.astype(xp.float32, copy=False),
+            v.astype(input.dtype, copy=False))
 
 
 @register("SkipLayerNormalization", 1, domain=MS)
 def SkipLayerNormalization(xp, input, skip, gamma, beta=None, bias=None, *, epsilon=1e-12):
     """ORT contrib: bit for bit with ORT 1.32 (output, mean, inv_std_var, input_skip_bias_sum)."""
     cdt = xp.float32 if input.dtype.itemsize < 4 else input.dtype
-    v = _skip_sum(xp, input.astype(cdt), skip.astype(cdt), None if bias is None else bias.astype(cdt))
+    v = _skip_sum(xp, input, skip, bias, cdt)
     t = v.dtype.type
     rows = _rows_compiled(xp, v, gamma, gamma if beta is None else beta)
     if rows is not None:
         stats = v.shape[:-1] + (1,)
         Y, mean, inv = xp.empty(v.shape, dtype=cdt), xp.empty(stats, dtype=cdt), xp.empty(stats, dtype=cdt)
         x, g, b = rows
-        _compiled.loops("norm").skip_layer_norm(x, g, b, beta is not None, t(epsilon), Y.reshape(x.shape),
-                                                mean.reshape(-1), inv.reshape(-1))
-        return Y.astype(input.dtype), mean, inv, v.astype(input.dtype)
+        _compiled.loops("norm").skip_layer_norm_last_axis(x, g, b, beta is not None, epsilon, Y, mean, inv)
+        return Y.astype(input.dtype, copy=False), mean, inv, v.astype(input.dtype, copy=False)
     mean = xp.zeros(v.shape[:-1], dtype=cdt)
     m2 = xp.zeros(v.shape[:-1], dtype=cdt)
     for h in range(v.shape[-1]):  # Welford, element by element as ORT's loop
@@ -134,5 +142,5 @@ def SkipLayerNormalization(xp, input, skip, gamma, beta=None, bias=None, *, epsi
     Y = (v - mean[..., None]) / std[..., None] * gamma.astype(cdt)
     if beta is not None:
         Y = Y + beta.astype(cdt)
-    return (Y.astype(input.dtype), mean[..., None].astype(xp.float32), (t(1) / std)[..., None].astype(xp.float32),
-            v.astype(input.dtype))
+    return (Y.astype(input.dtype, copy=False), mean[..., None].astype(xp.float32),
+            (t(1) / std)[..., None].astype(xp.float32), v.astype(input.dtype, copy=False))

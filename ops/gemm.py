@@ -25,7 +25,7 @@ def Gemm(xp, A, B, C=None, *, alpha=1.0, beta=1.0, transA=0, transB=0, broadcast
 def matmul(xp, A, B):
     """A @ B; 16-bit floats (float16, bfloat16) accumulate in float32 and round once, on every device
     (cuBLAS would otherwise accumulate float16 in float16)."""
-    if A.dtype.kind in "fV" and A.dtype.itemsize == 2:
+    if A.dtype.itemsize == 2 and A.dtype.kind in "fV":  # the size first: one read rules out float32
         return xp.matmul(A.astype(xp.float32), B.astype(xp.float32)).astype(A.dtype)
     return xp.matmul(A, B)
 

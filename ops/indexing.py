@@ -5,6 +5,7 @@ import math
 
 from ._attrs import ints, positive_axis
 from .registry import register
+from .xp import is_numpy
 
 
 # ---------------------------------------------------------------------------------------------- Slice
@@ -46,16 +47,30 @@ def _fix_indices(xp, indices, dim):
     return xp.where(indices < 0, indices + dim, indices)
 
 
+def _takes_indices_as_given(xp, indices) -> bool:
+    """Whether xp's take reads `indices` as ONNX does (integers in [-dim, dim), any other an IndexError): NumPy's
+    does, integer indices needing no fix-up; CuPy's wraps out-of-range indices, so they are fixed up first."""
+    return indices.dtype.kind == "i" and is_numpy(xp)
+
+
 @register("Gather", 1, 11, 13)
 def Gather(xp, data, indices, *, axis=0):
     axis = positive_axis(axis, data.ndim)
+    if _takes_indices_as_given(xp, indices):
+        return data.take(indices, axis)  # the method: np.take's dispatch costs more than a token's lookup
     return xp.take(data, _fix_indices(xp, indices, data.shape[axis]), axis=axis)
 
 
 @register("GatherElements", 11, 13)
 def GatherElements(xp, data, indices, *, axis=0):
     axis = positive_axis(axis, data.ndim)
-    return xp.take_along_axis(data, _fix_indices(xp, indices, data.shape[axis]), axis=axis)
+    if not _takes_indices_as_given(xp, indices):
+        indices = _fix_indices(xp, indices, data.shape[axis])
+    # The output has the indices' shape: off the axis they may be shorter than the data (take_along_axis would
+    # broadcast them), so the data is cut to them there.
+    if indices.shape != data.shape:
+        data = data[tuple(slice(None) if i == axis else slice(d) for i, d in enumerate(indices.shape))]
+    return xp.take_along_axis(data, indices, axis=axis)
 
 
 def _gather_nd(xp, data, indices, batch_dims):

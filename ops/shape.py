@@ -9,18 +9,23 @@ import math
 
 from ._attrs import ints, positive_axis
 from .registry import register
+from .xp import is_numpy
 
 
 def _reshape(xp, data, shape, allowzero):
-    shape = ints(shape)
-    out = []
-    for i, d in enumerate(shape):
-        # 0 copies the input dimension unless allowzero (then it is a real 0).
-        out.append(data.shape[i] if (d == 0 and not allowzero) else d)
+    out = ints(shape)
+    if 0 in out and not allowzero:  # 0 copies the input dimension unless allowzero (then it is a real 0)
+        out = [data.shape[i] if d == 0 else d for i, d in enumerate(out)]
     if -1 in out:
         known = math.prod(d for d in out if d != -1)
         out[out.index(-1)] = data.size // known if known else 0
-    return xp.reshape(data, tuple(out))
+    return _reshaped(xp, data, tuple(out))
+
+
+def _reshaped(xp, data, shape):
+    """xp.reshape(data, shape); on the host the array's own method (np.reshape's dispatch costs more than the
+    view it makes)."""
+    return data.reshape(shape) if is_numpy(xp) else xp.reshape(data, shape)
 
 
 @register("Reshape", 1)
@@ -48,15 +53,20 @@ def Flatten(xp, input, *, axis=1):
 
 @register("Transpose", 1, 13, 21, 23, 24, 25)
 def Transpose(xp, data, *, perm=None):
-    perm = list(range(data.ndim))[::-1] if perm is None else [int(p) for p in perm]
-    return xp.ascontiguousarray(xp.transpose(data, perm))
+    if perm is None:
+        perm = list(range(data.ndim))[::-1]
+    if is_numpy(xp):  # the array's method (np.transpose's dispatch costs more than the view); perm: an ints attribute
+        return xp.ascontiguousarray(data.transpose(perm))
+    return xp.ascontiguousarray(xp.transpose(data, [int(p) for p in perm]))
 
 
 def _squeeze(xp, data, axes):
     if axes is None:
         axes = [i for i, d in enumerate(data.shape) if d == 1]
     axes = tuple(sorted(positive_axis(a, data.ndim) for a in ints(axes)))
-    return xp.squeeze(data, axis=axes) if axes else data.copy()
+    if not axes:
+        return data.copy()
+    return data.squeeze(axis=axes) if is_numpy(xp) else xp.squeeze(data, axis=axes)
 
 
 @register("Squeeze", 1, 11)
@@ -76,7 +86,7 @@ def _unsqueeze(xp, data, axes):
     shape = list(data.shape)
     for a in axes:
         shape.insert(a, 1)
-    return xp.reshape(data, tuple(shape))
+    return _reshaped(xp, data, tuple(shape))
 
 
 @register("Unsqueeze", 1, 11)

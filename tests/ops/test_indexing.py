@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from tests.ops.harness import assert_same as _same
-from tests.ops.harness import run_reference
+from tests.ops.harness import run_kernel, run_reference
 
 rng = np.random.default_rng(0)
 X = rng.standard_normal((3, 4, 5)).astype(np.float32)
@@ -60,3 +60,53 @@ def test_tensor_scatter(mode):
     positions = np.array([1, 4 if mode == "linear" else 5], np.int64)
     _same("TensorScatter", [cache, update, positions], opset=24, ref=run_reference, mode=mode)
     _same("TensorScatter", [cache, update], opset=24, ref=run_reference, mode=mode)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.int16, np.uint8])
+def test_gather_indices_of_every_integer_type(dtype):
+    # Signed indices go to NumPy's take as given (negatives read from the end); unsigned ones are fixed up first.
+    signed = np.dtype(dtype).kind == "i"
+    idx = np.array([[0, -1], [3, -4]] if signed else [[0, 1], [3, 2]]).astype(dtype)
+    (a,) = run_kernel("Gather", [X, idx], opset=13, axis=1)
+    assert np.array_equal(a, X[:, [[0, 3], [3, 0]] if signed else [[0, 1], [3, 2]]])
+    if dtype in (np.int64, np.int32):  # the types ONNX allows: as ONNX Runtime
+        _same("Gather", [X, idx], opset=13, axis=1)
+        # indices shorter than the data off the axis: the output has their shape
+        _same("GatherElements", [X, np.array([[[0, -1, 2, 1, -5]]]).astype(dtype).repeat(2, 0)], opset=13, axis=2)
+
+
+def test_gather_boundary_and_scalar_indices():
+    # The first and last valid index from each end ([-dim, dim)), a scalar index, an embedding lookup.
+    for idx in (np.array([-3, -1, 0, 2], np.int64), np.array(-3, np.int64), np.array(2, np.int32)):
+        _same("Gather", [X, idx], opset=13, axis=0)
+    embedding = rng.standard_normal((64, 32)).astype(np.float32)
+    _same("Gather", [embedding, np.array([[5]], np.int64)], opset=13)
+    _same("Gather", [embedding, np.array([[63, -64]], np.int64)], opset=13)
+    (strided,) = run_kernel("Gather", [X[:, ::2, ::-1], np.array([-1, 0], np.int64)], opset=13, axis=2)
+    assert np.array_equal(strided, X[:, ::2, ::-1][:, :, [4, 0]]) and strided.flags.c_contiguous
+
+
+@pytest.mark.parametrize("bad", [4, -5, 100, -100])
+def test_gather_out_of_range_is_an_error(bad):
+    # Past either end of the axis of 4 (-5 too, which adding the dim once would wrap to the last): an error, never a value.
+    for op in ("Gather", "GatherElements"):
+        with pytest.raises(IndexError, match="out of bounds"):
+            run_kernel(op, [X, np.full((3, 1, 5), bad, np.int64)], opset=13, axis=1)
+
+
+def test_gather_out_of_range_names_the_node():
+    from onnx import TensorProto, helper
+
+    from simulator.errors import KernelError
+    from simulator.interpreter import Interpreter
+
+    g = helper.make_graph([helper.make_node("Gather", ["table", "ids"], ["y"], name="embed")], "g",
+                          [helper.make_tensor_value_info("ids", TensorProto.INT64, [1, 1])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                          [helper.make_tensor("table", TensorProto.FLOAT, [4, 2], list(range(8)))])
+    interp = Interpreter(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
+    assert interp.run({"ids": np.array([[-4]], np.int64)}, {"y"})[0]["y"].tolist() == [[[0.0, 1.0]]]
+    for bad in (4, -5):
+        with pytest.raises(KernelError, match=rf"node 'embed' \(Gather\) failed on inputs \(table: float32\[4, 2\], "
+                                              rf"ids: int64\[1, 1\]\): IndexError: index {bad} is out of bounds"):
+            interp.run({"ids": np.array([[bad]], np.int64)}, {"y"})

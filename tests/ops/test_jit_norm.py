@@ -109,6 +109,30 @@ def test_simplified_layer_norm_matches_numpy_twin():
     assert_same_bytes(*both(SimplifiedLayerNormalization, x.astype(np.float16), np.ones(20, np.float16)))
 
 
+def test_simplified_layer_norm_any_rank_and_layout():
+    # The float32 last-axis call (a token step's [1, 1, hidden]): every rank, strided and reversed views, a
+    # strided scale, and the shapes it leaves to the general path (a (1, n) scale).
+    x = one_nan(values(2, 3, 5, 40))
+    scale = one_nan(values(80))[::2]
+    for X in (x[0, 0, 0], x[0, :1, :1], x, x[:, ::2, ::-1], x.transpose(1, 0, 2, 3), x[..., ::-1]):
+        for s in (scale, np.ascontiguousarray(scale), scale.reshape(1, 40)):
+            fast, ref = both(SimplifiedLayerNormalization, X, s, epsilon=1e-5)
+            assert_same_bytes(fast, ref)
+            assert fast[0].shape == X.shape and fast[1].shape == X.shape[:-1] + (1,)
+    assert_same_bytes(*both(SimplifiedLayerNormalization, x, scale, epsilon=0))  # an int epsilon
+
+
+@pytest.mark.parametrize("kernel", [SkipSimplifiedLayerNormalization, SkipLayerNormalization])
+def test_skip_norms_outputs_are_new_arrays(kernel):
+    # input + skip (+ bias) is returned as the last output: its own array, never one of the inputs.
+    x, skip, gamma = (one_nan(values(*shape)) for shape in ((2, 24), (2, 24), (24,)))
+    for compiled in (True, False):
+        with _compiled.disabled() if not compiled else np.errstate(all="ignore"):
+            outs = kernel(np, x, skip, gamma)
+        assert not any(np.shares_memory(o, a) for o in outs for a in (x, skip, gamma))
+        assert len({id(o) for o in outs}) == len(outs)
+
+
 @pytest.mark.parametrize("kernel", [SkipSimplifiedLayerNormalization, SkipLayerNormalization])
 def test_skip_norms_match_numpy_twins(kernel):
     beta_first = kernel is SkipLayerNormalization  # SkipLayerNormalization takes beta before bias

@@ -66,3 +66,29 @@ def test_depth_to_space_space_to_depth(mode):
     y = run_kernel("SpaceToDepth", [X], opset=28, blocksize=2, mode=mode)[0]
     back = run_kernel("DepthToSpace", [y], opset=28, blocksize=2, mode=mode)[0]
     assert np.array_equal(back, X)
+
+
+def test_reshape_zero_and_minus_one_dims():
+    # 0 copies the input's dim (a real 0 with allowzero), -1 takes what is left; on strided inputs too.
+    x, strided = X.reshape(6, 4, 6), X[:, ::2, :, ::-1]  # (6, 4, 6) and a strided (2, 2, 4, 6)
+    for shape in ([0, -1], [-1, 0, 3], [0, 0, 0], [0, 2, -1, 1], [-1]):
+        _same("Reshape", [x, np.array(shape, np.int64)], opset=14)
+    for shape in ([0, -1], [-1, 0, 3], [0, 0, 0, 0], [0, 2, -1, 1], [-1]):
+        _same("Reshape", [strided, np.array(shape, np.int64)], opset=14)
+    _same("Reshape", [np.zeros((2, 0, 3), np.float32), np.array([0, -1], np.int64)], opset=14)
+    _same("Reshape", [np.zeros((2, 0, 3), np.float32), np.array([0, 7], np.int64)], opset=14, allowzero=1)
+    (a,) = run_kernel("Reshape", [x, np.array([2, -1, 4], np.int32)], opset=14)  # any integer tensor is read
+    assert a.shape == (2, 18, 4) and np.shares_memory(a, x)  # a view, as NumPy's reshape makes
+    with pytest.raises(ValueError):
+        run_kernel("Reshape", [x, np.array([5, -1], np.int64)], opset=14)
+
+
+def test_transpose_squeeze_unsqueeze_strided():
+    strided = X[:, ::2, :, ::-1]
+    for perm in ([3, 2, 1, 0], [0, 2, 1, 3], [0, 1, 2, 3]):
+        _same("Transpose", [strided], opset=13, perm=perm)
+        (a,) = run_kernel("Transpose", [strided], opset=13, perm=perm)
+        assert a.flags.c_contiguous
+    ones = np.ones((3, 1, 5, 1), np.float32)[::-1, :, ::2]
+    _same("Squeeze", [ones, np.array([-1, 1], np.int64)], opset=13)
+    _same("Unsqueeze", [strided, np.array([0, -1], np.int64)], opset=13)
