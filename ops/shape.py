@@ -56,8 +56,10 @@ def Transpose(xp, data, *, perm=None):
     if perm is None:
         perm = list(range(data.ndim))[::-1]
     if is_numpy(xp):  # the array's method (np.transpose's dispatch costs more than the view); perm: an ints attribute
-        return xp.ascontiguousarray(data.transpose(perm))
-    return xp.ascontiguousarray(xp.transpose(data, [int(p) for p in perm]))
+        out = data.transpose(perm)
+    else:
+        out = xp.transpose(data, [int(p) for p in perm])
+    return xp.ascontiguousarray(out) if out.ndim else out.copy()  # (ascontiguousarray makes a scalar 1-D)
 
 
 def _squeeze(xp, data, axes):

@@ -92,3 +92,9 @@ def test_transpose_squeeze_unsqueeze_strided():
     ones = np.ones((3, 1, 5, 1), np.float32)[::-1, :, ::2]
     _same("Squeeze", [ones, np.array([-1, 1], np.int64)], opset=13)
     _same("Unsqueeze", [strided, np.array([0, -1], np.int64)], opset=13)
+
+
+def test_transpose_of_a_scalar_is_a_scalar():
+    _same("Transpose", [np.array(2.5, np.float32)], opset=13)
+    (a,) = run_kernel("Transpose", [np.array(2.5, np.float32)], opset=13)
+    assert a.shape == () and a == 2.5
