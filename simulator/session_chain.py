@@ -42,7 +42,8 @@ class ChainLink:
     def run(self, env: dict, to_caller: tuple) -> list:
         """Inside the pipeline's floating-point error state (backend.FloatErrorsIgnored)."""
         session = self.session
-        if session._profiler is not None or self.threads:  # run()'s own path for those
+        if session._profiler is not None or self.threads or session._interp.executor is not self.executor:
+            # run()'s own path for a profile, a thread limit, or a session planned again (set_providers)
             return session.run_chained(self.output_names, self._feed(env), to_caller)
         values = dict(self.constants)
         values[""] = None  # an omitted input, read through the steps' getters like any value

@@ -216,3 +216,19 @@ def test_values_before_their_encoding_and_updated_names_of_any_part(decoder):
     assert not np.array_equal(after, before)  # a 16-bit encoding moved it
     assert hidden.shape == (1, 1, 32)
     np.testing.assert_array_equal(logits, pipe.run(["logits"], feed)[0])
+
+
+def test_a_part_planned_again_runs_its_new_plan(decoder):
+    folder = os.path.join(decoder, "token")
+    pipe = Pipeline.load(folder, quantized=False)
+    feed = _token_feed(np.random.default_rng(6))
+    first = pipe.run(["logits"], feed)[0]
+    part = pipe.parts[3]
+    part.set_providers(["CPUExecutionProvider"])  # a new plan (ONNX Runtime re-creates the session)
+    replanned = part._interp.executor
+    assert pipe.run(["logits"], feed)[0].tobytes() == first.tobytes()
+    calls = []
+    original = part._interp.executor.run_steps
+    part._interp.executor.run_steps = lambda *a, **k: (calls.append(1), original(*a, **k))[1]
+    pipe.run(["logits"], feed)
+    assert calls and part._interp.executor is replanned  # the new plan's executor ran
