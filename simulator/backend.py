@@ -6,7 +6,6 @@ without importing the simulator; this module re-exports it for the simulator's o
 """
 from __future__ import annotations
 
-import contextvars
 import os
 from types import ModuleType
 
@@ -35,36 +34,6 @@ def host_module(xp):
 def unwrap(xp):
     """The plain array module under xp (numpy or cupy, without the Float64Accumulation wrapper)."""
     return getattr(xp, "module", xp) if xp is not numpy else xp
-
-
-# True while a run's floating-point errors are ignored, so that nested runs (a body inside its node's run, a
-# pipeline's parts inside the pipeline's run) do not enter NumPy's errstate again: about a microsecond each.
-_errors_ignored = contextvars.ContextVar("simulator_fp_errors_ignored", default=False)
-
-
-class FloatErrorsIgnored:
-    """errstate(xp, all="ignore") (inf and NaN are values, not warnings), entered only by the outermost of nested
-    uses in a thread; a device run enters nothing (no floating-point warnings there)."""
-
-    __slots__ = ("_host", "_state", "_token")
-
-    def __init__(self, xp):
-        self._host = is_numpy(xp)
-        self._state = self._token = None
-
-    def __enter__(self):
-        if self._host and not _errors_ignored.get():
-            self._token = _errors_ignored.set(True)
-            self._state = numpy.errstate(all="ignore")
-            self._state.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        if self._token is not None:
-            self._state.__exit__(*exc)
-            _errors_ignored.reset(self._token)
-            self._state = self._token = None
-        return False
 
 
 _elementwise_kernels: dict = {}

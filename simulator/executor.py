@@ -17,7 +17,7 @@ from typing import Callable, Optional
 from ops.errors import OpError
 
 from . import errors
-from .backend import FloatErrorsIgnored, host_module, is_numpy, on_host, to_device, to_host, unwrap
+from .backend import errstate, host_module, is_numpy, on_host, to_device, to_host, unwrap
 from .encodings import describe_names
 from .errors import KernelError, LimitError, ModelError, SimulatorError
 from .plan import Plan, Step
@@ -115,7 +115,7 @@ class Executor:
 
     def errstate(self):
         """The floating-point error state of a run (inf and NaN are values, not warnings)."""
-        return FloatErrorsIgnored(self.xp)
+        return errstate(self.xp, all="ignore")
 
     # -- constants ------------------------------------------------------------------------------
 

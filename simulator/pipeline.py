@@ -17,7 +17,7 @@ import re
 
 import numpy as np
 
-from .backend import FloatErrorsIgnored
+from .backend import errstate
 from .encodings import describe_names
 from .errors import ModelError, ParameterError
 from .paths import checked_path
@@ -179,7 +179,7 @@ class Pipeline:
                                  f"{describe_names(known)}")
         env = dict(input_feed)
         results: dict[str, np.ndarray] = {}
-        with FloatErrorsIgnored(np):  # entered once for every part (not once a part)
+        with errstate(np, all="ignore"):  # once for every part: a ChainLink runs inside it
             self._run_parts(route, env, results)
         return [results[n] for n in output_names]
 

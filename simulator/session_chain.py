@@ -40,7 +40,7 @@ class ChainLink:
         self.threads = bool(session._thread_limit())
 
     def run(self, env: dict, to_caller: tuple) -> list:
-        """Inside the pipeline's floating-point error state (backend.FloatErrorsIgnored)."""
+        """Inside the pipeline's floating-point error state (inf and NaN are values, not warnings)."""
         session = self.session
         if session._profiler is not None or self.threads or session._interp.executor is not self.executor:
             # run()'s own path for a profile, a thread limit, or a session planned again (set_providers)
