@@ -12,13 +12,11 @@ in MLAS's order (ops/_mlas_products.py), so they cost a Python step per element 
 from __future__ import annotations
 
 import functools
-import math
 
 from . import _compiled
 from ._mlas_products import _stride_k, gemv_qk, gemv_sv, sgemm, sgemm_m1
 from ._libm import expf, tanhf
 from .elementwise import fma32
-from .gemm import matmul
 from .registry import register
 from .softmax import _mlas_softmax_rows, mlas_sum_exp
 

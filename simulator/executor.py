@@ -63,8 +63,9 @@ class Executor:
                 direct, only, quantizers[0] if only else None)
 
     def steps_keeping(self, keep) -> tuple:
-        """The bound steps (_bind's tuples) with the names in `keep` taken out of the free lists (remembered per frozenset of names: a
-        session keeps the same names every run of a generation loop, so a freed name needs no test per run)."""
+        """The bound steps (_bind's tuples) with the names in `keep` taken out of the free lists (remembered per
+        frozenset of names: a session keeps the same names every run of a generation loop, so a freed name needs no
+        test per run)."""
         found = self._keeping.get(keep) if type(keep) is frozenset else None
         if found is None:
             found = tuple(entry[:7] + (tuple(n for n in entry[7] if n not in keep),) + entry[8:]

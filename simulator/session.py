@@ -144,7 +144,6 @@ class InferenceSession:
         self._on_host = is_numpy(self.xp)  # host feeds need no move
         initializers = {t.name for t in model.graph.initializer} | {s.values.name for s in model.graph.sparse_initializer}
         self._input_types = {vi.name: FeedSpec(vi.type) for vi in model.graph.input if vi.name not in initializers}
-        self._input_specs = tuple(self._input_types.items())
         self._overridable_types = {vi.name: FeedSpec(vi.type) for vi in model.graph.input if vi.name in initializers}
         # whether a feed may be a list whose elements a result could be (else a feed's own id is all to check)
         self._sequence_inputs = any(spec.holds_sequence for spec in (*self._input_types.values(),
@@ -238,22 +237,14 @@ class InferenceSession:
         return [host_result(raw[name] if pre else values[name], constants, fed, returned) for name, pre in targets]
 
     def run_chained(self, output_names, input_feed: dict, to_caller: tuple) -> list:
-        """run() as a Pipeline calls it, on a feed it built of every input of this part (its own inputs and earlier
-        parts' results): the same checks of each value, but ONNX Runtime's fresh arrays only for the results at the
-        indices in `to_caller` (those the pipeline returns); the others are the values as computed, which the next
-        part only reads (a token step runs several parts: their copies and checks were a fifth of it)."""
+        """run() as a Pipeline calls it where no ChainLink serves (chain_link), on a feed it built of every input of
+        this part (its own inputs and earlier parts' results): the same checks of each value, but ONNX Runtime's
+        fresh arrays only for the results at the indices in `to_caller` (those the pipeline returns); the others are
+        the values as computed, which the next part only reads."""
         if self._profiler is not None or self._thread_limit():
             return self._run(output_names, input_feed, None)
         targets, keep, pre_quant = self._targets(output_names)
-        if self._on_host and input_feed.keys() == self._input_types.keys():
-            feeds = input_feed
-            for name, spec in self._input_specs:  # _prepare's checks, inline where the value is what was declared
-                value = input_feed[name]
-                if type(value) is not np.ndarray or value.shape != spec.shape or value.dtype != spec.dtype:
-                    feeds = self._prepare(input_feed)
-                    break
-        else:
-            feeds = self._prepare(input_feed)
+        feeds = self._prepare(input_feed)
         values, raw = self._interp.run(feeds, keep, pre_quant)
         results = [raw[name] if pre else values[name] for name, pre in targets]
         if to_caller:

@@ -30,8 +30,8 @@ class ChainLink:
         plan = executor.plan
         self.session, self.where, self.executor, self.constants = session, where, executor, plan.constants
         self.output_names = list(output_names)
-        self.inputs = tuple((name, sources[name], spec) for name, spec in session._input_specs)
-        self.encoded = tuple(name for name, _ in session._input_specs if name in plan.activation_encodings)
+        self.inputs = tuple((name, sources[name], spec) for name, spec in session._input_types.items())
+        self.encoded = tuple(name for name, _ in session._input_types.items() if name in plan.activation_encodings)
         self.input_free = tuple(name for name in plan.graph_input_free if name not in keep)
         self.steps = executor.steps_keeping(keep)
         self.names = tuple(name for name, _ in targets)  # resolved ("_updated" aliases): as the values hold them
@@ -53,7 +53,7 @@ class ChainLink:
                 value = env[source]
                 fed.append(value)
                 if type(value) is not ndarray or value.shape != spec.shape or value.dtype != spec.dtype:
-                    value = spec.convert(name, value)  # refused as run() refuses it
+                    value = spec.convert(name, value)  # (convert's own first test, inlined); refused as run() refuses
                 values[name] = value
         except KeyError:
             raise ParameterError(f"missing input {self._missing(env)!r} of pipeline part {self.where}") from None
