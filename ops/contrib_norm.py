@@ -15,6 +15,8 @@ Measured against ORT 1.32's CPU kernels:
 """
 from __future__ import annotations
 
+import math
+
 from . import _compiled
 from .normalization import _seq_sum
 from .registry import register
@@ -62,7 +64,7 @@ def SimplifiedLayerNormalization(xp, X, scale, *, axis=-1, epsilon=1e-5, stash_t
         _compiled.loops("norm").simplified_layer_norm_last_axis(xp.ascontiguousarray(X), xp.ascontiguousarray(scale),
                                                                 epsilon, Y, inv)  # epsilon rounded to float32 there
         return Y, inv
-    x = X.reshape(X.shape[:axis] + (-1,)).astype(f, copy=False)
+    x = X.reshape(X.shape[:axis] + (math.prod(X.shape[axis:]),)).astype(f, copy=False)  # (-1 fails when empty)
     n = x.shape[-1]
     s = scale.reshape(-1).astype(f, copy=False)
     stats_shape, stats_dtype = X.shape[:axis] + (1,) * (X.ndim - axis), X.dtype if X.dtype.itemsize < 4 else f

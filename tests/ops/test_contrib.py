@@ -64,6 +64,12 @@ def test_simplified_layer_norm_every_row_length_bit_exact():
         assert ours[0].tobytes() == ref[0].tobytes() and ours[1].tobytes() == ref[1].tobytes(), hidden
 
 
+@pytest.mark.parametrize("shape", [(0, 32), (2, 0, 8), (0, 5)])
+def test_simplified_layer_norm_of_no_rows_is_empty_as_in_onnx_runtime(shape):
+    ours, ref = both("SimplifiedLayerNormalization", [np.zeros(shape, f32), r(shape[-1])], n=1, domain="")
+    assert ours[0].shape == ref[0].shape == shape
+
+
 @pytest.mark.parametrize("hidden", [16, 301, 1024])
 @pytest.mark.parametrize("with_bias", [False, True])
 def test_skip_simplified_layer_norm_bit_exact(hidden, with_bias):
