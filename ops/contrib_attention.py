@@ -136,8 +136,8 @@ def GroupQueryAttention(xp, query, key=None, value=None, past_key=None, past_val
     if s == 1 and total != 1 and not (qk_output or softcap or smooth_softmax) and attention_bias is None and \
             _compiled.enabled(xp):  # a token step in one compiled call, where its inputs allow (the steps below)
         step = _gqa_token_step(xp, query, key, value, past_key, past_value, seqlens_k, total, cos_cache, sin_cache,
-                           position_ids if do_rotary else None, do_rotary, rotary_interleaved, num_heads, scale,
-                           local_window_size)
+                               position_ids if do_rotary else None, do_rotary, rotary_interleaved, num_heads, scale,
+                               local_window_size)
         if step is not None:
             return step
     seqlens = seqlens_k.reshape(-1).astype(xp.int64)
@@ -314,7 +314,7 @@ def _attention_row(xp, q, k, v, alpha, mask):
     return out
 
 
-@functools.cache
+@functools.lru_cache(maxsize=256)  # (bounded: a file's nodes choose the scales)
 def _alpha(xp, scale, head):
     """The scores' scale: `scale`, else 1 / sqrt(head), in float32 (cached: NumPy's scalar arithmetic costs about
     a microsecond, a fifth of a token step's attention)."""
@@ -380,7 +380,7 @@ def MultiHeadAttention(xp, query, key=None, value=None, bias=None, key_padding_m
                   and _n_outputs == 1)
     if query.shape[1] == 1 and not flash_case and attention_bias is None and _compiled.enabled(xp):
         step = _mha_token_step(xp, query, key, value, bias, key_padding_mask, past_key, past_value, num_heads, scale,
-                           mask_filter_value)
+                               mask_filter_value)
         if step is not None:
             return step[:max(_n_outputs, 1)]
     f = xp.float32
