@@ -66,14 +66,14 @@ class Executor:
         """The bound steps (_bind's tuples) with the names in `keep` taken out of the free lists (remembered per
         frozenset of names: a session keeps the same names every run of a generation loop, so a freed name needs no
         test per run)."""
-        found = self._keeping.get(keep) if type(keep) is frozenset else None
+        keep = keep if type(keep) is frozenset else frozenset(keep)  # (a body's run keeps a set of its outputs)
+        found = self._keeping.get(keep)
         if found is None:
             found = tuple(entry[:7] + (tuple(n for n in entry[7] if n not in keep),) + entry[8:]
                           for entry in self._bound)
-            if type(keep) is frozenset:
-                if len(self._keeping) >= 64:  # a bound on what callers keeping ever new names can make us hold
-                    self._keeping.clear()
-                self._keeping[keep] = found
+            if len(self._keeping) >= 64:  # a bound on what callers keeping ever new names can make us hold
+                self._keeping.clear()
+            self._keeping[keep] = found
         return found
 
     def _quantize_function(self, name: str):
@@ -253,7 +253,7 @@ class Executor:
         `outer`."""
         feeds = {info.name: value for info, value in zip(self.plan.inputs, inputs)}
         names = [o.name for o in self.plan.outputs]
-        values, _ = self.run(feeds, set(names), outer=outer)
+        values, _ = self.run(feeds, frozenset(names), outer=outer)
         return tuple(values[n] for n in names)
 
     def _store(self, name, value, values, raw, pre_quant, observer):

@@ -173,3 +173,24 @@ def test_a_pipeline_route_remembered_gives_what_a_fresh_one_gives(session, tmp_p
     m, z2 = pipe.run(["m", "z"], {"x": x})
     assert m.tobytes() == session.run(["m"], {"x": x})[0].tobytes() and z2.tobytes() == z.tobytes()
     assert z.tobytes() == (-session.run(["y"], {"x": x})[0]).tobytes()
+
+
+def test_a_loop_body_binds_its_steps_once_for_all_iterations():
+    """A body's run keeps its outputs: the steps without them in the free lists are made once, not per iteration."""
+    body = helper.make_graph([helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+                              helper.make_node("Add", ["acc_in", "one"], ["acc_out"])], "body",
+                             [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+                              helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+                              helper.make_tensor_value_info("acc_in", TensorProto.FLOAT, [1])],
+                             [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+                              helper.make_tensor_value_info("acc_out", TensorProto.FLOAT, [1])],
+                             [helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])])
+    loop = helper.make_node("Loop", ["n", "", "acc"], ["total"], body=body)
+    graph = helper.make_graph([loop], "g", [helper.make_tensor_value_info("n", TensorProto.INT64, []),
+                                            helper.make_tensor_value_info("acc", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("total", TensorProto.FLOAT, [1])])
+    session = InferenceSession(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    total, = session.run(None, {"n": np.array(50, np.int64), "acc": np.zeros(1, f32)})
+    assert total[0] == 50
+    body_executor, = session._interp.executor._bodies.values()
+    assert len(body_executor._keeping) == 1
