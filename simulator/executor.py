@@ -169,9 +169,7 @@ class Executor:
                     values.pop(name, None)
             self.run_steps(values, self.steps_keeping(keep), raw, pre_quant, observer)
         if not values.keys() >= keep:  # a set comparison in C (this runs after every run)
-            missing = [n for n in keep if n not in values]
-            raise ModelError(f"tensor(s) {describe_names(missing)} were not produced (an optional output the node "
-                             f"did not compute?)")
+            raise not_produced(values, keep)
         return {n: values[n] for n in keep}, raw
 
     def run_steps(self, values, steps: tuple, raw: Optional[dict] = None, pre_quant=frozenset(),
@@ -288,6 +286,13 @@ class Executor:
         return result if isinstance(result, tuple) else (result,)
 
 
+def not_produced(values, names) -> ModelError:
+    """The error for a run asked for `names` that its `values` lack."""
+    missing = [n for n in names if n not in values]
+    return ModelError(f"tensor(s) {describe_names(missing)} were not produced (an optional output the node did not "
+                      f"compute?)")
+
+
 def raise_kernel_error(step: Step, args: list, exc: Exception):
     """Raise a kernel's failure on `args` as the project's error naming the step's node (inside the except
     clause that caught `exc`): a SimulatorError as it is (a body's: a LimitError there already names its
@@ -325,4 +330,4 @@ def _describe(a) -> str:
     return f"{getattr(a, 'dtype', type(a).__name__)}{list(shape) if shape is not None else ''}"
 
 
-__all__ = ["Executor", "Observer", "project_error", "raise_kernel_error", "step_needs_host"]
+__all__ = ["Executor", "Observer", "not_produced", "project_error", "raise_kernel_error", "step_needs_host"]

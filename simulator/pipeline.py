@@ -184,34 +184,31 @@ class Pipeline:
         return [results[n] for n in output_names]
 
     def _run_parts(self, route, env: dict, results: dict) -> None:
-        for i, sources, asked, wanted, extra, returned, to_caller, link in route:
-            if link is not None and self.record is None:  # the simulator's own session, bound for these names
-                values = link.run(env, to_caller)
+        for i, sources, asked, wanted, to_caller, link in route:
+            part = self.parts[i]
+            try:
+                feed = {name: env[source] for name, source in sources}
+            except KeyError:
+                name = next(name for name, source in sources if source not in env)
+                raise ParameterError(f"missing input {name!r} of pipeline part {i} "
+                                     f"({getattr(part, 'model_path', '')!r})") from None
+            if self.record is not None:
+                self.record.append((i, feed))
+            if link is not None and self.record is None and link.serves():  # bound for these names
+                values = link.run(feed, to_caller)
+            elif self._chained[i]:
+                values = part.run_chained(asked, feed, to_caller)
             else:
-                values = self._run_part(i, sources, asked, to_caller, env)
+                values = part.run(asked, feed)
             env.update(zip(wanted, values))  # the part's outputs, then the extra names asked of it
-            if extra:
-                results.update(zip(extra, values[len(wanted):]))
-            for k in returned:
-                results[wanted[k]] = values[k]
-
-    def _run_part(self, i: int, sources, asked, to_caller, env: dict) -> list:
-        part = self.parts[i]
-        try:
-            feed = {name: env[source] for name, source in sources}
-        except KeyError:
-            name = next(name for name, source in sources if source not in env)
-            raise ParameterError(f"missing input {name!r} of pipeline part {i} "
-                                 f"({getattr(part, 'model_path', '')!r})") from None
-        if self.record is not None:
-            self.record.append((i, feed))
-        return part.run_chained(asked, feed, to_caller) if self._chained[i] else part.run(asked, feed)
+            for k in to_caller:
+                results[asked[k]] = values[k]
 
     def _route(self, output_names) -> tuple:
-        """Per part run for `output_names`: (index, (input, environment name) pairs, the names to ask it for, its
-        outputs, the extra names asked, the indices of its outputs that are asked of the pipeline, the indices of
-        what it is asked for that the pipeline returns, its ChainLink or None); remembered
-        per list of names (a generation loop asks for the same names every step)."""
+        """Per part run for `output_names`: (index, (input, environment name) pairs, the names to ask it for (its
+        outputs, then the extra names asked of it), its outputs, the indices of what it is asked for that the
+        pipeline returns, its ChainLink or None); remembered per list of names (a generation loop asks for the
+        same names every step)."""
         key = tuple(output_names)
         route = self._routes.get(key)
         if route is None:
@@ -223,11 +220,8 @@ class Pipeline:
                 extra = [n for n, p in zip(output_names, owner) if p == i and n not in wanted]
                 returned = [k for k, n in enumerate(wanted) if n in asked]
                 to_caller = tuple(returned) + tuple(range(len(wanted), len(wanted) + len(extra)))
-                part = self.parts[i]
-                link = (part.chain_link(wanted + extra, self._sources[i], f"{i} ({part.model_path!r})")
-                        if self._chained[i] else None)
-                route.append((i, tuple(self._sources[i].items()), wanted + extra, wanted, extra, returned, to_caller,
-                              link))
+                link = self.parts[i].chain_link(wanted + extra) if self._chained[i] else None
+                route.append((i, tuple(self._sources[i].items()), wanted + extra, wanted, to_caller, link))
             route = tuple(route)
             if len(self._routes) >= 256:  # a bound on what callers asking for ever new lists can make us hold
                 self._routes.clear()

@@ -255,14 +255,13 @@ class InferenceSession:
                 results[k] = host_result(results[k], self._constant_ids, fed, returned)
         return results
 
-    def chain_link(self, output_names, sources: dict, where: str):
-        """This session's run inside a Pipeline's, bound once for `output_names` (session_chain.ChainLink), reading
-        input `name` from the pipeline's values at sources[name]; None where run_chained must serve (a device,
-        values asked before their encoding, sequence inputs)."""
+    def chain_link(self, output_names):
+        """This session's run inside a Pipeline's, bound once for `output_names` (session_chain.ChainLink); None
+        where run_chained must serve (a device, values asked before their encoding, sequence inputs)."""
         _, _, pre_quant = self._targets(output_names)
-        if pre_quant or not self._on_host or self._sequence_inputs or sources.keys() != self._input_types.keys():
+        if pre_quant or not self._on_host or self._sequence_inputs:
             return None
-        return ChainLink(self, output_names, sources, where)
+        return ChainLink(self, output_names)
 
     def _profiled_run(self, feeds, keep, pre_quant):
         xp = self.xp
