@@ -224,8 +224,7 @@ class InferenceSession:
         check_feed_names(input_feed, self._input_types, self._overridable_types)
         targets, keep, pre_quant = self._targets(output_names)
         feeds = self._prepare(input_feed)
-        fed = (_ids(feeds.values(), input_feed.values()) if self._sequence_inputs
-               else {*map(id, feeds.values()), *map(id, input_feed.values())})
+        fed = self._fed_ids(feeds, input_feed)
         threads = self._threads()
         if self._profiler is None and threads is None:
             values, raw = self._interp.run(feeds, keep, pre_quant)
@@ -248,9 +247,7 @@ class InferenceSession:
         values, raw = self._interp.run(feeds, keep, pre_quant)
         results = [raw[name] if pre else values[name] for name, pre in targets]
         if to_caller:
-            fed = (_ids(feeds.values(), input_feed.values()) if self._sequence_inputs
-                   else {*map(id, feeds.values()), *map(id, input_feed.values())})
-            returned = set()
+            fed, returned = self._fed_ids(feeds, input_feed), set()
             for k in to_caller:
                 results[k] = host_result(results[k], self._constant_ids, fed, returned)
         return results
@@ -262,6 +259,13 @@ class InferenceSession:
         if pre_quant or not self._on_host or self._sequence_inputs:
             return None
         return ChainLink(self, output_names)
+
+    def _fed_ids(self, feeds: dict, input_feed: dict) -> set:
+        """The ids of what a run was fed, as given and as prepared (and their elements, where an input is a sequence):
+        a result that is one of them is copied."""
+        if self._sequence_inputs:
+            return _ids(feeds.values(), input_feed.values())
+        return {*map(id, feeds.values()), *map(id, input_feed.values())}
 
     def _profiled_run(self, feeds, keep, pre_quant):
         xp = self.xp
