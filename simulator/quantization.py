@@ -133,7 +133,7 @@ def fake_quantize(xp, x, quantizer: Quantizer):
     if xp is not np and quantizer.rounding != ONNXRUNTIME_QDQ:
         return _cuda_kernel(xp, quantizer.rounding)(x, scale, offset, np.float32(quantizer.qmax))
     if scale.ndim == 0 and quantizer.rounding != ONNXRUNTIME_QDQ and compiled_enabled(xp):
-        return _compiled_grid(quantizer)(x)
+        return _run_grid(x, *_grid_args(quantizer))
     if xp is np and scale.ndim == 0 and x.size > 2 * _CHUNK and x.flags.c_contiguous:
         # A large tensor a chunk at a time: the passes below then run in cache, not in memory.
         out = np.empty_like(x)
@@ -184,22 +184,22 @@ _CUPY_ROUNDING = {HALF_AWAY_FROM_ZERO: f"floorf(v + {float(JUST_BELOW_HALF)!r}f)
                   HALF_TO_EVEN: "rintf(v)"}
 
 
-def _compiled_grid(quantizer: Quantizer, xp=None):
-    """The grid pass as one compiled loop over float32 x (simulator/_jit_quantization.py: the same operations);
-    with xp, any other x (another dtype, 0-d) goes through fake_quantize."""
+def _grid_args(quantizer: Quantizer) -> tuple:
+    """(the compiled grid pass, its float32 parameters, half up?) of a per-tensor integer grid
+    (simulator/_jit_quantization.py: the same operations as _fake_quantize_into)."""
     from ._jit_quantization import grid  # noqa: PLC0415 - Numba: imported when first enabled
 
     params = np.array([quantizer.scale, quantizer.offset, quantizer.qmax, JUST_BELOW_HALF], np.float32)
-    half_up, float32 = quantizer.rounding != HALF_TO_EVEN, np.dtype(np.float32)
+    return grid, params, quantizer.rounding != HALF_TO_EVEN
 
-    def quantize(x):
-        if xp is not None and (x.dtype is not float32 or not x.ndim):
-            return fake_quantize(xp, x, quantizer)
-        x = np.ascontiguousarray(x)
-        out = np.empty_like(x)
-        grid(x, out, params, half_up)
-        return out
-    return quantize
+
+def _run_grid(x, grid, params, half_up):
+    """The compiled grid pass over float32 x of at least one dimension, into a new array NumPy allocates (so
+    that it owns its data)."""
+    x = np.ascontiguousarray(x)
+    out = np.empty_like(x)
+    grid(x, out, params, half_up)
+    return out
 
 
 def quantize_function(xp, quantizer: Quantizer):
@@ -213,7 +213,8 @@ def quantize_function(xp, quantizer: Quantizer):
             or quantizer.scale.ndim != 0):
         return partial(fake_quantize, xp, quantizer=quantizer)
     if compiled_enabled(xp):
-        return _compiled_grid(quantizer, xp)
+        args, float32 = _grid_args(quantizer), np.dtype(np.float32)
+        return lambda x: _run_grid(x, *args) if x.dtype is float32 and x.ndim else fake_quantize(xp, x, quantizer)
     # Ufunc operands as 0-d float32 arrays: positional `out` and 0-d operands are the cheapest calls (np.clip's
     # bounds as Python numbers cost three times as much); the values are those fake_quantize uses.
     scale, offset = quantizer.scale, quantizer.offset
