@@ -30,8 +30,6 @@ _LOWER32 = _f32(EXP_LOWER)
 _BIAS32 = _f32(ROUNDING_BIAS)
 _L2R32, _L2H32, _L2L32 = _f32(LOG2_RECIPROCAL), _f32(LOG2_HIGH), _f32(LOG2_LOW)
 _P0, _P1, _P2, _P3, _P4, _P5 = (_f32(c) for c in EXP_POLY)
-_INVC = tuple(float.fromhex(h) for h in LOGF_INVC)
-_LOGC = tuple(float.fromhex(h) for h in LOGF_LOGC)
 _A0, _A1, _A2 = LOGF_A
 
 
@@ -172,8 +170,8 @@ def _logf(x):
     i = (tmp >> 19) & 15
     k = float64(tmp >> 23)
     z = float64(_bitcast(int32(ix - (tmp & -0x800000)), float32))
-    r = z * _INVC[i] - 1.0
-    y0 = _LOGC[i] + k * LOGF_LN2
+    r = z * LOGF_INVC[i] - 1.0
+    y0 = LOGF_LOGC[i] + k * LOGF_LN2
     r2 = r * r
     y = _A1 * r + _A2
     y = _A0 * r2 + y

@@ -23,8 +23,8 @@ def glibc_logf(xp, x):
     i = ((tmp >> 19) % 16).astype(xp.int64)
     k = (tmp.view(xp.int32) >> 23).astype(xp.float64)
     iz = ix - (tmp & xp.uint32(0xFF800000))
-    invc = xp.asarray([float.fromhex(h) for h in LOGF_INVC], dtype=xp.float64)[i]
-    logc = xp.asarray([float.fromhex(h) for h in LOGF_LOGC], dtype=xp.float64)[i]
+    invc = xp.asarray(LOGF_INVC, dtype=xp.float64)[i]
+    logc = xp.asarray(LOGF_LOGC, dtype=xp.float64)[i]
     z = iz.view(xp.float32).astype(xp.float64)
     r = z * invc - 1.0
     y0 = logc + k * LOGF_LN2
