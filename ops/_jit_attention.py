@@ -468,7 +468,7 @@ def decode_attention(q, keys, values, alpha, scores, sums, out):
 
 @njit(**JIT_OPTIONS)
 def gqa_token_step(query, key, value, past_key, past_value, seqlens, positions, cos, sin, rotary, interleaved, plain,
-                   scale, total, out, present_k, present_v, scratch):
+                   alpha, total, out, present_k, present_v, scratch):
     """contrib_attention.GroupQueryAttention's flash token step (one query row per sequence, float32, no window
     within the cache, bias, softcap, smooth softmax or qk_output) in one call; False, with nothing written, where
     a sequence's length or rotary position is outside what the general path accepts (the caller then runs it).
@@ -485,8 +485,6 @@ def gqa_token_step(query, key, value, past_key, past_value, seqlens, positions, 
         p = seqlens[i]
         if p < 0 or p > buffer_len or p >= total or (rotary and not 0 <= positions[i] < cos.shape[0]):
             return False
-    # alpha as the general path's float32(1) / sqrt(float32(head)): IEEE sqrt and division are correctly rounded
-    alpha = float32(scale) if scale != 0 else float32(1) / float32(math.sqrt(float32(head)))
     group = num_heads // kv_heads
     q = scratch[:num_heads * head].reshape((num_heads, head))
     scores = scratch[num_heads * head:num_heads * head + present_len].reshape((1, present_len))

@@ -118,6 +118,13 @@ def _bnsh(x, heads):
     return x.reshape(b, s, heads, hidden // heads).transpose(0, 2, 1, 3)
 
 
+@functools.lru_cache(maxsize=256)  # (bounded: a file's nodes choose the scales)
+def _alpha(xp, scale, head):
+    """The scores' scale: `scale`, else 1 / sqrt(head), in float32 (cached: NumPy's scalar arithmetic costs about
+    a microsecond, a fifth of a token step's attention)."""
+    return xp.float32(scale) if scale else xp.float32(1) / xp.sqrt(xp.float32(head))
+
+
 @register("GroupQueryAttention", 1, domain=MS)
 def GroupQueryAttention(xp, query, key=None, value=None, past_key=None, past_value=None, seqlens_k=None,
                         total_sequence_length=None, cos_cache=None, sin_cache=None, position_ids=None,
@@ -171,7 +178,7 @@ def GroupQueryAttention(xp, query, key=None, value=None, past_key=None, past_val
     group = num_heads // kv_num_heads
     keys = xp.repeat(present_k, group, axis=1) if group > 1 else present_k
     vals = xp.repeat(present_v, group, axis=1) if group > 1 else present_v
-    alpha = xp.float32(scale) if scale else xp.float32(1) / xp.sqrt(xp.float32(head))
+    alpha = _alpha(xp, scale, head)
     bias = None
     if attention_bias is not None:  # (B or 1, N or 1, S, total), added to the scaled scores
         bias = xp.broadcast_to(attention_bias.astype(xp.float32), (b, num_heads, s, attention_bias.shape[-1]))
@@ -247,7 +254,8 @@ def _gqa_token_step(xp, query, key, value, past_key, past_value, seqlens_k, tota
     scratch = xp.empty(num_heads * head + present_len + 1, dtype=f)  # the rotated queries, a score row, its sum
     if not _compiled.loops("attention").gqa_token_step(
             query, key, value, past_key, past_value, seqlens_k, positions, cos_cache, sin_cache, bool(do_rotary),
-            bool(interleaved), _first_plain_pair(head), float(scale), total, out, present_k, present_v, scratch):
+            bool(interleaved), _first_plain_pair(head), _alpha(xp, scale, head), total, out, present_k, present_v,
+            scratch):
         return None
     return out, present_k, present_v
 
@@ -312,13 +320,6 @@ def _attention_row(xp, q, k, v, alpha, mask):
         f(alpha), c.reshape(rows, 1, total), mask is not None, _stride_k(total, head), scores.reshape(rows, 1, total),
         out.reshape(rows, 1, -1))
     return out
-
-
-@functools.lru_cache(maxsize=256)  # (bounded: a file's nodes choose the scales)
-def _alpha(xp, scale, head):
-    """The scores' scale: `scale`, else 1 / sqrt(head), in float32 (cached: NumPy's scalar arithmetic costs about
-    a microsecond, a fifth of a token step's attention)."""
-    return xp.float32(scale) if scale else xp.float32(1) / xp.sqrt(xp.float32(head))
 
 
 def _mha_token_step(xp, query, key, value, bias, mask, past_key, past_value, heads, scale, fill):
