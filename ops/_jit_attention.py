@@ -268,17 +268,6 @@ def sgemm_m1(a, b, c, has_c, out):
             out[p, 0, n] = acc
 
 
-@njit(**JIT_OPTIONS)
-def attention_row(q, kt, v, alpha, c, has_c, block, scores, out):
-    """One query row's attention as _mlas_products.attention_row: scores = sgemm(q, kt, alpha, c), their MLAS
-    softmax in place, out = sgemm_m1(probs, v): the three loops above in one call. q (P, 1, K), kt (P, K, T),
-    c and scores (P, 1, T), v (P, T, H), out (P, 1, H)."""
-    sgemm(q, kt, alpha, True, c, has_c, block, scores)
-    for p in range(scores.shape[0]):
-        softmax_rows(scores[p], scores[p], False)  # row by row: each row read before it is overwritten
-    sgemm_m1(scores, v, out, False, out)
-
-
 def _at(x, b, n, t, j, head):
     """x's element of batch b, head n, position t, feature j: x (B, S, N * head) as the node gets it, or (B, N, S,
     head) (the compiled function below is typed per layout)."""
@@ -393,7 +382,7 @@ def _attend_rows(scratch, present_key, present_value, alpha, has_c, block, out):
 def multi_head_token(query, key, value, bias, mask, past_key, past_value, alpha, fill, block, scratch, out,
                      present_key, present_value):
     """contrib_attention.MultiHeadAttention's token step (one query row, float32, no attention bias) in one call,
-    attention_row's arithmetic from the node's inputs: query (B, 1, N * H) plus its bias; the keys and values,
+    the general path's arithmetic from the node's inputs: query (B, 1, N * H) plus its bias; the keys and values,
     3-D (plus their bias) or 4-D, after the past ones into present_key (B, N, T, H) and present_value (B, N, T,
     Hv); the padding mask as 0 or fill (rounded to float32) per key (C, when there is a mask); then per head
     scores = sgemm(q, K^T, alpha, C), their MLAS softmax, sgemm_m1(probs, V) into out (B, 1, N * Hv), laid out as

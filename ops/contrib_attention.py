@@ -303,29 +303,10 @@ def _flash_gqa(xp, q, keys, vals, past_lens, alpha, window, bias=None):
     return out
 
 
-def _attention_row(xp, q, k, v, alpha, mask):
-    """A token step's attention (one query row, float32, no attention bias) in one compiled call: what the
-    general path below computes, sgemm(q, k^T, alpha, mask), the MLAS softmax rows, sgemm_m1(probs, v), the same
-    loops composed (ops/_jit_attention.attention_row), without the Python between them."""
-    f = xp.float32
-    batch, total, head = q.shape[:-2], k.shape[-2], q.shape[-1]
-    rows = batch[0] * batch[1]
-    c = xp.empty(batch + (1, total), dtype=f)
-    if mask is not None:
-        c[...] = mask  # the mask broadcast over the heads (an assignment broadcasts in C)
-    scores = xp.empty(c.shape, dtype=f)
-    out = xp.empty(batch + (1, v.shape[-1]), dtype=f)
-    _compiled.loops("attention").attention_row(
-        q.reshape(rows, 1, head), xp.swapaxes(k, -1, -2).reshape(rows, head, total), v.reshape(rows, total, -1),
-        f(alpha), c.reshape(rows, 1, total), mask is not None, _stride_k(total, head), scores.reshape(rows, 1, total),
-        out.reshape(rows, 1, -1))
-    return out
-
-
 def _mha_token_step(xp, query, key, value, bias, mask, past_key, past_value, heads, scale, fill):
     """MultiHeadAttention's token step (one query row, float32, no attention bias) in one compiled call
     (ops/_jit_attention.multi_head_token): the general path's bias, heads, past + new keys and values, padding
-    mask and attention_row, from the node's inputs as they come (any strides). None where the inputs are not that
+    mask and attention, from the node's inputs as they come (any strides). None where the inputs are not that
     case's exact shapes and types (the general path then takes them, and raises what it raises).
     Measured on the small decoder's node inputs (2 heads of 16, 33 keys; fastest of 7 x 3000 calls, before and
     after alternately): 17.5 -> 7.6 us a call (fixed layout), 14.7 -> 6.6 us (growing); the compiled call itself
@@ -421,9 +402,6 @@ def MultiHeadAttention(xp, query, key=None, value=None, bias=None, key_padding_m
         # padded still attends to those only (a causal prompt with left padding)
         cm = xp.where(causal, f(xp.finfo(f).min), f(0))
         mask = cm if mask is None else mask + cm
-    if attention_bias is None and s == 1 and _compiled.enabled(xp) and q.dtype == k.dtype == v.dtype == f:
-        out = _attention_row(xp, q, k, v, alpha, mask)
-        return (out.transpose(0, 2, 1, 3).reshape(b, s, -1), k, v)[:max(_n_outputs, 1)]
     # ORT's GEMM output starts as the attention bias when there is one (the padding and causal mask are then
     # added to the scaled product), else as the mask: alpha Q K^T is added to it (measured on ORT 1.32's scores).
     if attention_bias is not None:

@@ -142,8 +142,8 @@ def test_c_library_functions_match_their_twins(name):
 
 @pytest.mark.parametrize("seed", range(12))
 def test_a_token_steps_attention_in_one_compiled_call_is_the_numpy_paths_bytes(seed):
-    """MultiHeadAttention with one query row (past keys, key padding mask or none, batches, heads): the fused
-    compiled call (_attention_row) against the NumPy twin of the general path."""
+    """MultiHeadAttention with one query row (past keys, key padding mask or none, batches, heads): the compiled
+    token step (_mha_token_step -> multi_head_token) against the NumPy twin of the general path."""
     from ops.contrib_attention import MultiHeadAttention  # noqa: PLC0415
 
     rng = np.random.default_rng(700 + seed)
