@@ -1,7 +1,7 @@
 """GroupQueryAttention against ONNX Runtime 1.32, bit for bit, on seeded random cases: token steps on a cache
 buffer with different lengths per sequence and prompts, 1-2 KV heads in groups of 1-2, with softcap, smooth
 softmax, qk_output (both modes), a local window and an attention bias mixed in (a fuzz of 150 such cases had
-no difference; these are 16 of them)."""
+no difference; these are 16 of them). Each case runs compiled and as the NumPy twins (conftest.kernel_path)."""
 import numpy as np
 import pytest
 
@@ -9,6 +9,7 @@ pytest.importorskip("onnxruntime")
 
 from tests.ops.harness import run_kernel, run_ort  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("kernel_path")
 MS = "com.microsoft"
 
 

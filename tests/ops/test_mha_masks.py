@@ -7,18 +7,16 @@ with an attention bias ORT starts the GEMM output from the bias and adds the mas
 causal mask is the lowest float added to the padding mask, so that a row whose allowed keys are all padded
 attends to those alone (a causal prompt with left padding; a fully padded batch under a causal mask). A second
 fuzz (150 trials: past of 1-11 positions, 1-5 query rows, causal or not, mask or not) pins the last.
-Each case runs compiled and, under `_compiled.disabled()`, as the NumPy twins.
+Each case runs compiled and, under `_compiled.disabled()`, as the NumPy twins (tests/ops/conftest.kernel_path).
 """
-import contextlib
-
 import numpy as np
 import pytest
 
 pytest.importorskip("onnxruntime")
 
-from ops import _compiled  # noqa: E402
 from tests.ops.harness import run_kernel, run_ort  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("kernel_path")
 MS = "com.microsoft"
 
 
@@ -60,16 +58,11 @@ def case(seed):
 PINNED = [0, 1, 2, 5, 23, 25, 30, 43, 60, 78, 79, 106, 132, 136, 147]
 
 
-@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
 @pytest.mark.parametrize("seed", PINNED)
-def test_multi_head_attention_with_padding_masks_is_bit_exact(seed, compiled):
+def test_multi_head_attention_with_padding_masks_is_bit_exact(seed):
     inputs, heads = case(seed)
     ref = run_ort("MultiHeadAttention", inputs, 1, opset=1, domain=MS, num_heads=heads)[0]
-    if compiled:
-        ours = run_kernel("MultiHeadAttention", inputs, 1, opset=1, domain=MS, num_heads=heads)[0]
-    else:
-        with _compiled.disabled():
-            ours = run_kernel("MultiHeadAttention", inputs, 1, opset=1, domain=MS, num_heads=heads)[0]
+    ours = run_kernel("MultiHeadAttention", inputs, 1, opset=1, domain=MS, num_heads=heads)[0]
     assert ours.tobytes() == ref.tobytes(), f"max |diff| {np.abs(ours - ref).max()}"
 
 
@@ -105,9 +98,8 @@ def test_causal_prompt_with_left_padding_is_bit_exact(heads, head, s):
     assert ours.tobytes() == ref.tobytes(), f"max |diff| {np.abs(ours - ref).max()}"
 
 
-@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
 @pytest.mark.parametrize("heads,head,past,bias", [(2, 16, 32, False), (3, 8, 9, True), (1, 4, 0, True)])
-def test_a_token_step_with_bias_past_and_left_padding_is_bit_exact(heads, head, past, bias, compiled):
+def test_a_token_step_with_bias_past_and_left_padding_is_bit_exact(heads, head, past, bias):
     """One query row as a decoder's token graph runs it (the compiled path's single call, or the NumPy twins):
     the QKV bias, a past of its own length, a left-padded batch and a full one, causal; all three outputs."""
     rng = np.random.default_rng(past + heads)
@@ -118,7 +110,6 @@ def test_a_token_step_with_bias_past_and_left_padding_is_bit_exact(heads, head, 
     mask[0, : (past + 1) // 2] = 0
     inputs = [q, k, v, rng.standard_normal(3 * hidden).astype(np.float32) if bias else None, mask, None, past_k, past_v]
     ref = run_ort("MultiHeadAttention", inputs, 3, opset=1, domain=MS, num_heads=heads, unidirectional=1)
-    with _compiled.disabled() if not compiled else contextlib.nullcontext():
-        ours = run_kernel("MultiHeadAttention", inputs, 3, opset=1, domain=MS, num_heads=heads, unidirectional=1)
+    ours = run_kernel("MultiHeadAttention", inputs, 3, opset=1, domain=MS, num_heads=heads, unidirectional=1)
     for o, r in zip(ours, ref):
         assert o.tobytes() == r.tobytes(), f"max |diff| {np.abs(o - r).max()}"
