@@ -19,7 +19,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from llm import _fastest  # noqa: E402
+from bench import numpy_twin, timed_rounds  # noqa: E402
 
 from ops import _compiled  # noqa: E402
 from ops import contrib_attention as attention  # noqa: E402
@@ -48,11 +48,6 @@ def cases():
     }
 
 
-def fastest(fn, calls):
-    fn()  # warm-up (the first call compiles or loads the loops)
-    return _fastest(fn, calls)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=400)
@@ -60,18 +55,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not _compiled.enabled(np):
         sys.exit("the compiled loops are off (Numba missing, or SIMULATOR_JIT=0): nothing to compare")
-    best = {}
-    for _ in range(args.rounds):
-        for name, fn in cases().items():
-            for mode in ("compiled", "numpy"):
-                if mode == "numpy":
-                    with _compiled.disabled():
-                        t = fastest(fn, args.calls)
-                else:
-                    t = fastest(fn, args.calls)
-                best[name, mode] = min(best.get((name, mode), float("inf")), t)
-    report = {name: {"compiled_us": round(best[name, "compiled"] * 1e6, 1), "numpy_us": round(best[name, "numpy"] * 1e6, 1),
-                     "speedup": round(best[name, "numpy"] / best[name, "compiled"], 1)} for name in cases()}
+    report = {}
+    for name, fn in cases().items():
+        best = timed_rounds({"compiled": fn, "numpy": numpy_twin(fn)}, args.calls * args.rounds, args.rounds)
+        report[name] = {"compiled_us": round(best["compiled"] * 1e6, 1), "numpy_us": round(best["numpy"] * 1e6, 1),
+                        "speedup": round(best["numpy"] / best["compiled"], 1)}
     print(json.dumps(report, indent=1))
 
 

@@ -102,6 +102,16 @@ def calibrate(path: str, feeds: dict, tmp: str) -> str:
     return out
 
 
+def numpy_twin(fn):
+    """fn with the compiled loops switched off (ops._compiled.disabled): the NumPy twins' time."""
+    from ops import _compiled  # noqa: PLC0415 - only the kernel benchmarks ask
+
+    def call():
+        with _compiled.disabled():
+            return fn()
+    return call
+
+
 def timed(fn, repeat: int) -> float:
     """Fastest of `repeat` runs of fn after a warm-up run."""
     return timed_rounds({"fn": fn}, repeat, 1)["fn"]

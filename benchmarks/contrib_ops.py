@@ -20,7 +20,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench import timed_rounds  # noqa: E402
+from bench import numpy_twin, timed_rounds  # noqa: E402
 
 from ops import _compiled  # noqa: E402
 from ops.registry import resolve  # noqa: E402
@@ -73,19 +73,13 @@ def main(argv=None) -> int:
     p.add_argument("--rounds", type=int, default=3)
     args = p.parse_args(argv)
 
-    def numpy_twin(kernel, inputs, attrs):
-        def call():
-            with _compiled.disabled():
-                kernel(np, *inputs, **attrs)
-        return call
-
     results = {}
     with np.errstate(all="ignore"):
         for name, (op, domain, inputs, attrs) in CASES.items():
             kernel = resolve(op, domain, 1 if domain else 17).fn
-            fns = {"onnxruntime": _ort_call(op, domain, inputs, attrs),
-                   "compiled": lambda k=kernel, i=inputs, a=attrs: k(np, *i, **a),
-                   "numpy": numpy_twin(kernel, inputs, attrs)}
+            compiled = lambda k=kernel, i=inputs, a=attrs: k(np, *i, **a)  # noqa: E731
+            fns = {"onnxruntime": _ort_call(op, domain, inputs, attrs), "compiled": compiled,
+                   "numpy": numpy_twin(compiled)}
             best = timed_rounds(fns, args.repeat, args.rounds)
             results[name] = {k: round(v * 1e6, 1) for k, v in best.items()}
             results[name]["numpy/compiled"] = round(best["numpy"] / best["compiled"], 1)

@@ -35,6 +35,9 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "examples"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from bench import timed  # noqa: E402
 
 
 def _ort_pipeline(folder):
@@ -84,15 +87,6 @@ def token_step(args) -> dict:
             "ratio_to_onnxruntime": {k: round(v / ort_s, 2) for k, v in best.items() if k != "onnxruntime"}}
 
 
-def _fastest(fn, calls: int) -> float:
-    best = float("inf")
-    for _ in range(calls):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def _identity_chain(folder, nodes: int, quantized: bool):
     """A session over `nodes` Identity nodes in a chain (x0 -> x1 -> ... ), 16-bit encodings when quantized."""
     import onnx  # noqa: PLC0415
@@ -135,15 +129,15 @@ def pipeline_step(args) -> dict:
             token.run(None, feed)
             recorded, token.record = token.record, None
             time.sleep(0.5)
-            out["pipeline_ms"][name] = round(_fastest(lambda: token.run(None, feed), args.calls) * 1000, 3)
-            out["parts_ms"][name] = [round(_fastest(lambda: token.parts[i].run(None, f), args.calls) * 1000, 3)
+            out["pipeline_ms"][name] = round(timed(lambda: token.run(None, feed), args.calls) * 1000, 3)
+            out["parts_ms"][name] = [round(timed(lambda: token.parts[i].run(None, f), args.calls) * 1000, 3)
                                      for i, f in recorded]
         x = {"x0": np.ones((1, 4), np.float32)}
         for q, name in ((False, "float"), (True, "quantized")):
             long, short = _identity_chain(tmp, args.nodes, q), _identity_chain(tmp, 1, q)
             calls = max(20, args.calls * 40 // args.nodes)
-            t_long = _fastest(lambda: long.run(None, x), calls)
-            t_short = _fastest(lambda: short.run(None, x), args.calls)
+            t_long = timed(lambda: long.run(None, x), calls)
+            t_short = timed(lambda: short.run(None, x), args.calls)
             out["per_node_us"][name] = round((t_long - t_short) / (args.nodes - 1) * 1e6, 3)
             out["one_node_run_us"][name] = round(t_short * 1e6, 1)
     return out

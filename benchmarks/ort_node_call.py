@@ -42,6 +42,8 @@ def measure(m: int, k: int, n: int, args) -> dict:
                "binding run (floor)": lambda: binding.run(["y"], {"x": x, "w": w}, None),
                "numpy matmul": lambda: np.matmul(x, w)}
     best = {name: float("inf") for name in engines}
+    for call in engines.values():
+        call()  # warm-up (a first call binds ONNX Runtime's kernel)
     for _ in range(args.rounds):
         for name, call in engines.items():
             time.sleep(0.05)
