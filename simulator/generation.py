@@ -95,8 +95,6 @@ class _Cache:
     name: str
     output: str
     value: np.ndarray
-    shapes: tuple = ()  # (output shape, cache shape) of the last update checked, and its sequence axis:
-    axis: int = -1      # the checks of _update are made once per pair of shapes
 
 
 @dataclass
@@ -239,10 +237,7 @@ class Generator:
         old = cache.value
         if new.shape == old.shape:
             return new  # the graph returned the whole cache (or a fixed-length one updated in place)
-        if cache.shapes != (new.shape, old.shape):
-            cache.axis = _sequence_axis(cache, new, old, model)
-            cache.shapes = (new.shape, old.shape)
-        axis = cache.axis
+        axis = _sequence_axis(cache, new, old, model)
         if new.shape[axis] == old.shape[axis] + s:  # growing: past + new
             return new
         if new.shape[axis] == s and old.shape[axis] < filled + s:
