@@ -11,7 +11,7 @@ import math
 from . import _compiled
 from ._mlas_constants import (GELU_FAST_C, GELU_SQRT1_2, GELU_SQRT_2_OVER_PI, LOGISTIC_ALPHA, LOGISTIC_BETA,
                               LOGISTIC_RANGE, TANH_ALPHA, TANH_BETA, TANH_RANGE)
-from .elementwise import compiled_map, fma32, horner32, mlas_erf
+from .elementwise import Erf, compiled_map, fma32, horner32, mlas_erf
 from .registry import register
 from .xp import is_numpy
 
@@ -126,25 +126,35 @@ def HardSwish(xp, X):
     return X * HardSigmoid(xp, X, alpha=1.0 / 6, beta=0.5)
 
 
+def erf_gelu(xp, x):
+    """0.5 * x * (erf(x / sqrt(2)) + 1) as ORT computes it, the erf on x * M_SQRT1_2: MLAS's erf for float32
+    (a compiled loop where enabled), the type's own otherwise."""
+    if _f32(x) and _compiled.enabled(xp):
+        return compiled_map(xp, "erf_gelu", x)
+    t = x.dtype.type
+    inner = x * t(GELU_SQRT1_2)
+    e = mlas_erf(xp, inner) if _f32(x) else Erf(xp, inner)
+    return (t(0.5) * x) * (e + t(1))
+
+
+def tanh_gelu(xp, x):
+    """0.5 * x * (1 + tanh(x * (C * x * x + sqrt(2/pi)))), C = 0.044715 * sqrt(2/pi), as ORT computes it: MLAS's
+    tanh for float32 (a compiled loop where enabled), NumPy's otherwise."""
+    if _f32(x) and _compiled.enabled(xp):
+        return compiled_map(xp, "fast_gelu", x)
+    t = x.dtype.type
+    inner = x * ((t(GELU_FAST_C) * x) * x + t(GELU_SQRT_2_OVER_PI))
+    th = mlas_tanh(xp, inner) if _f32(x) else xp.tanh(inner)
+    return (t(0.5) * x) * (th + t(1))
+
+
 @register("Gelu", 20)
 def Gelu(xp, X, *, approximate="none"):
-    t = X.dtype.type
-    if _f32(X) and approximate in ("tanh", "none") and _compiled.enabled(xp):
-        return compiled_map(xp, "fast_gelu" if approximate == "tanh" else "erf_gelu", X)
     if approximate == "tanh":
-        # ORT: tanh(x * (C*x*x + B)) with C = 0.044715 * sqrt(2/pi), B = sqrt(2/pi).
-        inner = X * ((t(GELU_FAST_C) * X) * X + t(GELU_SQRT_2_OVER_PI))
-        s = mlas_tanh(xp, inner) if _f32(X) else xp.tanh(inner)
-    elif approximate == "none":
-        inner = X * t(GELU_SQRT1_2)
-        if _f32(X):
-            s = mlas_erf(xp, inner)
-        else:
-            from .elementwise import Erf
-            s = Erf(xp, inner)
-    else:
-        raise ValueError(f"Gelu: approximate must be 'none' or 'tanh', not {approximate!r}")
-    return (t(0.5) * X) * (s + t(1))
+        return tanh_gelu(xp, X)
+    if approximate == "none":
+        return erf_gelu(xp, X)
+    raise ValueError(f"Gelu: approximate must be 'none' or 'tanh', not {approximate!r}")
 
 
 @register("Softplus", 1, 22)
