@@ -179,7 +179,7 @@ class OrtNode:
         except Exception as exc:  # an opset or type ONNX Runtime does not implement
             kinds = ", ".join(onnx.TensorProto.DataType.Name(t).lower() for t in types)
             raise KernelError(f"kernels='onnxruntime': ONNX Runtime cannot run {self.label} on inputs of type "
-                              f"({kinds}) at opset {self.opsets.get('', self.opsets.get('ai.onnx'))}: {exc}; "
+                              f"({kinds}) at opset {self.opsets.get('')}: {exc}; "
                               f"kernels='numpy' runs it with the project's own kernel") from None
         # The binding's own run (what InferenceSession.run calls after checking its arguments again on every
         # call): the fetch list and an empty RunOptions built once.

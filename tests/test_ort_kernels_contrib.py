@@ -233,12 +233,9 @@ def _ort_pipeline(folder):
 def _decoder(layout, tmp_path_factory):
     if layout == "shipped":
         return os.path.join(ROOT, "examples", "small_decoder")
-    import importlib.util  # noqa: PLC0415
-    spec = importlib.util.spec_from_file_location("make_small_decoder",
-                                                  os.path.join(ROOT, "examples", "make_small_decoder.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.make(str(tmp_path_factory.mktemp("dec") / layout), layout)
+    from tests.test_pipeline import _maker  # noqa: PLC0415 - the example decoder's maker, loaded once there
+
+    return _maker().make(str(tmp_path_factory.mktemp("dec") / layout), layout)
 
 
 @pytest.mark.parametrize("layout", ["shipped", "growing", "gqa"])
